@@ -1,0 +1,147 @@
+// The typed configuration (../shared/SPEC.md "Configuration"). Immutable once loaded:
+// a running process holds it as std::shared_ptr<const Config> and swaps it on reload.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "contrail_lb/net/address.hpp"
+
+namespace clb::config {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+enum class LogLevel { trace, debug, info, warn, error };
+enum class Mode { http, tcp };
+enum class Algorithm { roundrobin, leastconn, random2, source, maglev };
+enum class CheckType { http, tcp, none };
+
+struct Global {
+    unsigned workers = 0;  // 0 = auto: online CPUs
+    LogLevel log_level = LogLevel::info;
+    bool access_log = true;
+    uint32_t max_connections = 50000;
+    Duration grace = 10s;
+};
+
+struct Admin {
+    std::optional<net::SocketAddress> listen;  // no admin section: no admin listener
+};
+
+struct Timeouts {
+    Duration connect = 3s;
+    Duration client = 60s;  // 0 = none (tcp mode, long-lived connections)
+    Duration server = 60s;  // 0 = none
+    Duration http_request = 10s;
+    Duration keep_alive = 30s;
+};
+
+struct Tls {
+    std::string cert;
+    std::string key;
+};
+
+struct HealthCheck {
+    CheckType type = CheckType::none;  // no health_check section: backends count as UP
+    std::string path = "/";
+    std::vector<int> expect_status{200};
+    Duration interval = 2s;
+    Duration timeout = 1s;
+    unsigned rise = 2;
+    unsigned fall = 3;
+};
+
+struct Backend {
+    std::string name;
+    net::SocketAddress address;
+    unsigned weight = 1;  // 0 = takes no new traffic
+    bool backup = false;
+};
+
+struct Service {
+    std::string name;
+    std::vector<net::SocketAddress> listen;
+    Mode mode = Mode::http;
+    Algorithm balance = Algorithm::roundrobin;
+    unsigned retries = 2;
+    Timeouts timeouts;
+    std::optional<Tls> tls;
+    HealthCheck health_check;
+    std::vector<Backend> backends;
+};
+
+struct BgpPeer {
+    net::IpAddress address;
+    uint16_t port = 179;
+    uint32_t remote_as = 0;
+    std::string password;  // TCP MD5 (RFC 2385) when non-empty
+};
+
+struct VipRequire {
+    std::vector<std::string> services;
+    unsigned min_healthy_backends = 1;
+};
+
+struct Vip {
+    net::IpPrefix prefix;
+    std::optional<net::IpAddress> next_hop;  // nullopt = "self"
+    std::optional<uint32_t> med;
+    unsigned as_path_prepend = 0;
+    std::vector<uint32_t> communities;  // "64512:100" as (64512 << 16) | 100
+    VipRequire require;
+};
+
+struct Bgp {
+    net::IpAddress router_id;  // IPv4
+    uint32_t local_as = 0;
+    Duration hold_time = 9s;
+    bool listen = false;
+    uint16_t listen_port = 179;  // extension (docs/configuration.md)
+    Duration graceful_shutdown = 0s;  // extension: RFC 8326 announce time before withdraw
+    Duration watchdog = 2s;  // extension: a worker loop silent this long withdraws every VIP
+    std::vector<BgpPeer> peers;
+    std::vector<Vip> vips;
+};
+
+struct Config {
+    std::string path;  // the file it was loaded from
+    Global global;
+    Admin admin;
+    std::vector<Service> services;
+    std::optional<Bgp> bgp;
+
+    const Service* find_service(std::string_view name) const;
+};
+
+struct Error {
+    std::string file;
+    int line = 0;  // 1-based; 0 when no position is known
+    int column = 0;
+    std::string message;
+    // "FILE:LINE:COLUMN: message"
+    std::string to_string() const;
+};
+
+struct LoadResult {
+    std::shared_ptr<const Config> config;  // null when errors is not empty
+    std::vector<Error> errors;
+    bool ok() const { return errors.empty(); }
+};
+
+LoadResult load_file(const std::string& path);
+// `name` stands for the file name in error messages.
+LoadResult load_string(const std::string& yaml, const std::string& name);
+
+// "250ms", "2s", "1m", "1h", "0"; nullopt when malformed.
+std::optional<Duration> parse_duration(std::string_view text);
+std::string to_string(Algorithm a);
+std::string to_string(Mode m);
+std::string to_string(CheckType t);
+std::string format_duration(Duration d);
+
+}  // namespace clb::config

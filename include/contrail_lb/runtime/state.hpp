@@ -1,0 +1,146 @@
+// Live state shared between the control thread and the workers.
+//
+// The control thread owns a Registry: the current configuration, every backend's health
+// and drain flag. Each change publishes a new immutable Snapshot; workers pick it up
+// between events and never lock. Per-backend and per-service counters are the only
+// shared mutable data: relaxed atomics, written by workers, read by the admin endpoints.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "contrail_lb/balance/balancer.hpp"
+#include "contrail_lb/config/config.hpp"
+
+namespace clb::runtime {
+
+struct Counter {
+    std::atomic<uint64_t> value{0};
+    void add(uint64_t n = 1) { value.fetch_add(n, std::memory_order_relaxed); }
+    uint64_t get() const { return value.load(std::memory_order_relaxed); }
+};
+
+// HTTP status codes 100..599 (index code - 100); anything else lands on 0.
+using StatusCounters = std::array<Counter, 500>;
+
+// One backend across its whole life: it keeps this object (and so its counters and health)
+// across reloads while its service, name and address stay the same.
+struct Backend {
+    Backend(std::string service, std::string name, net::SocketAddress address);
+    const std::string service;
+    const std::string name;
+    const net::SocketAddress address;
+    const uint64_t key_hash;  // balance::hash_key(name)
+
+    std::atomic<int32_t> active_connections{0};  // to this backend, all workers
+    Counter connections_total;
+    Counter connect_failures;
+    Counter bytes_in;   // from the backend
+    Counter bytes_out;  // to the backend
+    StatusCounters responses;
+};
+
+// Request-duration histogram buckets in seconds (Prometheus `le`), +Inf implied.
+inline constexpr std::array<double, 12> kDurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                         0.1,   0.25,   0.5,   1.,   2.5,   10.};
+
+struct Service {
+    explicit Service(std::string name) : name(std::move(name)) {}
+    const std::string name;
+    std::atomic<int32_t> active_connections{0};  // client connections
+    Counter connections_total;
+    Counter refused_connections;  // max_connections reached
+    StatusCounters responses_without_backend;  // 400, 408, 431, 503 ... from the proxy itself
+    std::array<Counter, kDurationBuckets.size() + 1> duration_buckets;  // last: +Inf
+    Counter duration_count;
+    Counter duration_sum_us;
+    void observe_duration(double seconds);
+};
+
+struct BackendEntry {
+    std::shared_ptr<Backend> state;
+    const config::Backend* config = nullptr;  // points into Snapshot::config
+    bool up = false;
+    bool drained = false;
+};
+
+struct ServiceEntry {
+    const config::Service* config = nullptr;  // points into Snapshot::config
+    std::shared_ptr<Service> state;
+    std::vector<BackendEntry> backends;
+    // The backends that take new traffic now: UP, not drained, weight > 0; the backups
+    // only when no primary qualifies. `candidates[i]` describes `backends[eligible[i]]`.
+    std::vector<uint32_t> eligible;
+    std::vector<balance::Candidate> candidates;
+    std::shared_ptr<const balance::Prepared> prepared;
+    unsigned up_count = 0;  // UP and not drained, backups included
+};
+
+struct Snapshot {
+    uint64_t generation = 0;
+    std::shared_ptr<const config::Config> config;
+    std::vector<ServiceEntry> services;  // in config order
+
+    const ServiceEntry* find(std::string_view service) const;
+};
+
+// What the health checker knows about a backend beyond UP/DOWN, for logs and /stats.
+struct HealthDetail {
+    bool up = false;
+    bool checked = false;        // at least one check finished
+    std::string last_reason;     // "status 500", "connection refused", "timeout after 1s"
+    double changed_at = 0;       // unix time of the last transition
+    uint64_t checks = 0;
+    uint64_t check_failures = 0;
+};
+
+class Registry {
+public:
+    using Subscriber = std::function<void(const std::shared_ptr<const Snapshot>&)>;
+
+    // Installs a configuration. Backends keep their state, health and drain flag when
+    // service, name and address match; new backends start DOWN (or UP with no checks).
+    void apply(std::shared_ptr<const config::Config> config);
+
+    // From the health checker; publishes a snapshot when the state changes.
+    void set_health(const Backend& backend, bool up, const std::string& reason);
+    void record_check(const Backend& backend, bool ok, const std::string& reason);
+    // Admin API; false when the service or backend does not exist.
+    bool set_drained(std::string_view service, std::string_view backend, bool drained);
+
+    std::shared_ptr<const Snapshot> snapshot() const { return snapshot_; }
+    const HealthDetail* health(const Backend& backend) const;
+    // Called on the control thread after every publish, in subscription order.
+    void subscribe(Subscriber s) { subscribers_.push_back(std::move(s)); }
+
+private:
+    struct Slot {
+        std::shared_ptr<Backend> state;
+        HealthDetail health;
+        bool drained = false;
+    };
+    Slot* find_slot(const Backend& backend);
+    void publish();
+
+    std::shared_ptr<const config::Config> config_;
+    std::vector<Slot> slots_;
+    std::vector<std::shared_ptr<Service>> services_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    std::vector<Subscriber> subscribers_;
+    uint64_t generation_ = 0;
+};
+
+// Workers report failures seen on live traffic (passive health); implemented by the
+// health checker. Thread-safe; called only on the failure path.
+class FailureSink {
+public:
+    virtual ~FailureSink() = default;
+    virtual void connect_failed(const std::shared_ptr<Backend>& backend, int error) = 0;
+};
+
+}  // namespace clb::runtime

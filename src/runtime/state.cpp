@@ -1,0 +1,154 @@
+#include "contrail_lb/runtime/state.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace clb::runtime {
+
+Backend::Backend(std::string service_name, std::string backend_name, net::SocketAddress addr)
+    : service(std::move(service_name)),
+      name(std::move(backend_name)),
+      address(addr),
+      key_hash(balance::hash_key(name)) {}
+
+void Service::observe_duration(double seconds) {
+    size_t i = 0;
+    while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i]) ++i;
+    duration_buckets[i].add();
+    duration_count.add();
+    duration_sum_us.add(static_cast<uint64_t>(seconds * 1e6));
+}
+
+const ServiceEntry* Snapshot::find(std::string_view service) const {
+    for (const auto& s : services)
+        if (s.config->name == service) return &s;
+    return nullptr;
+}
+
+namespace {
+
+bool same_backend(const Backend& b, const std::string& service, const config::Backend& cfg) {
+    return b.service == service && b.name == cfg.name && b.address == cfg.address;
+}
+
+// Eligible backends: primaries that are usable, else usable backups.
+void choose_eligible(ServiceEntry& svc) {
+    for (bool backup : {false, true}) {
+        for (uint32_t i = 0; i < svc.backends.size(); ++i) {
+            const auto& b = svc.backends[i];
+            if (b.config->backup != backup || !b.up || b.drained || b.config->weight == 0) continue;
+            svc.eligible.push_back(i);
+            svc.candidates.push_back(
+                {b.config->weight, b.state->key_hash, &b.state->active_connections});
+        }
+        if (!svc.eligible.empty()) break;
+    }
+    svc.prepared = balance::prepare(svc.config->balance, svc.candidates);
+}
+
+}  // namespace
+
+void Registry::apply(std::shared_ptr<const config::Config> config) {
+    std::vector<Slot> slots;
+    std::vector<std::shared_ptr<Service>> services;
+    for (const auto& svc : config->services) {
+        auto old_svc = std::find_if(services_.begin(), services_.end(),
+                                    [&](const auto& s) { return s->name == svc.name; });
+        services.push_back(old_svc != services_.end() ? *old_svc
+                                                      : std::make_shared<Service>(svc.name));
+        for (const auto& b : svc.backends) {
+            auto old = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) {
+                return same_backend(*s.state, svc.name, b);
+            });
+            if (old != slots_.end()) {
+                slots.push_back(std::move(*old));
+                continue;
+            }
+            Slot slot{std::make_shared<Backend>(svc.name, b.name, b.address), {}, false};
+            // Without active checks a backend counts as UP (SPEC "Health checks").
+            slot.health.up = svc.health_check.type == config::CheckType::none;
+            slot.health.last_reason = slot.health.up ? "no health check" : "not checked yet";
+            slot.health.changed_at = static_cast<double>(std::time(nullptr));
+            slots.push_back(std::move(slot));
+        }
+    }
+    // A backend that lost its checks (type: none) counts as UP from now on.
+    for (auto& slot : slots) {
+        const auto* svc = config->find_service(slot.state->service);
+        if (svc && svc->health_check.type == config::CheckType::none && !slot.health.up) {
+            slot.health.up = true;
+            slot.health.last_reason = "no health check";
+        }
+    }
+    config_ = std::move(config);
+    slots_ = std::move(slots);
+    services_ = std::move(services);
+    publish();
+}
+
+Registry::Slot* Registry::find_slot(const Backend& backend) {
+    for (auto& s : slots_)
+        if (s.state.get() == &backend) return &s;
+    return nullptr;
+}
+
+const HealthDetail* Registry::health(const Backend& backend) const {
+    for (const auto& s : slots_)
+        if (s.state.get() == &backend) return &s.health;
+    return nullptr;
+}
+
+void Registry::record_check(const Backend& backend, bool ok, const std::string& reason) {
+    Slot* slot = find_slot(backend);
+    if (!slot) return;
+    slot->health.checked = true;
+    slot->health.checks++;
+    if (!ok) slot->health.check_failures++;
+    slot->health.last_reason = reason;
+}
+
+void Registry::set_health(const Backend& backend, bool up, const std::string& reason) {
+    Slot* slot = find_slot(backend);
+    if (!slot || slot->health.up == up) return;
+    slot->health.up = up;
+    slot->health.last_reason = reason;
+    slot->health.changed_at = static_cast<double>(std::time(nullptr));
+    publish();
+}
+
+bool Registry::set_drained(std::string_view service, std::string_view backend, bool drained) {
+    for (auto& s : slots_) {
+        if (s.state->service != service || s.state->name != backend) continue;
+        if (s.drained != drained) {
+            s.drained = drained;
+            publish();
+        }
+        return true;
+    }
+    return false;
+}
+
+void Registry::publish() {
+    auto snap = std::make_shared<Snapshot>();
+    snap->generation = ++generation_;
+    snap->config = config_;
+    for (size_t si = 0; si < config_->services.size(); ++si) {
+        const auto& svc_cfg = config_->services[si];
+        ServiceEntry entry;
+        entry.config = &svc_cfg;
+        entry.state = services_[si];
+        for (const auto& b : svc_cfg.backends) {
+            auto slot = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) {
+                return same_backend(*s.state, svc_cfg.name, b);
+            });
+            entry.backends.push_back({slot->state, &b, slot->health.up, slot->drained});
+            if (slot->health.up && !slot->drained) entry.up_count++;
+        }
+        choose_eligible(entry);
+        snap->services.push_back(std::move(entry));
+    }
+    snapshot_ = std::move(snap);
+    for (const auto& s : subscribers_) s(snapshot_);
+}
+
+}  // namespace clb::runtime
