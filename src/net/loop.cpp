@@ -6,7 +6,7 @@
 namespace clb::net {
 
 Loop Loop::make_default() {
-    ev_loop* loop = ev_default_loop(EVFLAG_AUTO);
+    struct ev_loop* loop = ev_default_loop(EVFLAG_AUTO);
     if (!loop) throw std::runtime_error("libev: cannot create the default loop");
     return Loop(loop, true);
 }
@@ -25,7 +25,7 @@ Loop::~Loop() {
 void Loop::run() { ev_run(loop_, 0); }
 void Loop::stop() { ev_break(loop_, EVBREAK_ALL); }
 
-IoWatcher::IoWatcher(ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
+IoWatcher::IoWatcher(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
     ev_init(&io_, &IoWatcher::trampoline);
     io_.data = this;
 }
@@ -41,11 +41,11 @@ void IoWatcher::start(int fd, int events) {
 
 void IoWatcher::stop() { ev_io_stop(loop_, &io_); }
 
-void IoWatcher::trampoline(ev_loop*, ev_io* w, int revents) {
+void IoWatcher::trampoline(struct ev_loop*, ev_io* w, int revents) {
     static_cast<IoWatcher*>(w->data)->cb_(revents);
 }
 
-Timer::Timer(ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
+Timer::Timer(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
     ev_init(&timer_, &Timer::trampoline);
     timer_.data = this;
 }
@@ -62,9 +62,9 @@ double Timer::remaining() const {
     return ev_is_active(&timer_) ? ev_timer_remaining(loop_, const_cast<ev_timer*>(&timer_)) : 0.;
 }
 
-void Timer::trampoline(ev_loop*, ev_timer* w, int) { static_cast<Timer*>(w->data)->cb_(); }
+void Timer::trampoline(struct ev_loop*, ev_timer* w, int) { static_cast<Timer*>(w->data)->cb_(); }
 
-AsyncWaker::AsyncWaker(ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
+AsyncWaker::AsyncWaker(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
     ev_async_init(&async_, &AsyncWaker::trampoline);
     async_.data = this;
     ev_async_start(loop_, &async_);
@@ -74,11 +74,11 @@ AsyncWaker::~AsyncWaker() { ev_async_stop(loop_, &async_); }
 
 void AsyncWaker::send() { ev_async_send(loop_, &async_); }
 
-void AsyncWaker::trampoline(ev_loop*, ev_async* w, int) {
+void AsyncWaker::trampoline(struct ev_loop*, ev_async* w, int) {
     static_cast<AsyncWaker*>(w->data)->cb_();
 }
 
-SignalWatcher::SignalWatcher(ev_loop* loop, int signum, Callback cb)
+SignalWatcher::SignalWatcher(struct ev_loop* loop, int signum, Callback cb)
     : loop_(loop), cb_(std::move(cb)) {
     ev_signal_init(&signal_, &SignalWatcher::trampoline, signum);
     signal_.data = this;
@@ -87,7 +87,7 @@ SignalWatcher::SignalWatcher(ev_loop* loop, int signum, Callback cb)
 
 SignalWatcher::~SignalWatcher() { ev_signal_stop(loop_, &signal_); }
 
-void SignalWatcher::trampoline(ev_loop*, ev_signal* w, int) {
+void SignalWatcher::trampoline(struct ev_loop*, ev_signal* w, int) {
     static_cast<SignalWatcher*>(w->data)->cb_();
 }
 

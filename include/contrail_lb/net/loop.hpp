@@ -21,21 +21,21 @@ public:
     Loop& operator=(const Loop&) = delete;
     Loop& operator=(Loop&&) = delete;
 
-    ev_loop* raw() const { return loop_; }
+    struct ev_loop* raw() const { return loop_; }
     void run();
     void stop();  // from inside the loop's own thread
     double now() const { return ev_now(loop_); }
 
 private:
-    explicit Loop(ev_loop* loop, bool is_default) : loop_(loop), is_default_(is_default) {}
-    ev_loop* loop_ = nullptr;
+    explicit Loop(struct ev_loop* loop, bool is_default) : loop_(loop), is_default_(is_default) {}
+    struct ev_loop* loop_ = nullptr;
     bool is_default_ = false;
 };
 
 class IoWatcher {
 public:
     using Callback = std::function<void(int revents)>;
-    IoWatcher(ev_loop* loop, Callback cb);
+    IoWatcher(struct ev_loop* loop, Callback cb);
     ~IoWatcher() { stop(); }
     IoWatcher(const IoWatcher&) = delete;
     IoWatcher& operator=(const IoWatcher&) = delete;
@@ -47,8 +47,8 @@ public:
     int events() const { return io_.events & (EV_READ | EV_WRITE); }
 
 private:
-    static void trampoline(ev_loop*, ev_io* w, int revents);
-    ev_loop* loop_;
+    static void trampoline(struct ev_loop*, ev_io* w, int revents);
+    struct ev_loop* loop_;
     ev_io io_{};
     Callback cb_;
 };
@@ -56,7 +56,7 @@ private:
 class Timer {
 public:
     using Callback = std::function<void()>;
-    Timer(ev_loop* loop, Callback cb);
+    Timer(struct ev_loop* loop, Callback cb);
     ~Timer() { stop(); }
     Timer(const Timer&) = delete;
     Timer& operator=(const Timer&) = delete;
@@ -69,8 +69,8 @@ public:
     double remaining() const;
 
 private:
-    static void trampoline(ev_loop*, ev_timer* w, int revents);
-    ev_loop* loop_;
+    static void trampoline(struct ev_loop*, ev_timer* w, int revents);
+    struct ev_loop* loop_;
     ev_timer timer_{};
     Callback cb_;
 };
@@ -79,15 +79,15 @@ private:
 class AsyncWaker {
 public:
     using Callback = std::function<void()>;
-    AsyncWaker(ev_loop* loop, Callback cb);
+    AsyncWaker(struct ev_loop* loop, Callback cb);
     ~AsyncWaker();
     AsyncWaker(const AsyncWaker&) = delete;
     AsyncWaker& operator=(const AsyncWaker&) = delete;
     void send();  // thread-safe
 
 private:
-    static void trampoline(ev_loop*, ev_async* w, int revents);
-    ev_loop* loop_;
+    static void trampoline(struct ev_loop*, ev_async* w, int revents);
+    struct ev_loop* loop_;
     ev_async async_{};
     Callback cb_;
 };
@@ -96,14 +96,14 @@ private:
 class SignalWatcher {
 public:
     using Callback = std::function<void()>;
-    SignalWatcher(ev_loop* loop, int signum, Callback cb);
+    SignalWatcher(struct ev_loop* loop, int signum, Callback cb);
     ~SignalWatcher();
     SignalWatcher(const SignalWatcher&) = delete;
     SignalWatcher& operator=(const SignalWatcher&) = delete;
 
 private:
-    static void trampoline(ev_loop*, ev_signal* w, int revents);
-    ev_loop* loop_;
+    static void trampoline(struct ev_loop*, ev_signal* w, int revents);
+    struct ev_loop* loop_;
     ev_signal signal_{};
     Callback cb_;
 };
