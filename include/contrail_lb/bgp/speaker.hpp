@@ -1,0 +1,50 @@
+// The BGP speaker: one session per configured peer (plus passive accepts), announcing each
+// VIP while its `require` holds. It knows services only by name and healthy-backend count;
+// it knows nothing of HTTP or of the proxy.
+#pragma once
+
+#include <ev.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "contrail_lb/bgp/status.hpp"
+#include "contrail_lb/config/config.hpp"
+
+namespace clb::bgp {
+
+struct ServiceHealth {
+    unsigned healthy_backends = 0;  // UP and not drained
+    bool listening = false;         // every listener of the service is bound
+};
+using ServiceHealthMap = std::map<std::string, ServiceHealth, std::less<>>;
+
+class Speaker {
+public:
+    // Runs on `loop` (the control loop); starts dialling every peer at once.
+    Speaker(struct ev_loop* loop, const config::Bgp& config);
+    ~Speaker();
+    Speaker(const Speaker&) = delete;
+    Speaker& operator=(const Speaker&) = delete;
+
+    // Reload: sessions whose peer settings did not change stay Established; VIP changes
+    // are announced/withdrawn at once.
+    void reconfigure(const config::Bgp& config);
+    // Re-evaluates every VIP's `require`; changes go on the wire immediately.
+    void set_service_health(const ServiceHealthMap& health);
+    // Watchdog: false withdraws every VIP whatever the services say, true restores.
+    void set_node_healthy(bool healthy, const std::string& reason);
+    // Withdraw every VIP (after the optional RFC 8326 graceful-shutdown phase), send
+    // Cease/Administrative Shutdown to every peer, close; then `done` runs on the loop.
+    void shutdown(std::function<void()> done);
+
+    SpeakerStatus status() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clb::bgp
