@@ -1,0 +1,171 @@
+#include "health/probe.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <utility>
+
+#include "contrail_lb/net/socket.hpp"
+
+namespace clb::health {
+
+std::string describe_error(int error) {
+    switch (error) {
+        case ECONNREFUSED:
+            return "connection refused";
+        case ECONNRESET:
+        case EPIPE:
+            return "connection reset";
+        case ETIMEDOUT:
+            return "connection timed out";
+        case EHOSTUNREACH:
+            return "host unreachable";
+        case ENETUNREACH:
+            return "network unreachable";
+        default:
+            break;
+    }
+    std::string text = net::error_text(error);
+    if (!text.empty())
+        text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    return text;
+}
+
+std::string make_request(const std::string& path, const net::SocketAddress& target) {
+    return "GET " + path + " HTTP/1.1\r\nHost: " + target.to_string() +
+           "\r\nUser-Agent: contrail-lb-health\r\nConnection: close\r\n\r\n";
+}
+
+Probe::Probe(struct ev_loop* loop, Done done)
+    : done_(std::move(done)),
+      io_(loop, [this](int revents) { on_io(revents); }),
+      deadline_(loop, [this] { on_deadline(); }) {}
+
+void Probe::start(const net::SocketAddress& target, const config::HealthCheck& settings) {
+    cancel();
+    settings_ = settings;
+    running_ = true;
+    phase_ = Phase::connecting;
+    sent_ = received_ = 0;
+    parser_.reset();
+    request_ = settings_.type == config::CheckType::http ? make_request(settings_.path, target)
+                                                         : std::string();
+    fd_ = net::connect_tcp(target, early_error_);
+    if (!fd_) {
+        // Report from the loop, as for every other outcome: the caller is not re-entered.
+        deadline_.start(0.);
+        return;
+    }
+    deadline_.start(std::chrono::duration<double>(settings_.timeout).count());
+    io_.start(fd_.get(), EV_WRITE);
+}
+
+void Probe::cancel() {
+    io_.stop();
+    deadline_.stop();
+    fd_.reset();
+    running_ = false;
+}
+
+void Probe::finish(bool ok, const std::string& reason) {
+    cancel();
+    done_(ok, reason);  // last: it may start the next check
+}
+
+void Probe::on_deadline() {
+    if (early_error_ != 0) {
+        int error = std::exchange(early_error_, 0);
+        finish(false, describe_error(error));
+        return;
+    }
+    finish(false, "timeout after " + config::format_duration(settings_.timeout));
+}
+
+void Probe::on_io(int) {
+    switch (phase_) {
+        case Phase::connecting:
+            on_connected();
+            break;
+        case Phase::sending:
+            send_request();
+            break;
+        case Phase::receiving:
+            receive_response();
+            break;
+    }
+}
+
+void Probe::on_connected() {
+    if (int error = net::take_socket_error(fd_.get()); error != 0) {
+        finish(false, describe_error(error));
+        return;
+    }
+    if (settings_.type != config::CheckType::http) {
+        finish(true, "connected");
+        return;
+    }
+    phase_ = Phase::sending;
+    send_request();
+}
+
+void Probe::send_request() {
+    while (sent_ < request_.size()) {
+        ssize_t n =
+            ::send(fd_.get(), request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
+        if (n >= 0) {
+            sent_ += static_cast<size_t>(n);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            io_.start(fd_.get(), EV_WRITE);
+            return;
+        } else if (errno != EINTR) {
+            finish(false, describe_error(errno));
+            return;
+        }
+    }
+    phase_ = Phase::receiving;
+    io_.start(fd_.get(), EV_READ);
+}
+
+void Probe::receive_response() {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) finish(false, describe_error(errno));
+            return;
+        }
+        ResponseParser::Result result;
+        if (n == 0) {
+            if (received_ == 0) {
+                finish(false, "connection closed without response");
+                return;
+            }
+            result = parser_.finish();
+        } else {
+            received_ += static_cast<size_t>(n);
+            result = parser_.feed({buf, static_cast<size_t>(n)});
+        }
+        switch (result) {
+            case ResponseParser::Result::need_more:
+                continue;
+            case ResponseParser::Result::invalid:
+                finish(false, "invalid HTTP response");
+                return;
+            case ResponseParser::Result::too_large:
+                finish(false, "invalid HTTP response (headers over 16 KiB)");
+                return;
+            case ResponseParser::Result::complete:
+                break;
+        }
+        int status = parser_.status();
+        bool expected = std::find(settings_.expect_status.begin(), settings_.expect_status.end(),
+                                  status) != settings_.expect_status.end();
+        finish(expected, "status " + std::to_string(status));
+        return;
+    }
+}
+
+}  // namespace clb::health
