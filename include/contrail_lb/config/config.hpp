@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "contrail_lb/net/address.hpp"
@@ -101,7 +102,7 @@ struct Bgp {
     uint32_t local_as = 0;
     Duration hold_time = 9s;
     bool listen = false;
-    uint16_t listen_port = 179;  // extension (docs/configuration.md)
+    uint16_t listen_port = 179;       // extension (docs/configuration.md)
     Duration graceful_shutdown = 0s;  // extension: RFC 8326 announce time before withdraw
     Duration watchdog = 2s;  // extension: a worker loop silent this long withdraws every VIP
     std::vector<BgpPeer> peers;
@@ -115,6 +116,7 @@ struct Config {
     std::vector<Service> services;
     std::optional<Bgp> bgp;
 
+    // nullptr when no service has that name.
     const Service* find_service(std::string_view name) const;
 };
 
@@ -142,6 +144,7 @@ std::optional<Duration> parse_duration(std::string_view text);
 std::string to_string(Algorithm a);
 std::string to_string(Mode m);
 std::string to_string(CheckType t);
+std::string to_string(LogLevel l);
 std::string format_duration(Duration d);
 
 }  // namespace clb::config

@@ -1,0 +1,157 @@
+// Entry points and the top of the document: global, admin, and the order sections load in.
+#include "config/loader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "contrail_lb/net/fd.hpp"
+
+namespace clb::config {
+
+namespace detail {
+
+namespace {
+
+// A configuration is a few kilobytes; anything this large is a mistake (or an attack on the
+// parser), not a configuration.
+constexpr size_t kMaxInputBytes = 4 << 20;
+
+// The whole file, or why it cannot be read ("cannot read: Is a directory").
+std::optional<std::string> read_file(const std::string& path, std::string& out) {
+    net::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::string("cannot open: ") + std::strerror(errno);
+    char buffer[16384];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n == 0) return std::nullopt;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return std::string("cannot read: ") + std::strerror(errno);
+        }
+        out.append(buffer, static_cast<size_t>(n));
+        if (out.size() > kMaxInputBytes) return "file is larger than 4 MiB: not a configuration";
+    }
+}
+
+}  // namespace
+
+bool valid_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+Loader::Loader(std::string file, std::string base_dir)
+    : diag_(std::move(file)), scalars_(diag_), base_dir_(std::move(base_dir)) {}
+
+LoadResult Loader::load(const std::string& yaml, const std::string& name) {
+    auto config = std::make_shared<Config>();
+    config->path = name;
+    try {
+        if (yaml.size() > kMaxInputBytes) {
+            diag_.error(YAML::Mark::null_mark(), "file is larger than 4 MiB: not a configuration");
+        } else {
+            std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+            if (documents.size() > 1) {
+                diag_.error(documents[1],
+                            "a second YAML document starts here: the configuration "
+                            "is a single document (remove the extra \"---\")");
+            }
+            load_document(documents.empty() ? YAML::Node() : documents.front(), *config);
+        }
+    } catch (const YAML::ParserException& e) {
+        diag_.error(e.mark, "YAML syntax error: " + e.msg);
+    } catch (const std::exception& e) {
+        // yaml-cpp may throw for inputs its parser accepted but its tree cannot represent.
+        diag_.error(YAML::Mark::null_mark(), std::string("cannot read the YAML: ") + e.what());
+    }
+    LoadResult result;
+    result.errors = diag_.take();
+    if (result.errors.empty()) result.config = std::move(config);
+    return result;
+}
+
+void Loader::load_document(const YAML::Node& root, Config& config) {
+    Section top(diag_, root, "", {"global", "admin", "services", "bgp"});
+    if (!top.valid()) return;
+    if (auto node = top.find("global")) config.global = load_global(*node);
+    // admin first: its listener is claimed before the services' so a clash names the service.
+    if (auto node = top.find("admin")) config.admin = load_admin(*node);
+    if (auto node = top.require("services")) load_services(*node, config);
+    // bgp last: VIPs refer to services.
+    if (auto node = top.find("bgp")) config.bgp = load_bgp(*node, config);
+}
+
+Global Loader::load_global(const YAML::Node& node) {
+    Global global;
+    Section section(diag_, node, "global",
+                    {"workers", "log_level", "access_log", "max_connections", "grace"});
+    section.read("workers", global.workers,
+                 [&](const YAML::Node& value, const std::string& path) -> std::optional<unsigned> {
+                     if (value.IsScalar() && value.Scalar() == "auto") return 0;
+                     if (value.IsScalar() && !value.Scalar().empty() &&
+                         std::isdigit(static_cast<unsigned char>(value.Scalar()[0])))
+                         return integer_in<unsigned>(scalars_, 1, 256)(value, path);
+                     diag_.error(value, path + ": expected auto or an integer in 1..256, got " +
+                                            describe(value));
+                     return std::nullopt;
+                 });
+    section.read("log_level", global.log_level,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     return scalars_.choice<LogLevel>(value, path,
+                                                      {{"trace", LogLevel::trace},
+                                                       {"debug", LogLevel::debug},
+                                                       {"info", LogLevel::info},
+                                                       {"warn", LogLevel::warn},
+                                                       {"error", LogLevel::error}});
+                 });
+    section.read("access_log", global.access_log, boolean(scalars_));
+    section.read("max_connections", global.max_connections,
+                 integer_in<uint32_t>(scalars_, 1, 10'000'000));
+    section.read("grace", global.grace, duration_at_least(scalars_, Duration::zero()));
+    return global;
+}
+
+Admin Loader::load_admin(const YAML::Node& node) {
+    Admin admin;
+    Section section(diag_, node, "admin", {"listen"});
+    if (auto value = section.require("listen")) {
+        admin.listen = scalars_.socket_address(*value, "admin.listen");
+        if (admin.listen) claim_listener(*admin.listen, *value, "admin.listen", "admin");
+    }
+    return admin;
+}
+
+}  // namespace detail
+
+LoadResult load_string(const std::string& yaml, const std::string& name) {
+    try {
+        return detail::Loader(name, "").load(yaml, name);
+    } catch (const std::exception& e) {
+        // Out of memory or a bug: still an answer the caller can print, never an exception.
+        return LoadResult{nullptr, {Error{name, 0, 0, std::string("cannot load: ") + e.what()}}};
+    }
+}
+
+LoadResult load_file(const std::string& path) {
+    std::string text;
+    if (auto failure = detail::read_file(path, text)) {
+        return LoadResult{nullptr, {Error{path, 0, 0, *failure}}};
+    }
+    std::string base_dir = std::filesystem::path(path).parent_path().string();
+    try {
+        return detail::Loader(path, base_dir).load(text, path);
+    } catch (const std::exception& e) {
+        return LoadResult{nullptr, {Error{path, 0, 0, std::string("cannot load: ") + e.what()}}};
+    }
+}
+
+}  // namespace clb::config
