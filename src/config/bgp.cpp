@@ -55,7 +55,7 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
                     {"router_id", "local_as", "hold_time", "listen", "listen_port",
                      "graceful_shutdown", "watchdog", "peers", "vips"});
     if (!section.valid()) return bgp;
-    if (auto value = section.require("router_id")) {
+    if (auto value = section.require_value("router_id")) {
         auto ip = scalars_.ip_address(*value, "bgp.router_id");
         if (ip && (!ip->is_v4() || ip->v4_host_order() == 0)) {
             diag_.error(*value, "bgp.router_id: " + ip->to_string() +
@@ -65,7 +65,7 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
             bgp.router_id = *ip;
         }
     }
-    if (auto value = section.require("local_as")) {
+    if (auto value = section.require_value("local_as")) {
         if (auto as = scalars_.integer(*value, "bgp.local_as", 1, kMaxAs)) {
             bgp.local_as = static_cast<uint32_t>(*as);
         }
@@ -88,8 +88,9 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
                  duration_at_least(scalars_, Duration::zero()));
     // Shorter than this, an ordinary scheduling hiccup would withdraw every VIP.
     section.read("watchdog", bgp.watchdog, duration_at_least(scalars_, 100ms));
-    if (auto value = section.require("peers")) bgp.peers = load_peers(*value, "bgp.peers");
-    if (auto value = section.require("vips")) bgp.vips = load_vips(*value, "bgp.vips", config);
+    if (auto value = section.require_value("peers")) bgp.peers = load_peers(*value, "bgp.peers");
+    if (auto value = section.require_value("vips"))
+        bgp.vips = load_vips(*value, "bgp.vips", config);
     return bgp;
 }
 
@@ -107,11 +108,11 @@ std::vector<BgpPeer> Loader::load_peers(const YAML::Node& node, const std::strin
         Section section(diag_, item, at, {"address", "port", "remote_as", "password"});
         if (!section.valid()) continue;
         BgpPeer peer;
-        auto address_node = section.require("address");
+        auto address_node = section.require_value("address");
         std::optional<net::IpAddress> address;
         if (address_node) address = scalars_.ip_address(*address_node, section.path_of("address"));
         section.read("port", peer.port, integer_in<uint16_t>(scalars_, 1, 65535));
-        if (auto value = section.require("remote_as")) {
+        if (auto value = section.require_value("remote_as")) {
             if (auto as = scalars_.integer(*value, section.path_of("remote_as"), 1, kMaxAs)) {
                 peer.remote_as = static_cast<uint32_t>(*as);
             }
@@ -172,10 +173,10 @@ Vip Loader::load_vip(const YAML::Node& node, const std::string& path, const Conf
     Section section(diag_, node, path,
                     {"prefix", "next_hop", "med", "as_path_prepend", "communities", "require"});
     if (!section.valid()) return vip;
-    if (auto value = section.require("prefix")) {
+    if (auto value = section.require_value("prefix")) {
         if (auto parsed = prefix(*value, section.path_of("prefix"))) vip.prefix = *parsed;
     }
-    if (auto value = section.find("next_hop")) {
+    if (auto value = section.find_value("next_hop")) {
         std::string at = section.path_of("next_hop");
         auto text = scalars_.string(*value, at);
         if (text && *text != "self") {
@@ -199,7 +200,7 @@ Vip Loader::load_vip(const YAML::Node& node, const std::string& path, const Conf
                    : std::nullopt;
     });
     section.read("as_path_prepend", vip.as_path_prepend, integer_in<unsigned>(scalars_, 0, 16));
-    if (auto value = section.find("communities")) {
+    if (auto value = section.find_value("communities")) {
         std::string at = section.path_of("communities");
         if (scalars_.is_sequence(*value, at, "communities, e.g. [\"64512:100\"]")) {
             size_t index = 0;
@@ -208,7 +209,7 @@ Vip Loader::load_vip(const YAML::Node& node, const std::string& path, const Conf
             }
         }
     }
-    if (auto value = section.find("require")) {
+    if (auto value = section.find_section("require")) {
         vip.require = load_require(*value, section.path_of("require"), config);
     }
     return vip;
@@ -258,7 +259,7 @@ VipRequire Loader::load_require(const YAML::Node& node, const std::string& path,
     if (!section.valid()) return require;
     section.read("min_healthy_backends", require.min_healthy_backends,
                  integer_in<unsigned>(scalars_, 0, 1'000'000));
-    auto services = section.require("services");
+    auto services = section.require_value("services");
     std::string at = section.path_of("services");
     if (!services || !scalars_.is_sequence(*services, at, "service names")) return require;
     if (services->size() == 0) {

@@ -82,12 +82,12 @@ LoadResult Loader::load(const std::string& yaml, const std::string& name) {
 void Loader::load_document(const YAML::Node& root, Config& config) {
     Section top(diag_, root, "", {"global", "admin", "services", "bgp"});
     if (!top.valid()) return;
-    if (auto node = top.find("global")) config.global = load_global(*node);
+    if (auto node = top.find_section("global")) config.global = load_global(*node);
     // admin first: its listener is claimed before the services' so a clash names the service.
-    if (auto node = top.find("admin")) config.admin = load_admin(*node);
-    if (auto node = top.require("services")) load_services(*node, config);
+    if (auto node = top.find_section("admin")) config.admin = load_admin(*node);
+    if (auto node = top.require_value("services")) load_services(*node, config);
     // bgp last: VIPs refer to services.
-    if (auto node = top.find("bgp")) config.bgp = load_bgp(*node, config);
+    if (auto node = top.find_section("bgp")) config.bgp = load_bgp(*node, config);
 }
 
 Global Loader::load_global(const YAML::Node& node) {
@@ -123,7 +123,7 @@ Global Loader::load_global(const YAML::Node& node) {
 Admin Loader::load_admin(const YAML::Node& node) {
     Admin admin;
     Section section(diag_, node, "admin", {"listen"});
-    if (auto value = section.require("listen")) {
+    if (auto value = section.require_value("listen")) {
         admin.listen = scalars_.socket_address(*value, "admin.listen");
         if (admin.listen) claim_listener(*admin.listen, *value, "admin.listen", "admin");
     }

@@ -56,12 +56,12 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
                      "health_check", "backends"});
     if (!section.valid()) return service;
 
-    if (auto value = section.require("name")) {
+    if (auto value = section.require_value("name")) {
         if (auto name = load_service_name(*value, section.path_of("name"))) service.name = *name;
     }
     // Clashing listeners are reported as "already used by service X".
     std::string owner = service.name.empty() ? path : "service \"" + service.name + "\"";
-    if (auto value = section.require("listen")) {
+    if (auto value = section.require_value("listen")) {
         service.listen = load_listen(*value, section.path_of("listen"), owner);
     }
     section.read("mode", service.mode, [&](const YAML::Node& value, const std::string& at) {
@@ -76,14 +76,15 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
                                            {"maglev", Algorithm::maglev}});
     });
     section.read("retries", service.retries, integer_in<unsigned>(scalars_, 0, 10));
-    if (auto value = section.find("timeouts")) {
+    if (auto value = section.find_section("timeouts")) {
         service.timeouts = load_timeouts(*value, section.path_of("timeouts"));
     }
-    if (auto value = section.find("tls")) service.tls = load_tls(*value, section.path_of("tls"));
-    if (auto value = section.find("health_check")) {
+    if (auto value = section.find_section("tls"))
+        service.tls = load_tls(*value, section.path_of("tls"));
+    if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
     }
-    if (auto value = section.require("backends")) {
+    if (auto value = section.require_value("backends")) {
         service.backends = load_backends(*value, section.path_of("backends"));
     }
     return service;
@@ -165,8 +166,8 @@ std::optional<Tls> Loader::load_tls(const YAML::Node& node, const std::string& p
     Section section(diag_, node, path, {"cert", "key"});
     if (!section.valid()) return std::nullopt;
     Tls tls;
-    auto cert = section.require("cert");
-    auto key = section.require("key");
+    auto cert = section.require_value("cert");
+    auto key = section.require_value("key");
     if (cert) tls.cert = readable_file(*cert, section.path_of("cert")).value_or("");
     if (key) tls.key = readable_file(*key, section.path_of("key")).value_or("");
     return tls;
@@ -202,7 +203,7 @@ HealthCheck Loader::load_health_check(const YAML::Node& node, const std::string&
     Section section(diag_, node, path,
                     {"type", "path", "expect_status", "interval", "timeout", "rise", "fall"});
     if (!section.valid()) return check;
-    if (auto value = section.require("type")) {
+    if (auto value = section.require_value("type")) {
         auto type = scalars_.choice<CheckType>(
             *value, section.path_of("type"),
             {{"http", CheckType::http}, {"tcp", CheckType::tcp}, {"none", CheckType::none}});
@@ -266,7 +267,7 @@ std::vector<Backend> Loader::load_backends(const YAML::Node& node, const std::st
         Section section(diag_, item, at, {"name", "address", "weight", "backup"});
         if (!section.valid()) continue;
         Backend backend;
-        if (auto value = section.require("name")) {
+        if (auto value = section.require_value("name")) {
             auto name = scalars_.string(*value, section.path_of("name"));
             if (name && !valid_name(*name)) {
                 diag_.error(*value, section.path_of("name") + ": invalid backend name \"" + *name +
@@ -281,7 +282,7 @@ std::vector<Backend> Loader::load_backends(const YAML::Node& node, const std::st
                 backend.name = *name;
             }
         }
-        if (auto value = section.require("address")) {
+        if (auto value = section.require_value("address")) {
             auto address = scalars_.socket_address(*value, section.path_of("address"));
             if (address && is_wildcard(address->ip())) {
                 diag_.error(*value,

@@ -131,7 +131,6 @@ Section::Section(Diagnostics& diag, const YAML::Node& node, std::string path,
     }
     valid_ = true;
     std::string where = path_.empty() ? " at top level" : " in " + path_;
-    std::unordered_map<std::string, YAML::Mark> seen;
     for (const auto& entry : node) {
         const YAML::Node& key = entry.first;
         if (!key.IsScalar()) {
@@ -139,7 +138,7 @@ Section::Section(Diagnostics& diag, const YAML::Node& node, std::string path,
             continue;
         }
         const std::string& name = key.Scalar();
-        auto [first, inserted] = seen.emplace(name, key.Mark());
+        auto [first, inserted] = key_marks_.emplace(name, key.Mark());
         if (!inserted) {
             diag_.error(key, "duplicate key " + quoted(name) + where + " (first at " +
                                  position(first->second) + ")");
@@ -167,6 +166,29 @@ std::optional<YAML::Node> Section::require(std::string_view key) const {
         diag_.error(node_, "missing required key \"" + std::string(key) + "\" in " +
                                (path_.empty() ? "the top level" : path_));
     }
+    return value;
+}
+
+std::optional<YAML::Node> Section::find_value(std::string_view key) const {
+    auto value = find(key);
+    if (value && value->IsNull()) {
+        auto mark = key_marks_.find(std::string(key));
+        diag_.error(mark != key_marks_.end() ? mark->second : value->Mark(),
+                    path_of(key) + ": no value given");
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<YAML::Node> Section::require_value(std::string_view key) const {
+    auto value = find(key);
+    if (!value) return require(key);
+    return find_value(key);
+}
+
+std::optional<YAML::Node> Section::find_section(std::string_view key) const {
+    auto value = find(key);
+    if (value && value->IsNull()) return std::nullopt;
     return value;
 }
 

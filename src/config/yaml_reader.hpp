@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -57,16 +58,23 @@ class Section {
     const std::string& path() const { return path_; }
     std::string path_of(std::string_view key) const { return child_path(path_, key); }
 
-    // The value of `key`, or nullopt when absent.
+    // The value of `key` (possibly null: an empty subsection), or nullopt when absent.
     std::optional<YAML::Node> find(std::string_view key) const;
     // Same, but an absent key is an error reported at the mapping.
     std::optional<YAML::Node> require(std::string_view key) const;
+    // For keys that hold a scalar or a list: like find/require, and a key written without a
+    // value ("grace:") is an error reported at the key (yaml-cpp places an empty value at the
+    // next token, usually on the following line).
+    std::optional<YAML::Node> find_value(std::string_view key) const;
+    std::optional<YAML::Node> require_value(std::string_view key) const;
+    // For subsections: a key whose contents are all commented out ("tls:") counts as absent.
+    std::optional<YAML::Node> find_section(std::string_view key) const;
 
     // Reads `key` with `read(node, path)` into `out` when present and valid; `out` keeps its
     // default otherwise.
     template <class T, class Read>
     void read(std::string_view key, T& out, Read&& read_value) const {
-        if (auto value = find(key)) {
+        if (auto value = find_value(key)) {
             if (auto parsed = read_value(*value, path_of(key))) out = std::move(*parsed);
         }
     }
@@ -76,6 +84,7 @@ class Section {
     YAML::Node node_;
     std::string path_;
     bool valid_ = false;
+    std::unordered_map<std::string, YAML::Mark> key_marks_;
 };
 
 // Scalar readers. `path` names the key in messages ("services[0].retries").
