@@ -28,7 +28,8 @@ class Random2Picker final : public Picker {
             return next_allowed(static_cast<uint32_t>(rng_.next() % cands_.size()), cands_.size(),
                                 exclude);
         }
-        int second = cands_.size() > 1 ? draw(exclude, first) : -1;
+        int second = draw(exclude, first);
+        if (second < 0) second = neighbour(first, exclude);
         if (second < 0) return first;
         const Candidate& a = cands_[first];
         const Candidate& b = cands_[second];
@@ -42,6 +43,16 @@ class Random2Picker final : public Picker {
             uint32_t index = prepared_->index.find(rng_.next());
             if (static_cast<int>(index) != other && !excluded(index, exclude))
                 return static_cast<int>(index);
+        }
+        return -1;
+    }
+
+    // When the draws keep hitting `first` (two backends, or one much heavier than the
+    // rest), the next untried backend after it still gives a comparison.
+    int neighbour(int first, std::span<const uint32_t> exclude) const {
+        for (size_t k = 1; k < cands_.size(); ++k) {
+            auto index = static_cast<uint32_t>((first + k) % cands_.size());
+            if (!excluded(index, exclude)) return static_cast<int>(index);
         }
         return -1;
     }

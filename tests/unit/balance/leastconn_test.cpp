@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "pool.hpp"
+
+namespace clb::balance::testing {
+namespace {
+
+TEST(LeastConn, PrefersTheLeastLoaded) {
+    Pool pool = Pool::uniform(3);
+    pool.active(0) = 5;
+    pool.active(1) = 2;
+    pool.active(2) = 7;
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(picker->pick(0, {}), 1);
+}
+
+TEST(LeastConn, LoadIsMeasuredPerUnitOfWeight) {
+    Pool pool({1, 2});
+    pool.active(0) = 4;
+    pool.active(1) = 6;  // 6/2 = 3 < 4/1
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    EXPECT_EQ(picker->pick(0, {}), 1);
+    pool.active(1) = 10;  // 10/2 = 5 > 4/1
+    EXPECT_EQ(picker->pick(0, {}), 0);
+}
+
+TEST(LeastConn, EqualLoadsAreSpreadRoundRobin) {
+    Pool pool = Pool::uniform(5);
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    std::vector<int> seq;
+    for (int i = 0; i < 10; ++i)
+        seq.push_back(picker->pick(0, {}));
+    EXPECT_EQ(seq, (std::vector<int>{0, 1, 2, 3, 4, 0, 1, 2, 3, 4}));
+}
+
+TEST(LeastConn, TiesAmongTheLightestRotate) {
+    Pool pool = Pool::uniform(4);
+    pool.active(1) = 9;
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    std::vector<int> seq;
+    for (int i = 0; i < 6; ++i)
+        seq.push_back(picker->pick(0, {}));
+    EXPECT_EQ(seq, (std::vector<int>{0, 2, 3, 0, 2, 3}));
+}
+
+TEST(LeastConn, WorkersStartAtDifferentBackends) {
+    Pool pool = Pool::uniform(8);
+    std::set<int> first_picks;
+    for (uint64_t worker = 0; worker < 8; ++worker)
+        first_picks.insert(pool.picker(config::Algorithm::leastconn, worker)->pick(0, {}));
+    EXPECT_EQ(first_picks.size(), 8u);
+}
+
+TEST(LeastConn, FillsUpIdleBackendFirst) {
+    // A backend that just came back UP with no connections gets the new ones until it
+    // catches up, then the load evens out.
+    Pool pool = Pool::uniform(3);
+    pool.active(0) = 10;
+    pool.active(1) = 10;
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    for (int i = 0; i < 10; ++i) {
+        int chosen = picker->pick(0, {});
+        EXPECT_EQ(chosen, 2);
+        pool.active(chosen)++;
+    }
+}
+
+TEST(LeastConn, CandidatesWithoutCountersCountAsIdle) {
+    std::vector<Candidate> cands(3);
+    auto picker = make_picker(config::Algorithm::leastconn, cands, nullptr, 0);
+    EXPECT_EQ(picker->pick(0, {}), 0);
+    EXPECT_EQ(picker->pick(0, {}), 1);
+}
+
+}  // namespace
+}  // namespace clb::balance::testing
