@@ -57,8 +57,9 @@ void Registry::apply(std::shared_ptr<const config::Config> config) {
         services.push_back(old_svc != services_.end() ? *old_svc
                                                       : std::make_shared<Service>(svc.name));
         for (const auto& b : svc.backends) {
+            // Slots already taken over are moved-from (null state): skip them.
             auto old = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) {
-                return same_backend(*s.state, svc.name, b);
+                return s.state && same_backend(*s.state, svc.name, b);
             });
             if (old != slots_.end()) {
                 slots.push_back(std::move(*old));
