@@ -1,0 +1,339 @@
+#include "contrail_lb/bgp/speaker.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "bgp/session.hpp"
+#include "contrail_lb/net/socket.hpp"
+
+namespace clb::bgp {
+
+namespace {
+
+constexpr double kShutdownBound = 1.0;  // after the withdraw, at most this long for Cease + FIN
+
+uint16_t hold_seconds(config::Duration d) {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+    if (s <= 0) return 0;
+    return static_cast<uint16_t>(std::clamp<long long>(s, 3, 65535));  // 1 and 2 are illegal
+}
+
+std::vector<wire::AddressFamily> families_for(const config::Bgp& config) {
+    bool v4 = false, v6 = false;
+    for (const auto& vip : config.vips) (vip.prefix.address.is_v4() ? v4 : v6) = true;
+    std::vector<wire::AddressFamily> families;
+    if (v4 || !v6) families.push_back(wire::kIpv4Unicast);
+    if (v6) families.push_back(wire::kIpv6Unicast);
+    return families;
+}
+
+SessionSettings settings_for(const config::Bgp& config, const config::BgpPeer& peer) {
+    return SessionSettings{peer.address,         peer.port,     peer.remote_as,
+                           peer.password,        config.router_id, config.local_as,
+                           hold_seconds(config.hold_time), families_for(config)};
+}
+
+struct VipState {
+    bool announced = false;
+    std::string reason = "not evaluated yet";
+    double changed_at = 0;
+};
+
+}  // namespace
+
+class Speaker::Impl {
+public:
+    Impl(struct ev_loop* loop, const config::Bgp& config)
+        : loop_(loop),
+          random_(static_cast<unsigned>(std::random_device{}())),
+          graceful_timer_(loop, [this] { withdraw_and_close(); }),
+          shutdown_timer_(loop, [this] { finish_shutdown(); }),
+          finish_check_(loop, [this] { check_shutdown_done(); }) {
+        apply(config);
+    }
+
+    ~Impl() {
+        // Destroyed without shutdown(): sockets simply close and the kernel ends the sessions.
+        listeners_.clear();
+        sessions_.clear();
+    }
+
+    void apply(const config::Bgp& config) {
+        const bool listen_changed = !config_ || config_->listen != config.listen ||
+                                    config_->listen_port != config.listen_port ||
+                                    passwords(*config_) != passwords(config);
+        std::vector<net::IpPrefix> old_prefixes;
+        if (config_)
+            for (const auto& vip : config_->vips) old_prefixes.push_back(vip.prefix);
+        config_ = config;
+        reconcile_sessions();
+        if (listen_changed) open_listeners();
+        // VIP state follows the prefix across reloads.
+        std::vector<VipState> vips(config.vips.size());
+        for (size_t i = 0; i < config.vips.size(); ++i)
+            for (size_t j = 0; j < old_prefixes.size(); ++j)
+                if (old_prefixes[j] == config.vips[i].prefix) vips[i] = vips_[j];
+        vips_ = std::move(vips);
+        evaluate();
+    }
+
+    void set_service_health(const ServiceHealthMap& health) {
+        health_ = health;
+        evaluate();
+    }
+
+    void set_node_healthy(bool healthy, const std::string& reason) {
+        if (healthy == node_healthy_ && reason == node_reason_) return;
+        node_healthy_ = healthy;
+        node_reason_ = reason;
+        if (healthy)
+            spdlog::info("bgp: node healthy again{}", reason.empty() ? "" : ": " + reason);
+        else
+            spdlog::warn("bgp: node unhealthy: {}", reason);
+        evaluate();
+    }
+
+    void shutdown(std::function<void()> done) {
+        done_.push_back(std::move(done));
+        if (shutting_down_) return;
+        shutting_down_ = true;
+        listeners_.clear();
+        const bool announced = std::any_of(sessions_.begin(), sessions_.end(),
+                                           [](const auto& s) { return s->has_announced(); });
+        const double grace = std::chrono::duration<double>(config_->graceful_shutdown).count();
+        if (grace > 0 && announced) {
+            spdlog::info("bgp: graceful shutdown: announcing GRACEFUL_SHUTDOWN for {:.1f}s", grace);
+            graceful_phase_ = true;
+            evaluate();
+            graceful_timer_.start(grace);
+            return;
+        }
+        withdraw_and_close();
+    }
+
+    SpeakerStatus status() const {
+        SpeakerStatus s;
+        s.router_id = config_->router_id.to_string();
+        s.local_as = config_->local_as;
+        for (const auto& session : sessions_)
+            if (!session->stopped() || shutting_down_) s.peers.push_back(session->status());
+        for (size_t i = 0; i < config_->vips.size(); ++i) {
+            s.vips.push_back(VipStatus{config_->vips[i].prefix.to_string(), vips_[i].announced,
+                                       vips_[i].reason, vips_[i].changed_at});
+        }
+        return s;
+    }
+
+private:
+    static std::vector<std::pair<std::string, std::string>> passwords(const config::Bgp& c) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& p : c.peers)
+            if (!p.password.empty()) out.emplace_back(p.address.to_string(), p.password);
+        return out;
+    }
+
+    // Keeps sessions whose settings did not change; stops the others; starts the new ones.
+    void reconcile_sessions() {
+        std::vector<SessionSettings> wanted;
+        for (const auto& peer : config_->peers) wanted.push_back(settings_for(*config_, peer));
+        std::vector<std::unique_ptr<Session>> kept;
+        for (auto& session : sessions_) {
+            auto it = std::find(wanted.begin(), wanted.end(), session->settings());
+            if (!session->stopped() && it != wanted.end()) {
+                wanted.erase(it);
+                kept.push_back(std::move(session));
+                continue;
+            }
+            if (!session->stopped()) {
+                const bool same_peer = std::any_of(config_->peers.begin(), config_->peers.end(),
+                                                   [&](const config::BgpPeer& p) {
+                                                       return p.address == session->settings().address &&
+                                                              p.port == session->settings().port;
+                                                   });
+                session->stop(wire::Notification{
+                    wire::err::kCease,
+                    same_peer ? wire::err::kOtherConfigurationChange : wire::err::kPeerDeconfigured,
+                    {}});
+            }
+            retiring_.push_back(std::move(session));
+        }
+        sessions_ = std::move(kept);
+        for (auto& settings : wanted) {
+            auto session = std::make_unique<Session>(loop_, std::move(settings), desired_, random_);
+            session->set_on_finished([this] { finish_check_.start(0); });
+            session->start();
+            sessions_.push_back(std::move(session));
+        }
+        finish_check_.start(0);  // reaps retired sessions
+    }
+
+    void open_listeners() {
+        listeners_.clear();
+        if (!config_->listen || shutting_down_) return;
+        bool v4 = false, v6 = false;
+        for (const auto& p : config_->peers) (p.address.is_v4() ? v4 : v6) = true;
+        if (v4) open_listener(*net::IpAddress::parse("0.0.0.0"));
+        if (v6) open_listener(*net::IpAddress::parse("::"));
+    }
+
+    void open_listener(const net::IpAddress& any) {
+        const net::SocketAddress addr(any, config_->listen_port);
+        int err = 0;
+        net::Fd fd = net::listen_tcp(addr, {.reuse_port = false, .backlog = 16, .v6_only = true}, err);
+        if (!fd) {
+            spdlog::error("bgp: cannot listen on {}: {}", addr.to_string(), net::error_text(err));
+            return;
+        }
+        for (const auto& p : config_->peers) {
+            if (p.password.empty() || p.address.family() != any.family()) continue;
+            if (int e = set_tcp_md5(fd.get(), p.address, p.password))
+                spdlog::error("bgp: cannot set TCP MD5 key for {} on {}: {}", p.address.to_string(),
+                              addr.to_string(), net::error_text(e));
+        }
+        auto listener = std::make_unique<Listener>(loop_, std::move(fd),
+                                                   [this](net::Fd conn) { on_accept(std::move(conn)); });
+        listener->io.start(listener->fd.get(), EV_READ);
+        listeners_.push_back(std::move(listener));
+        spdlog::info("bgp: accepting sessions from configured peers on {}", addr.to_string());
+    }
+
+    // A passive BGP socket; hands accepted connections to on_accept.
+    struct Listener {
+        Listener(struct ev_loop* loop, net::Fd f, std::function<void(net::Fd)> cb)
+            : fd(std::move(f)), io(loop, [this](int) { accept_all(); }), on_accept(std::move(cb)) {}
+        void accept_all() {
+            for (;;) {
+                net::Fd conn(::accept4(fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+                if (!conn) return;  // EAGAIN, or a transient error: the next event retries
+                on_accept(std::move(conn));
+            }
+        }
+        net::Fd fd;
+        net::IoWatcher io;
+        std::function<void(net::Fd)> on_accept;
+    };
+
+    void on_accept(net::Fd fd) {
+        const net::SocketAddress remote = net::peer_address(fd.get());
+        // Passive peers are matched by address; with several sessions to one address (test
+        // beds on loopback ports) the first one without a session takes it.
+        Session* match = nullptr;
+        for (auto& s : sessions_) {
+            if (s->settings().address != remote.ip()) continue;
+            if (!match || (match->state() == State::established && s->state() != State::established))
+                match = s.get();
+        }
+        if (!match) {
+            spdlog::warn("bgp: refused connection from {}: not a configured peer", remote.to_string());
+            return;
+        }
+        match->accept(std::move(fd));
+    }
+
+    // The policy: which VIPs hold, and why not.
+    std::pair<bool, std::string> evaluate_vip(const config::Vip& vip) const {
+        if (withdrawing_) return {false, "shutting down"};
+        if (!node_healthy_) return {false, "node unhealthy: " + node_reason_};
+        for (const auto& name : vip.require.services) {
+            auto it = health_.find(name);
+            const unsigned healthy = it == health_.end() ? 0 : it->second.healthy_backends;
+            if (healthy < vip.require.min_healthy_backends)
+                return {false, fmt::format("{} has {} healthy backends (needs {})", name, healthy,
+                                           vip.require.min_healthy_backends)};
+            if (!it->second.listening) return {false, name + " is not listening"};
+        }
+        return {true, ""};
+    }
+
+    void evaluate() {
+        desired_.clear();
+        const double now = ev_now(loop_);
+        for (size_t i = 0; i < config_->vips.size(); ++i) {
+            const auto& vip = config_->vips[i];
+            auto [ok, reason] = evaluate_vip(vip);
+            VipState& state = vips_[i];
+            if (ok != state.announced || state.changed_at == 0) {
+                if (ok)
+                    spdlog::info("bgp: announcing {}", vip.prefix.to_string());
+                else if (state.announced || state.changed_at == 0)
+                    spdlog::info("bgp: {} {}: {}", state.announced ? "withdrawing" : "not announcing",
+                                 vip.prefix.to_string(), reason);
+                state.changed_at = now;
+            }
+            state.announced = ok;
+            state.reason = reason;
+            if (!ok) continue;
+            Advertisement ad{vip.prefix, vip.next_hop, vip.med, vip.as_path_prepend, vip.communities};
+            if (graceful_phase_) ad.communities.push_back(wire::kCommunityGracefulShutdown);
+            desired_.push_back(std::move(ad));
+        }
+        for (auto& s : sessions_) s->sync();
+    }
+
+    void withdraw_and_close() {
+        graceful_phase_ = false;
+        withdrawing_ = true;
+        evaluate();  // the withdraws are queued before the Cease on every connection
+        for (auto& s : sessions_)
+            s->stop(wire::Notification{wire::err::kCease, wire::err::kAdministrativeShutdown, {}});
+        shutdown_timer_.start(kShutdownBound);
+        finish_check_.start(0);
+    }
+
+    void check_shutdown_done() {
+        std::erase_if(retiring_, [](const auto& s) { return s->finished(); });
+        if (!withdrawing_) return;
+        const bool all_closed = std::all_of(sessions_.begin(), sessions_.end(),
+                                            [](const auto& s) { return s->finished(); });
+        if (all_closed) finish_shutdown();
+    }
+
+    void finish_shutdown() {
+        if (done_.empty()) return;
+        shutdown_timer_.stop();
+        finish_check_.stop();
+        spdlog::info("bgp: all sessions closed");
+        // Last thing: a `done` may destroy the speaker.
+        auto callbacks = std::move(done_);
+        done_.clear();
+        for (auto& cb : callbacks)
+            if (cb) cb();
+    }
+
+    struct ev_loop* loop_;
+    std::optional<config::Bgp> config_;
+    std::minstd_rand random_;
+    std::vector<Advertisement> desired_;  // declared before the sessions that read it
+    std::vector<VipState> vips_;
+    ServiceHealthMap health_;
+    bool node_healthy_ = true;
+    std::string node_reason_;
+    bool shutting_down_ = false;
+    bool graceful_phase_ = false;
+    bool withdrawing_ = false;
+    std::vector<std::function<void()>> done_;
+    std::vector<std::unique_ptr<Session>> sessions_;
+    std::vector<std::unique_ptr<Session>> retiring_;  // stopped by a reload, flushing their Cease
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    net::Timer graceful_timer_;
+    net::Timer shutdown_timer_;
+    net::Timer finish_check_;
+
+};
+
+Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config)
+    : impl_(std::make_unique<Impl>(loop, config)) {}
+Speaker::~Speaker() = default;
+void Speaker::reconfigure(const config::Bgp& config) { impl_->apply(config); }
+void Speaker::set_service_health(const ServiceHealthMap& health) { impl_->set_service_health(health); }
+void Speaker::set_node_healthy(bool healthy, const std::string& reason) {
+    impl_->set_node_healthy(healthy, reason);
+}
+void Speaker::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
+SpeakerStatus Speaker::status() const { return impl_->status(); }
+
+}  // namespace clb::bgp
