@@ -182,8 +182,8 @@ Vip Loader::load_vip(const YAML::Node& node, const std::string& path, const Conf
         if (text && *text != "self") {
             auto ip = net::IpAddress::parse(*text);
             if (!ip) {
-                diag_.error(*value,
-                            at + ": invalid next hop \"" + *text + "\": use self or an IP address");
+                diag_.error(*value, at + ": invalid next hop " + in_quotes(*text) +
+                                        ": use self or an IP address");
             } else if (vip.prefix.address.family() != AF_UNSPEC &&
                        ip->family() != vip.prefix.address.family()) {
                 diag_.error(*value, at + ": " + ip->to_string() +
@@ -228,8 +228,8 @@ std::optional<net::IpPrefix> Loader::prefix(const YAML::Node& node, const std::s
         diag_.error(node, path + ": " + *text + " has host bits set (did you mean " +
                               network_of(*ip, *length) + "?)");
     } else {
-        diag_.error(node, path + ": invalid prefix \"" + *text +
-                              "\": use ADDRESS/LENGTH, e.g. 10.0.0.100/32 or 2001:db8::100/128");
+        diag_.error(node, path + ": invalid prefix " + in_quotes(*text) +
+                              ": use ADDRESS/LENGTH, e.g. 10.0.0.100/32 or 2001:db8::100/128");
     }
     return std::nullopt;
 }
@@ -246,8 +246,8 @@ std::optional<uint32_t> Loader::community(const YAML::Node& node, const std::str
         auto low = parse_u16(std::string_view(*text).substr(colon + 1));
         if (high && low) return (static_cast<uint32_t>(*high) << 16) | *low;
     }
-    diag_.error(node, path + ": invalid community \"" + *text +
-                          "\": use \"A:B\" with A and B in 0..65535 (quoted), or no-export, "
+    diag_.error(node, path + ": invalid community " + in_quotes(*text) +
+                          ": use \"A:B\" with A and B in 0..65535 (quoted), or no-export, "
                           "no-advertise, no-export-subconfed, graceful-shutdown");
     return std::nullopt;
 }
@@ -276,7 +276,7 @@ VipRequire Loader::load_require(const YAML::Node& node, const std::string& path,
             for (const auto& entry : service_names_)
                 known.push_back(entry.first);
             auto hint = closest(*name, known);
-            diag_.error(item, item_at + ": no service is named \"" + *name + "\"" +
+            diag_.error(item, item_at + ": no service is named " + in_quotes(*name) +
                                   (hint ? " (did you mean \"" + std::string(*hint) + "\"?)" : ""));
             continue;
         }

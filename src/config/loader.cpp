@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -75,6 +76,11 @@ LoadResult Loader::load(const std::string& yaml, const std::string& name) {
     }
     LoadResult result;
     result.errors = diag_.take();
+    // Reported in file order, whatever order the sections were checked in.
+    std::stable_sort(result.errors.begin(), result.errors.end(),
+                     [](const Error& x, const Error& y) {
+                         return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+                     });
     if (result.errors.empty()) result.config = std::move(config);
     return result;
 }

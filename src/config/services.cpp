@@ -95,8 +95,8 @@ std::optional<std::string> Loader::load_service_name(const YAML::Node& node,
     auto name = scalars_.string(node, path);
     if (!name) return std::nullopt;
     if (!valid_name(*name)) {
-        diag_.error(node, path + ": invalid service name \"" + *name +
-                              "\": use letters, digits, '.', '_' and '-'");
+        diag_.error(node, path + ": invalid service name " + in_quotes(*name) +
+                              ": use letters, digits, '.', '_' and '-'");
         return std::nullopt;
     }
     auto [first, inserted] = service_names_.emplace(*name, node.Mark());
@@ -187,12 +187,12 @@ std::optional<std::string> Loader::readable_file(const YAML::Node& node, const s
     net::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     struct stat info {};
     if (!fd || ::fstat(fd.get(), &info) != 0) {
-        diag_.error(node,
-                    path + ": cannot read \"" + file.string() + "\": " + std::strerror(errno));
+        std::string reason = std::strerror(errno);
+        diag_.error(node, path + ": cannot read " + in_quotes(file.string()) + ": " + reason);
         return std::nullopt;
     }
     if (!S_ISREG(info.st_mode)) {
-        diag_.error(node, path + ": \"" + file.string() + "\" is not a regular file");
+        diag_.error(node, path + ": " + in_quotes(file.string()) + " is not a regular file");
         return std::nullopt;
     }
     return file.string();
@@ -220,8 +220,8 @@ HealthCheck Loader::load_health_check(const YAML::Node& node, const std::string&
     section.read("path", check.path, [&](const YAML::Node& value, const std::string& at) {
         auto text = scalars_.string(value, at);
         if (text && !valid_request_path(*text)) {
-            diag_.error(value, at + ": invalid path \"" + *text +
-                                   "\": must start with '/' and contain no spaces or control "
+            diag_.error(value, at + ": invalid path " + in_quotes(*text) +
+                                   ": must start with '/' and contain no spaces or control "
                                    "characters");
             return std::optional<std::string>();
         }
@@ -270,8 +270,9 @@ std::vector<Backend> Loader::load_backends(const YAML::Node& node, const std::st
         if (auto value = section.require_value("name")) {
             auto name = scalars_.string(*value, section.path_of("name"));
             if (name && !valid_name(*name)) {
-                diag_.error(*value, section.path_of("name") + ": invalid backend name \"" + *name +
-                                        "\": use letters, digits, '.', '_' and '-'");
+                diag_.error(*value, section.path_of("name") + ": invalid backend name " +
+                                        in_quotes(*name) +
+                                        ": use letters, digits, '.', '_' and '-'");
             } else if (name) {
                 auto [first, inserted] = names.emplace(*name, value->Mark());
                 if (!inserted) {

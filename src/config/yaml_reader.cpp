@@ -33,13 +33,33 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return d[a.size()][b.size()];
 }
 
-std::string quoted(std::string_view text) {
-    constexpr size_t kMax = 60;  // a pasted blob must not flood the terminal
+}  // namespace
+
+std::string in_quotes(std::string_view text) {
+    constexpr size_t kMax = 60;
     std::string out = "\"";
-    out.append(text.substr(0, kMax));
+    for (char c : text.substr(0, kMax)) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (byte < 0x20 || byte == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
     if (text.size() > kMax) out += "...";
     return out + "\"";
 }
+
+namespace {
 
 std::string join_choices(const std::vector<std::string_view>& names) {
     std::string out;
@@ -100,8 +120,16 @@ std::optional<std::string_view> closest(std::string_view word,
     }
     // Two edits is a typo; more than that (or rewriting a short word entirely) is a different
     // word, and suggesting something unrelated would only confuse.
-    if (!best || best_distance > 2 || best_distance >= word.size()) return std::nullopt;
-    return best;
+    if (best && best_distance <= 2 && best_distance < word.size()) return best;
+    // A truncated or extended word: "warning" for "warn", "health" for "health_check".
+    auto starts = [](std::string_view text, std::string_view prefix) {
+        return prefix.size() >= 3 && prefix.size() <= text.size() &&
+               edit_distance(text.substr(0, prefix.size()), prefix) == 0;
+    };
+    for (auto candidate : candidates) {
+        if (starts(word, candidate) || starts(candidate, word)) return candidate;
+    }
+    return std::nullopt;
 }
 
 std::string describe(const YAML::Node& node) {
@@ -111,7 +139,7 @@ std::string describe(const YAML::Node& node) {
         case YAML::NodeType::Sequence:
             return "a list";
         case YAML::NodeType::Scalar:
-            return quoted(node.Scalar());
+            return in_quotes(node.Scalar());
         default:
             return "nothing";
     }
@@ -140,14 +168,14 @@ Section::Section(Diagnostics& diag, const YAML::Node& node, std::string path,
         const std::string& name = key.Scalar();
         auto [first, inserted] = key_marks_.emplace(name, key.Mark());
         if (!inserted) {
-            diag_.error(key, "duplicate key " + quoted(name) + where + " (first at " +
+            diag_.error(key, "duplicate key " + in_quotes(name) + where + " (first at " +
                                  position(first->second) + ")");
             continue;
         }
         if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
             std::string hint = suggestion(name, allowed);
             if (hint.empty()) hint = " (expected " + join_choices(allowed) + ")";
-            diag_.error(key, "unknown key " + quoted(name) + where + hint);
+            diag_.error(key, "unknown key " + in_quotes(name) + where + hint);
         }
     }
 }
@@ -241,7 +269,7 @@ std::optional<Duration> Scalars::duration(const YAML::Node& node, const std::str
     if (!text) return std::nullopt;
     auto value = parse_duration(*text);
     if (!value) {
-        diag_.error(node, path + ": invalid duration " + quoted(*text) +
+        diag_.error(node, path + ": invalid duration " + in_quotes(*text) +
                               ": use a number with a unit: 250ms, 2s, 1m");
         return std::nullopt;
     }
@@ -266,13 +294,13 @@ std::optional<net::SocketAddress> Scalars::socket_address(const YAML::Node& node
     if (!text) return std::nullopt;
     auto address = net::SocketAddress::parse(*text);
     if (!address) {
-        diag_.error(node, path + ": invalid address " + quoted(*text) +
+        diag_.error(node, path + ": invalid address " + in_quotes(*text) +
                               ": use IP:PORT, e.g. 10.0.0.11:8082, \"[::1]:8082\" or \"*:8082\"");
         return std::nullopt;
     }
     if (address->port() == 0) {
         diag_.error(node,
-                    path + ": port 0 in " + quoted(*text) + " is not a usable port (1..65535)");
+                    path + ": port 0 in " + in_quotes(*text) + " is not a usable port (1..65535)");
         return std::nullopt;
     }
     return address;
@@ -284,7 +312,7 @@ std::optional<net::IpAddress> Scalars::ip_address(const YAML::Node& node,
     if (!text) return std::nullopt;
     auto ip = net::IpAddress::parse(*text);
     if (!ip) {
-        diag_.error(node, path + ": invalid IP address " + quoted(*text) +
+        diag_.error(node, path + ": invalid IP address " + in_quotes(*text) +
                               " (literal IPv4 or IPv6 only, no host names)");
     }
     return ip;
@@ -300,7 +328,7 @@ bool Scalars::is_sequence(const YAML::Node& node, const std::string& path,
 void Scalars::report_bad_choice(const YAML::Node& node, const std::string& path,
                                 const std::string& text,
                                 const std::vector<std::string_view>& names) const {
-    diag_.error(node, path + ": unknown value " + quoted(text) + ": use " + join_choices(names) +
+    diag_.error(node, path + ": unknown value " + in_quotes(text) + ": use " + join_choices(names) +
                           suggestion(text, names));
 }
 

@@ -18,6 +18,10 @@
 
 namespace clb::config::detail {
 
+// "\"text\"" for messages: truncated, control bytes escaped (a value must not be able to
+// rewrite the operator's terminal or split a log line).
+std::string in_quotes(std::string_view text);
+
 // "12:7": a human-readable position, for "first defined at" notes.
 std::string position(const YAML::Mark& mark);
 
