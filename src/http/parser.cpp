@@ -23,6 +23,8 @@ int MessageParser::on_message_complete(llhttp_t* p) {
 
 void MessageParser::start_message() {
     if (llhttp_get_errno(&parser_) == HPE_PAUSED) llhttp_resume(&parser_);
+    // An Upgrade request whose response was not 101 goes on as plain HTTP.
+    if (llhttp_get_errno(&parser_) == HPE_PAUSED_UPGRADE) llhttp_resume_after_upgrade(&parser_);
     complete_ = false;
     headers_done_ = false;
     error_ = {};

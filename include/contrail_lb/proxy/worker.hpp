@@ -1,0 +1,67 @@
+// A proxy worker: one thread, one libev loop, its own accept sockets (SO_REUSEPORT),
+// sessions, backend connection pools and balancer state. It learns configuration and
+// backend health only from the runtime snapshots the control thread publishes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "contrail_lb/net/address.hpp"
+#include "contrail_lb/net/fd.hpp"
+#include "contrail_lb/runtime/state.hpp"
+
+namespace clb::proxy {
+
+// A listening socket handed to one worker; the control thread binds it so that bind
+// errors surface at start and reload, and shares ownership so it closes with its last user.
+struct ListenerSocket {
+    std::shared_ptr<net::Fd> fd;
+    net::SocketAddress address;
+    std::string service;
+};
+
+// Shared by all workers of a process.
+struct WorkerContext {
+    std::atomic<uint32_t> connections{0};       // client connections, all workers
+    std::atomic<uint32_t> max_connections{50000};
+    std::atomic<bool> access_log{true};
+    runtime::FailureSink* failures = nullptr;   // passive health reports
+};
+
+class Worker {
+public:
+    Worker(unsigned id, WorkerContext& context);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void start();  // spawns the thread; publish a snapshot first
+    // The rest may be called from any thread; the worker applies them between events.
+    void publish(std::shared_ptr<const runtime::Snapshot> snapshot);
+    void set_listeners(std::vector<ListenerSocket> listeners);
+    // Stop accepting, close idle connections, let in-flight requests finish; the loop
+    // ends by itself when the last session is gone.
+    void begin_drain();
+    void stop();  // ends the loop now (grace expired)
+    void join();
+
+    unsigned id() const { return id_; }
+    uint32_t sessions() const { return sessions_.load(std::memory_order_relaxed); }
+    // Loop time of the last watchdog tick (CLOCK_MONOTONIC seconds).
+    double last_tick() const { return last_tick_.load(std::memory_order_relaxed); }
+
+    class Impl;
+
+private:
+    unsigned id_;
+    std::unique_ptr<Impl> impl_;
+    std::thread thread_;
+    std::atomic<uint32_t> sessions_{0};
+    std::atomic<double> last_tick_{0};
+};
+
+}  // namespace clb::proxy

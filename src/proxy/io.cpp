@@ -1,0 +1,47 @@
+#include "io.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace clb::proxy {
+
+ReadResult read_into(int fd, IoBuffer& buf) {
+    size_t room = 0;
+    char* at = buf.space(room);
+    if (room == 0) return {};
+    for (;;) {
+        ssize_t n = ::read(fd, at, room);
+        if (n > 0) {
+            buf.commit(static_cast<size_t>(n));
+            return {n, false};
+        }
+        if (n == 0) return {0, true};
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+        return {-errno, false};
+    }
+}
+
+ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen) {
+    iovec iov[2];
+    int cnt = 0;
+    if (alen) iov[cnt++] = {const_cast<char*>(a), alen};
+    if (blen) iov[cnt++] = {const_cast<char*>(b), blen};
+    if (cnt == 0) return 0;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(cnt);
+    for (;;) {
+        // sendmsg rather than writev: MSG_NOSIGNAL spares us SIGPIPE on a closed peer.
+        ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        return -errno;
+    }
+}
+
+}  // namespace clb::proxy

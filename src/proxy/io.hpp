@@ -1,0 +1,24 @@
+// Thin non-blocking I/O helpers with one convention: a positive count is progress,
+// 0 means "would block", a negative value is -errno (-ECONNRESET), and EOF on read is
+// reported separately because it is not an error for HTTP.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "buffer.hpp"
+
+namespace clb::proxy {
+
+struct ReadResult {
+    ssize_t n = 0;  // bytes read; 0 = would block; < 0 = -errno
+    bool eof = false;
+};
+
+ReadResult read_into(int fd, IoBuffer& buf);
+// Writes a then b (either may be empty) with one writev; returns bytes written, 0 if it
+// would block, or -errno.
+ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen);
+
+}  // namespace clb::proxy

@@ -1,0 +1,20 @@
+// Factories for the two kinds of client session.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "contrail_lb/net/address.hpp"
+#include "contrail_lb/net/fd.hpp"
+#include "worker_impl.hpp"
+
+namespace clb::proxy {
+
+std::unique_ptr<Session> make_http_session(Worker::Impl& worker, net::Fd fd,
+                                           const net::SocketAddress& peer,
+                                           const std::string& service);
+std::unique_ptr<Session> make_tcp_session(Worker::Impl& worker, net::Fd fd,
+                                          const net::SocketAddress& peer,
+                                          const std::string& service);
+
+}  // namespace clb::proxy

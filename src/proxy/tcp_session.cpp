@@ -1,0 +1,251 @@
+// tcp mode: connect to a backend picked for the connection (with retries), then relay
+// bytes unchanged in both directions, half-closes included.
+#include <ev.h>
+
+#include <spdlog/spdlog.h>
+
+#include "contrail_lb/net/socket.hpp"
+#include "io.hpp"
+#include "relay.hpp"
+#include "sessions.hpp"
+
+namespace clb::proxy {
+
+namespace {
+
+double seconds(config::Duration d) { return static_cast<double>(d.count()) / 1000.; }
+
+class TcpSession final : public Session, private UpstreamOwner {
+public:
+    TcpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
+               const std::string& service)
+        : worker_(worker),
+          fd_(std::move(fd)),
+          peer_(peer),
+          client_hash_(balance::hash_client(peer.ip())),
+          service_name_(service),
+          in_(worker.buffers().get()) {
+        snapshot_ = worker_.snapshot();
+        service_index_ = worker_.service_index(service);
+        service_ = &snapshot_->services[static_cast<size_t>(service_index_)];
+        service_state_ = service_->state;
+        timeouts_ = service_->config->timeouts;
+        service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
+        service_state_->connections_total.add();
+        ev_io_init(&io_, &TcpSession::on_client_io, fd_.get(), 0);
+        io_.data = this;
+        ev_init(&timer_, &TcpSession::on_timer);
+        timer_.data = this;
+        started_ = client_seen_ = server_seen_ = now();
+        connect_next();
+        if (!closed_) update();
+    }
+
+    ~TcpSession() override {
+        ev_io_stop(worker_.loop(), &io_);
+        ev_timer_stop(worker_.loop(), &timer_);
+        if (up_) up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+        worker_.buffers().put(in_.detach());
+        service_state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    // A relayed stream has no request boundary to stop at: it ends with the grace period.
+    void drain() override {}
+
+private:
+    double now() const { return ev_now(worker_.loop()); }
+
+    void connect_next() {
+        for (;;) {
+            int candidate = worker_.pick(static_cast<size_t>(service_index_), client_hash_, tried_);
+            if (candidate < 0 || attempts_ > service_->config->retries) {
+                spdlog::warn("{}: {}: no backend accepted the connection", service_name_,
+                             peer_.to_string());
+                count_without_backend();
+                close();
+                return;
+            }
+            ++attempts_;
+            tried_.push_back(static_cast<uint32_t>(candidate));
+            const auto& backend = service_->backends[service_->eligible[static_cast<size_t>(candidate)]];
+            int err = 0;
+            up_ = worker_.upstreams().connect(backend.state, err);
+            if (up_) {
+                up_->set_owner(this);
+                up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
+                connect_started_ = now();
+                return;
+            }
+            report_failure(backend.state, err);
+        }
+    }
+
+    void report_failure(const std::shared_ptr<runtime::Backend>& backend, int err) {
+        backend->connect_failures.add();
+        spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
+                     backend->address.to_string(), net::error_text(err));
+        if (worker_.context().failures) worker_.context().failures->connect_failed(backend, err);
+    }
+
+    void count_without_backend() { service_state_->responses_without_backend[403].add(); }
+
+    void connect_failed(int err) {
+        auto backend = up_->backend();
+        backend->active_connections.fetch_sub(1, std::memory_order_relaxed);
+        up_.reset();
+        report_failure(backend, err);
+        connect_next();
+    }
+
+    static void on_client_io(struct ev_loop*, ev_io* w, int revents) {
+        auto* self = static_cast<TcpSession*>(w->data);
+        if (revents & EV_READ) self->read(self->fd_.get(), self->in_, self->client_eof_,
+                                          self->client_error_, self->client_seen_);
+        self->update();
+    }
+
+    void on_upstream_event(int revents) override {
+        if (!up_->connected && (revents & EV_WRITE)) {
+            int err = net::take_socket_error(up_->fd());
+            if (err) {
+                connect_failed(err);
+                if (!closed_) update();
+                return;
+            }
+            up_->connected = true;
+            up_->backend()->connections_total.add();
+            server_seen_ = now();
+        }
+        if ((revents & EV_READ) && up_->connected)
+            read(up_->fd(), up_->in, up_eof_, up_error_, server_seen_);
+        update();
+    }
+
+    void read(int fd, IoBuffer& buf, bool& eof, int& error, double& seen) {
+        if (eof || buf.full()) return;
+        ReadResult r = read_into(fd, buf);
+        if (r.n > 0) seen = now();
+        if (r.eof) eof = true;
+        if (r.n < 0) error = static_cast<int>(-r.n);
+    }
+
+    // Relays what can move, then sets socket interest and the idle deadline.
+    void update() {
+        if (closed_) return;
+        if (!up_ || !up_->connected) {
+            watch_client(0);  // read nothing until a backend is there
+            if (up_) up_->watch(EV_WRITE);
+            arm(connect_started_ + seconds(timeouts_.connect));
+            return;
+        }
+        RelayEnd client{fd_.get(), &in_, client_eof_, client_shut_, client_error_};
+        RelayEnd server{up_->fd(), &up_->in, up_eof_, server_shut_, up_error_};
+        RelayProgress p = relay(client, server);
+        client_shut_ = client.shut;
+        server_shut_ = server.shut;
+        client_error_ = client.error;
+        up_error_ = server.error;
+        bytes_up_ += p.a_to_b;
+        bytes_down_ += p.b_to_a;
+        if (relay_done(client, server)) {
+            log_end();
+            close();
+            return;
+        }
+        watch_client(relay_events(client, server));
+        up_->watch(relay_events(server, client));
+        arm(idle_deadline());
+    }
+
+    double idle_deadline() const {
+        double d = 0;
+        if (timeouts_.client.count() > 0) d = client_seen_ + seconds(timeouts_.client);
+        if (timeouts_.server.count() > 0) {
+            double s = server_seen_ + seconds(timeouts_.server);
+            d = d == 0 ? s : std::min(d, s);
+        }
+        return d;
+    }
+
+    static void on_timer(struct ev_loop*, ev_timer* w, int) {
+        auto* self = static_cast<TcpSession*>(w->data);
+        double t = self->now();
+        if (!self->up_ || !self->up_->connected) {
+            if (t >= self->connect_started_ + seconds(self->timeouts_.connect)) {
+                self->connect_failed(ETIMEDOUT);
+                self->update();
+                return;
+            }
+        } else if (double d = self->idle_deadline(); d > 0 && t >= d) {
+            spdlog::debug("{}: {}: idle timeout", self->service_name_, self->peer_.to_string());
+            self->log_end();
+            self->close();
+            return;
+        }
+        self->update();
+    }
+
+    void arm(double deadline) {
+        ev_timer_stop(worker_.loop(), &timer_);
+        if (deadline <= 0) return;
+        ev_timer_set(&timer_, std::max(0.001, deadline - now()), 0.);
+        ev_timer_start(worker_.loop(), &timer_);
+    }
+
+    void watch_client(int events) {
+        if (events == client_events_) return;
+        ev_io_stop(worker_.loop(), &io_);
+        client_events_ = events;
+        if (!events) return;
+        ev_io_set(&io_, fd_.get(), events);
+        ev_io_start(worker_.loop(), &io_);
+    }
+
+    void log_end() {
+        if (!worker_.context().access_log.load(std::memory_order_relaxed) || !up_) return;
+        worker_.access_log().append(fmt::format(
+            "access: {} {} {} tcp {} bytes up {} bytes down {:.3f}s", peer_.to_string(),
+            service_name_, up_->backend()->name, bytes_up_, bytes_down_, now() - started_));
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        ev_io_stop(worker_.loop(), &io_);
+        ev_timer_stop(worker_.loop(), &timer_);
+        worker_.close(*this);
+    }
+
+    Worker::Impl& worker_;
+    net::Fd fd_;
+    net::SocketAddress peer_;
+    uint64_t client_hash_;
+    std::string service_name_;
+    IoBuffer in_;
+    std::shared_ptr<const runtime::Snapshot> snapshot_;
+    int service_index_ = -1;
+    const runtime::ServiceEntry* service_ = nullptr;
+    std::shared_ptr<runtime::Service> service_state_;
+    config::Timeouts timeouts_;
+    std::vector<uint32_t> tried_;
+    unsigned attempts_ = 0;
+    std::unique_ptr<Upstream> up_;
+    ev_io io_{};
+    ev_timer timer_{};
+    int client_events_ = -1;
+    bool client_eof_ = false, up_eof_ = false, client_shut_ = false, server_shut_ = false;
+    int client_error_ = 0, up_error_ = 0;
+    bool closed_ = false;
+    double started_ = 0, client_seen_ = 0, server_seen_ = 0, connect_started_ = 0;
+    uint64_t bytes_up_ = 0, bytes_down_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Session> make_tcp_session(Worker::Impl& worker, net::Fd fd,
+                                          const net::SocketAddress& peer,
+                                          const std::string& service) {
+    return std::make_unique<TcpSession>(worker, std::move(fd), peer, service);
+}
+
+}  // namespace clb::proxy

@@ -1,0 +1,247 @@
+#include <sys/socket.h>
+
+#include <chrono>
+#include <spdlog/spdlog.h>
+
+#include "contrail_lb/net/socket.hpp"
+#include "sessions.hpp"
+#include "worker_impl.hpp"
+
+namespace clb::proxy {
+
+namespace {
+double monotonic_seconds() {
+    using namespace std::chrono;
+    return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+constexpr int kAcceptBurst = 64;  // accepts per readiness event, so one listener can't starve
+}  // namespace
+
+// ---- Worker ------------------------------------------------------------------------
+
+Worker::Worker(unsigned id, WorkerContext& context)
+    : id_(id), impl_(std::make_unique<Impl>(*this, context)) {}
+
+Worker::~Worker() {
+    stop();
+    join();
+}
+
+void Worker::start() {
+    last_tick_.store(monotonic_seconds());
+    thread_ = std::thread([this] { impl_->run(); });
+}
+
+void Worker::publish(std::shared_ptr<const runtime::Snapshot> s) { impl_->post_snapshot(std::move(s)); }
+void Worker::set_listeners(std::vector<ListenerSocket> l) { impl_->post_listeners(std::move(l)); }
+void Worker::begin_drain() { impl_->post_drain(); }
+void Worker::stop() { impl_->post_stop(); }
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+// ---- Impl --------------------------------------------------------------------------
+
+Worker::Impl::Impl(Worker& owner, WorkerContext& context)
+    : owner_(owner),
+      context_(context),
+      upstreams_(loop_.raw(), buffers_),
+      waker_(loop_.raw(), [this] { read_mailbox(); }) {
+    ev_prepare_init(&prepare_, &Impl::on_prepare);
+    prepare_.data = this;
+    ev_prepare_start(loop_.raw(), &prepare_);
+    ev_timer_init(&tick_, &Impl::on_tick, 0., 0.25);
+    tick_.data = this;
+    ev_timer_start(loop_.raw(), &tick_);
+}
+
+Worker::Impl::~Impl() {
+    ev_prepare_stop(loop_.raw(), &prepare_);
+    ev_timer_stop(loop_.raw(), &tick_);
+    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    sessions_.clear();
+    closed_.clear();
+}
+
+void Worker::Impl::run() {
+    read_mailbox();
+    loop_.run();
+    // Grace expired or drained: whatever is left closes now.
+    closed_.clear();
+    sessions_.clear();
+    upstreams_.clear();
+    access_log_.flush();
+    owner_.sessions_.store(0);
+}
+
+void Worker::Impl::post_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot) {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.snapshot = std::move(snapshot);
+    }
+    waker_.send();
+}
+
+void Worker::Impl::post_listeners(std::vector<ListenerSocket> listeners) {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.listeners = std::move(listeners);
+    }
+    waker_.send();
+}
+
+void Worker::Impl::post_drain() {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.drain = true;
+    }
+    waker_.send();
+}
+
+void Worker::Impl::post_stop() {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.stop = true;
+    }
+    waker_.send();
+}
+
+void Worker::Impl::read_mailbox() {
+    std::shared_ptr<const runtime::Snapshot> snapshot;
+    std::optional<std::vector<ListenerSocket>> listeners;
+    bool drain = false, stop = false;
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        snapshot = std::move(mailbox_.snapshot);
+        listeners = std::move(mailbox_.listeners);
+        mailbox_.listeners.reset();
+        drain = mailbox_.drain;
+        stop = mailbox_.stop;
+    }
+    if (snapshot) install_snapshot(std::move(snapshot));
+    if (listeners && !draining_) install_listeners(std::move(*listeners));
+    if (drain && !draining_) start_drain();
+    if (stop) loop_.stop();
+}
+
+void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot) {
+    std::vector<std::unique_ptr<balance::Picker>> pickers;
+    for (const auto& svc : snapshot->services) {
+        pickers.push_back(balance::make_picker(svc.config->balance, svc.candidates, svc.prepared,
+                                               (uint64_t(owner_.id()) << 32) ^ snapshot->generation));
+    }
+    // Pickers first: they reference the snapshot's candidate vectors.
+    pickers_ = std::move(pickers);
+    if (!snapshot_ || snapshot_->config != snapshot->config) upstreams_.retain_only(*snapshot);
+    snapshot_ = std::move(snapshot);
+}
+
+void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
+    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    listeners_.clear();
+    for (auto& s : sockets) {
+        auto l = std::make_unique<Listener>();
+        l->socket = std::move(s);
+        l->impl = this;
+        ev_io_init(&l->io, &Impl::on_accept, l->socket.fd->get(), EV_READ);
+        l->io.data = l.get();
+        ev_io_start(loop_.raw(), &l->io);
+        listeners_.push_back(std::move(l));
+    }
+}
+
+int Worker::Impl::service_index(std::string_view service) const {
+    for (size_t i = 0; i < snapshot_->services.size(); ++i)
+        if (snapshot_->services[i].config->name == service) return static_cast<int>(i);
+    return -1;
+}
+
+int Worker::Impl::pick(size_t service_index, uint64_t client_hash,
+                       std::span<const uint32_t> tried) {
+    return pickers_[service_index]->pick(client_hash, tried);
+}
+
+void Worker::Impl::close(Session& session) {
+    auto it = session.self;
+    closed_.push_back(std::move(*it));
+    sessions_.erase(it);
+    owner_.sessions_.store(static_cast<uint32_t>(sessions_.size()), std::memory_order_relaxed);
+    context_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::Impl::on_accept(struct ev_loop*, ev_io* w, int) {
+    auto* l = static_cast<Listener*>(w->data);
+    l->impl->accept_from(*l);
+}
+
+void Worker::Impl::accept_from(Listener& listener) {
+    for (int i = 0; i < kAcceptBurst; ++i) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        int fd = ::accept4(listener.socket.fd->get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                spdlog::error("worker {}: accept on {}: {} (raise the fd limit)", owner_.id(),
+                              listener.socket.address.to_string(), net::error_text(errno));
+            return;
+        }
+        net::Fd client(fd);
+        auto peer = net::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+        start_session(std::move(client), peer, listener.socket.service);
+    }
+}
+
+void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
+                                 const std::string& service) {
+    int index = service_index(service);
+    if (index < 0) return;  // service removed by a reload this instant
+    const auto& svc = snapshot_->services[static_cast<size_t>(index)];
+    uint32_t count = context_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (count > context_.max_connections.load(std::memory_order_relaxed)) {
+        context_.connections.fetch_sub(1, std::memory_order_relaxed);
+        svc.state->refused_connections.add();
+        if (svc.config->mode == config::Mode::http) {
+            static constexpr char kBusy[] =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                "Connection: close\r\nContent-Length: 26\r\n\r\n503 too many connections\r\n";
+            [[maybe_unused]] auto n = ::send(fd.get(), kBusy, sizeof kBusy - 1, MSG_NOSIGNAL);
+        }
+        return;  // closes it
+    }
+    net::set_nodelay(fd.get());
+    auto session = svc.config->mode == config::Mode::http
+                       ? make_http_session(*this, std::move(fd), peer, service)
+                       : make_tcp_session(*this, std::move(fd), peer, service);
+    sessions_.push_front(std::move(session));
+    sessions_.front()->self = sessions_.begin();
+    owner_.sessions_.store(static_cast<uint32_t>(sessions_.size()), std::memory_order_relaxed);
+}
+
+void Worker::Impl::start_drain() {
+    draining_ = true;
+    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    listeners_.clear();
+    upstreams_.clear();
+    // drain() may close the session, which moves it out of sessions_.
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        Session& s = **it++;
+        s.drain();
+    }
+    if (sessions_.empty()) loop_.stop();
+}
+
+void Worker::Impl::on_prepare(struct ev_loop*, ev_prepare* w, int) {
+    auto* self = static_cast<Impl*>(w->data);
+    self->closed_.clear();
+    if (self->access_log_.pending()) self->access_log_.flush();
+    if (self->draining_ && self->sessions_.empty()) self->loop_.stop();
+}
+
+void Worker::Impl::on_tick(struct ev_loop*, ev_timer* w, int) {
+    static_cast<Impl*>(w->data)->tick();
+}
+
+void Worker::Impl::tick() { owner_.last_tick_.store(monotonic_seconds(), std::memory_order_relaxed); }
+
+}  // namespace clb::proxy

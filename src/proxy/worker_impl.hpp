@@ -1,0 +1,102 @@
+// The inside of a worker, shared by its sessions: loop, buffers, pools, balancer state.
+#pragma once
+
+#include <ev.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "access_log.hpp"
+#include "buffer.hpp"
+#include "contrail_lb/net/loop.hpp"
+#include "contrail_lb/proxy/worker.hpp"
+#include "upstream.hpp"
+
+namespace clb::proxy {
+
+class Session {
+public:
+    virtual ~Session() = default;
+    // Graceful shutdown: close when idle, else after the request in flight.
+    virtual void drain() = 0;
+
+    std::list<std::unique_ptr<Session>>::iterator self;  // position in Impl::sessions_
+};
+
+class Worker::Impl {
+public:
+    Impl(Worker& owner, WorkerContext& context);
+    ~Impl();
+
+    // --- for sessions -------------------------------------------------------------
+    struct ev_loop* loop() const { return loop_.raw(); }
+    BufferPool& buffers() { return buffers_; }
+    UpstreamPool& upstreams() { return upstreams_; }
+    AccessLog& access_log() { return access_log_; }
+    WorkerContext& context() { return context_; }
+    bool draining() const { return draining_; }
+    const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
+
+    // Index of `service` in the current snapshot, or -1 once a reload removed it.
+    int service_index(std::string_view service) const;
+    // A backend of the service for a new request: index into ServiceEntry::eligible, -1
+    // when none is left. `tried` holds candidates already used by this request.
+    int pick(size_t service_index, uint64_t client_hash, std::span<const uint32_t> tried);
+    // The session ends; it is destroyed after the current event.
+    void close(Session& session);
+
+    // --- for the owning Worker (any thread) --------------------------------------------
+    void run();
+    void post_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);
+    void post_listeners(std::vector<ListenerSocket> listeners);
+    void post_drain();
+    void post_stop();
+
+private:
+    struct Listener {
+        ListenerSocket socket;
+        ev_io io{};
+        Impl* impl = nullptr;
+    };
+    struct Mailbox {
+        std::mutex mutex;
+        std::shared_ptr<const runtime::Snapshot> snapshot;
+        std::optional<std::vector<ListenerSocket>> listeners;
+        bool drain = false;
+        bool stop = false;
+    };
+
+    static void on_accept(struct ev_loop*, ev_io* w, int);
+    static void on_prepare(struct ev_loop*, ev_prepare* w, int);
+    static void on_tick(struct ev_loop*, ev_timer* w, int);
+    void accept_from(Listener& listener);
+    void start_session(net::Fd fd, const net::SocketAddress& peer, const std::string& service);
+    void read_mailbox();
+    void install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);
+    void install_listeners(std::vector<ListenerSocket> listeners);
+    void start_drain();
+    void tick();
+
+    Worker& owner_;
+    WorkerContext& context_;
+    net::Loop loop_;
+    BufferPool buffers_;
+    UpstreamPool upstreams_;
+    AccessLog access_log_;
+    std::shared_ptr<const runtime::Snapshot> snapshot_;
+    std::vector<std::unique_ptr<balance::Picker>> pickers_;  // per snapshot service
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::list<std::unique_ptr<Session>> sessions_;
+    std::vector<std::unique_ptr<Session>> closed_;  // destroyed in on_prepare
+    bool draining_ = false;
+    Mailbox mailbox_;
+    net::AsyncWaker waker_;
+    ev_prepare prepare_{};
+    ev_timer tick_{};
+};
+
+}  // namespace clb::proxy
