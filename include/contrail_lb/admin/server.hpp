@@ -1,0 +1,61 @@
+// The admin HTTP endpoint (SPEC "Admin endpoints"; docs/admin.md): /healthz, /metrics,
+// /stats, /api/v1/status and the drain/enable API.
+//
+// It runs on the control loop, the thread that owns the runtime::Registry, so it reads
+// the registry directly and changes drain flags without locks. It is built to stay
+// available under a misbehaving client: bounded request size, request and idle timeouts,
+// and a connection limit.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "contrail_lb/bgp/status.hpp"
+#include "contrail_lb/net/address.hpp"
+#include "contrail_lb/runtime/state.hpp"
+
+struct ev_loop;
+
+namespace clb::admin {
+
+// Where the endpoints get their data. Everything is read on the control thread.
+struct Sources {
+    runtime::Registry* registry = nullptr;
+    std::function<std::optional<bgp::SpeakerStatus>()> bgp;  // empty or nullopt: no bgp section
+    std::string version;                                     // "0.1.0"
+    double started_at = 0;                                   // unix time
+};
+
+// Protection against slow or hostile clients. The defaults suit production; tests shrink them.
+struct Limits {
+    size_t max_head_bytes = 64 * 1024;  // request line + headers; beyond: 431
+    size_t max_body_bytes = 64 * 1024;  // beyond: 413
+    double request_timeout = 10;        // seconds to receive a whole request; then 408
+    double idle_timeout = 30;           // seconds between requests on a keep-alive connection
+    size_t max_connections = 256;       // beyond: 503 and close
+};
+
+class Server {
+  public:
+    // Listens on `address` (port 0 picks a free port, see address()). Throws
+    // std::runtime_error, e.g. "admin: cannot listen on 127.0.0.1:9090: Address already in use".
+    Server(struct ev_loop* control_loop, const net::SocketAddress& address, Sources sources,
+           Limits limits = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // The bound address: the configured one, with the real port when it was 0.
+    const net::SocketAddress& address() const;
+    // Open client connections, for tests and the connection limit.
+    size_t connection_count() const;
+
+    class Impl;  // src/admin/server.cpp
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clb::admin

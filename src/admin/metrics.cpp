@@ -1,0 +1,231 @@
+// Prometheus text exposition format 0.0.4: every family once, with HELP and TYPE, then
+// its samples. Counters are read with relaxed loads: each value is exact, the set of
+// values is not one atomic instant, which Prometheus does not need.
+#include <fmt/format.h>
+
+#include <initializer_list>
+#include <utility>
+
+#include "admin/text.hpp"
+#include "admin/views.hpp"
+
+namespace clb::admin {
+namespace {
+
+using Label = std::pair<std::string_view, std::string_view>;
+
+class Exposition {
+  public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    void sample(std::string_view name, std::initializer_list<Label> labels, uint64_t value) {
+        write_series(name, labels);
+        out_ += fmt::format(" {}\n", value);
+    }
+    void sample(std::string_view name, std::initializer_list<Label> labels, double value) {
+        write_series(name, labels);
+        out_ += ' ';
+        out_ += format_number(value);
+        out_ += '\n';
+    }
+    void sample(std::string_view name, std::initializer_list<Label> labels, bool value) {
+        sample(name, labels, uint64_t{value ? 1u : 0u});
+    }
+    std::string take() { return std::move(out_); }
+
+  private:
+    void write_series(std::string_view name, std::initializer_list<Label> labels) {
+        out_ += name;
+        if (labels.size() == 0) return;
+        out_ += '{';
+        bool first = true;
+        for (const auto& [label, value] : labels) {
+            if (!first) out_ += ',';
+            first = false;
+            out_ += fmt::format("{}=\"{}\"", label, prometheus_label_escape(value));
+        }
+        out_ += '}';
+    }
+    std::string out_;
+};
+
+uint64_t gauge_value(const std::atomic<int32_t>& v) {
+    int32_t n = v.load(std::memory_order_relaxed);
+    return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
+
+void process_metrics(Exposition& m, const Context& ctx) {
+    m.family("contrail_lb_build_info", "gauge", "Build information of the running contrail-lb.");
+    m.sample("contrail_lb_build_info", {{"version", ctx.version}}, uint64_t{1});
+    m.family("contrail_lb_start_time_seconds", "gauge", "Unix time the process started.");
+    m.sample("contrail_lb_start_time_seconds", {}, ctx.started_at);
+    m.family("contrail_lb_state_generation", "gauge",
+             "Number of state snapshots published (configuration, health and drain changes).");
+    m.sample("contrail_lb_state_generation", {}, ctx.snapshot.generation);
+}
+
+void request_metrics(Exposition& m, const Context& ctx) {
+    m.family("contrail_lb_requests_total", "counter",
+             "HTTP responses sent to clients, by service, backend and status code "
+             "(backend=\"\" for answers from the proxy itself).");
+    for (const auto& svc : ctx.snapshot.services) {
+        const std::string& service = svc.config->name;
+        for (const auto& b : svc.backends) {
+            for (size_t i = 0; i < b.state->responses.size(); ++i) {
+                uint64_t n = b.state->responses[i].get();
+                if (n == 0) continue;
+                auto code = std::to_string(i + 100);
+                m.sample("contrail_lb_requests_total",
+                         {{"service", service}, {"backend", b.config->name}, {"code", code}}, n);
+            }
+        }
+        for (size_t i = 0; i < svc.state->responses_without_backend.size(); ++i) {
+            uint64_t n = svc.state->responses_without_backend[i].get();
+            if (n == 0) continue;
+            auto code = std::to_string(i + 100);
+            m.sample("contrail_lb_requests_total",
+                     {{"service", service}, {"backend", ""}, {"code", code}}, n);
+        }
+    }
+
+    m.family("contrail_lb_request_duration_seconds", "histogram",
+             "Time from the first byte of a request to the last byte of its response.");
+    for (const auto& svc : ctx.snapshot.services) {
+        const std::string& service = svc.config->name;
+        const auto& buckets = svc.state->duration_buckets;
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < buckets.size(); ++i) {
+            cumulative += buckets[i].get();
+            std::string le = i < runtime::kDurationBuckets.size()
+                                 ? format_number(runtime::kDurationBuckets[i])
+                                 : "+Inf";
+            m.sample("contrail_lb_request_duration_seconds_bucket",
+                     {{"service", service}, {"le", le}}, cumulative);
+        }
+        m.sample("contrail_lb_request_duration_seconds_sum", {{"service", service}},
+                 static_cast<double>(svc.state->duration_sum_us.get()) / 1e6);
+        // The count is the +Inf bucket, so the two agree even under concurrent updates.
+        m.sample("contrail_lb_request_duration_seconds_count", {{"service", service}}, cumulative);
+    }
+}
+
+void service_metrics(Exposition& m, const Context& ctx) {
+    const auto& services = ctx.snapshot.services;
+    m.family("contrail_lb_active_connections", "gauge", "Open client connections per service.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_active_connections", {{"service", svc.config->name}},
+                 gauge_value(svc.state->active_connections));
+    m.family("contrail_lb_connections_total", "counter", "Client connections accepted.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_connections_total", {{"service", svc.config->name}},
+                 svc.state->connections_total.get());
+    m.family("contrail_lb_refused_connections_total", "counter",
+             "Client connections refused because global.max_connections was reached.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_refused_connections_total", {{"service", svc.config->name}},
+                 svc.state->refused_connections.get());
+    m.family("contrail_lb_service_backends_up", "gauge",
+             "Backends of the service that are UP and not drained, backups included.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_service_backends_up", {{"service", svc.config->name}},
+                 uint64_t{svc.up_count});
+}
+
+// One family over every backend; `value` picks the number from a backend entry.
+template <typename Value>
+void backend_family(Exposition& m, const Context& ctx, std::string_view name, std::string_view type,
+                    std::string_view help, Value value) {
+    m.family(name, type, help);
+    for (const auto& svc : ctx.snapshot.services)
+        for (const auto& b : svc.backends)
+            m.sample(name, {{"service", svc.config->name}, {"backend", b.config->name}}, value(b));
+}
+
+void backend_metrics(Exposition& m, const Context& ctx) {
+    using Entry = runtime::BackendEntry;
+    auto health = [&](const Entry& b) {
+        const runtime::HealthDetail* h = ctx.registry.health(*b.state);
+        return h ? *h : runtime::HealthDetail{};
+    };
+    backend_family(m, ctx, "contrail_lb_backend_up", "gauge",
+                   "1 when the backend passes its health checks (or has none), else 0.",
+                   [](const Entry& b) { return b.up; });
+    backend_family(m, ctx, "contrail_lb_backend_drained", "gauge",
+                   "1 when an operator drained the backend through the admin API.",
+                   [](const Entry& b) { return b.drained; });
+    backend_family(m, ctx, "contrail_lb_backend_weight", "gauge", "Configured balancing weight.",
+                   [](const Entry& b) { return uint64_t{b.config->weight}; });
+    backend_family(m, ctx, "contrail_lb_backend_active_connections", "gauge",
+                   "Open connections to the backend, all workers.",
+                   [](const Entry& b) { return gauge_value(b.state->active_connections); });
+    backend_family(m, ctx, "contrail_lb_backend_connections_total", "counter",
+                   "Connections opened to the backend.",
+                   [](const Entry& b) { return b.state->connections_total.get(); });
+    backend_family(m, ctx, "contrail_lb_backend_connect_failures_total", "counter",
+                   "Failed connection attempts to the backend.",
+                   [](const Entry& b) { return b.state->connect_failures.get(); });
+    backend_family(m, ctx, "contrail_lb_backend_bytes_in_total", "counter",
+                   "Bytes received from the backend.",
+                   [](const Entry& b) { return b.state->bytes_in.get(); });
+    backend_family(m, ctx, "contrail_lb_backend_bytes_out_total", "counter",
+                   "Bytes sent to the backend.",
+                   [](const Entry& b) { return b.state->bytes_out.get(); });
+    backend_family(m, ctx, "contrail_lb_health_checks_total", "counter",
+                   "Active health checks completed.",
+                   [&](const Entry& b) { return health(b).checks; });
+    backend_family(m, ctx, "contrail_lb_health_check_failures_total", "counter",
+                   "Active health checks that failed.",
+                   [&](const Entry& b) { return health(b).check_failures; });
+    backend_family(m, ctx, "contrail_lb_backend_last_change_seconds", "gauge",
+                   "Unix time of the backend's last UP/DOWN transition.",
+                   [&](const Entry& b) { return health(b).changed_at; });
+}
+
+void bgp_metrics(Exposition& m, const Context& ctx) {
+    static const std::vector<bgp::PeerStatus> kNoPeers;
+    static const std::vector<bgp::VipStatus> kNoVips;
+    const auto& peers = ctx.bgp ? ctx.bgp->peers : kNoPeers;
+    const auto& vips = ctx.bgp ? ctx.bgp->vips : kNoVips;
+
+    auto peer_family = [&](std::string_view name, std::string_view type, std::string_view help,
+                           auto value) {
+        m.family(name, type, help);
+        for (const auto& p : peers)
+            m.sample(name, {{"peer", p.address}}, value(p));
+    };
+    using Peer = bgp::PeerStatus;
+    peer_family("contrail_lb_bgp_session_established", "gauge",
+                "1 while the BGP session with the peer is Established.",
+                [](const Peer& p) { return p.established; });
+    peer_family("contrail_lb_bgp_messages_in_total", "counter", "BGP messages received.",
+                [](const Peer& p) { return p.messages_in; });
+    peer_family("contrail_lb_bgp_messages_out_total", "counter", "BGP messages sent.",
+                [](const Peer& p) { return p.messages_out; });
+    peer_family("contrail_lb_bgp_updates_in_total", "counter", "BGP UPDATE messages received.",
+                [](const Peer& p) { return p.updates_in; });
+    peer_family("contrail_lb_bgp_updates_out_total", "counter", "BGP UPDATE messages sent.",
+                [](const Peer& p) { return p.updates_out; });
+    peer_family("contrail_lb_bgp_session_flaps_total", "counter",
+                "Times the session left the Established state.",
+                [](const Peer& p) { return uint64_t{p.flaps}; });
+
+    m.family("contrail_lb_vip_announced", "gauge",
+             "1 while the VIP prefix is announced to the BGP peers, 0 while withdrawn.");
+    for (const auto& v : vips)
+        m.sample("contrail_lb_vip_announced", {{"prefix", v.prefix}}, v.announced);
+}
+
+}  // namespace
+
+std::string render_metrics(const Context& ctx) {
+    Exposition m;
+    process_metrics(m, ctx);
+    request_metrics(m, ctx);
+    service_metrics(m, ctx);
+    backend_metrics(m, ctx);
+    bgp_metrics(m, ctx);
+    return m.take();
+}
+
+}  // namespace clb::admin
