@@ -75,19 +75,28 @@ inline int next_allowed(uint32_t start, size_t n, std::span<const uint32_t> excl
     return -1;
 }
 
-// Weighted choice of a candidate from a uniform 64-bit value: O(1) when all weights are
-// equal, else a binary search over the running sums (O(log n)).
+// Weighted choice of a candidate from a uniform 64-bit value in O(1) (Vose's alias
+// method, in integers so the shares are exact): the value picks a column, its remaining
+// bits decide between the column's own candidate and its alias.
 class WeightedIndex {
   public:
     explicit WeightedIndex(std::span<const Candidate> cands);
-    uint32_t find(uint64_t r) const;
-    size_t size() const { return count_; }
+    uint32_t find(uint64_t r) const {
+        auto product = static_cast<unsigned __int128>(r) * columns_.size();
+        const Column& column = columns_[static_cast<size_t>(product >> 64)];
+        uint64_t point = scale(static_cast<uint64_t>(product), total_);  // the bits left
+        return point < column.threshold ? column.own : column.alias;
+    }
+    size_t size() const { return columns_.size(); }
 
   private:
-    size_t count_ = 0;
-    bool uniform_ = true;
-    uint64_t total_ = 0;
-    std::vector<uint64_t> running_sum_;  // running_sum_[i] = weights of 0..i
+    struct Column {
+        uint64_t threshold;  // of total_: below it the column's own candidate
+        uint32_t own;
+        uint32_t alias;
+    };
+    uint64_t total_ = 0;  // sum of the weights
+    std::vector<Column> columns_;
 };
 
 // The immutable part of random2 and source: the weighted index over the candidates.

@@ -7,8 +7,10 @@
 // equal loads spread evenly instead of piling onto index 0. Weights matter under
 // concurrency, where a backend of weight 2 settles at twice the connections of weight 1.
 //
-// Complexity: O(n) relaxed loads per pick; there is no hook on connection release to keep
-// an ordered index, and the scan is branch-predictable and allocation-free.
+// Complexity: O(n) relaxed loads per pick in the worst case (every backend busy): the
+// counters are written by every worker and there is no hook on connection release to
+// keep an ordered index. The scan stops at the first idle backend, which is the answer
+// the full scan would give, so a service with idle backends pays for a few loads only.
 #include "balance/common.hpp"
 
 namespace clb::balance::detail {
@@ -35,6 +37,7 @@ class LeastConnPicker final : public Picker {
                 best = static_cast<int>(i);
                 best_load = load;
                 best_weight = weight;
+                if (load == 0) break;  // nothing after it can be strictly lighter
             }
         }
         if (best >= 0) start_ = static_cast<size_t>(best) + 1 == n ? 0 : best + 1;

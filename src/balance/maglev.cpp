@@ -53,6 +53,11 @@ struct Permutation {
     uint64_t slot;
     uint64_t skip;
     uint64_t turns_owed = 0;  // Envoy's target_weight: rounds * max_weight already used
+
+    void advance(uint64_t size) {
+        slot += skip;  // both below size: one subtraction instead of a division
+        if (slot >= size) slot -= size;
+    }
 };
 
 std::vector<Permutation> permutations(std::span<const Candidate> cands, uint64_t size) {
@@ -85,9 +90,9 @@ std::vector<uint32_t> populate(std::span<const Candidate> cands, uint64_t size) 
             if (round * p.weight < p.turns_owed) continue;  // its share of turns is used up
             p.turns_owed += max_weight;
             while (table[p.slot] != kEmpty)
-                p.slot = (p.slot + p.skip) % size;
+                p.advance(size);
             table[p.slot] = p.index;
-            p.slot = (p.slot + p.skip) % size;
+            p.advance(size);
             ++filled;
         }
     }

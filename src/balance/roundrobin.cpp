@@ -1,12 +1,16 @@
 // roundrobin: smooth weighted round robin, as nginx does it. Each pick adds every
-// backend's weight to its `current`, takes the largest and subtracts the total weight
-// from the winner, so a 5:1:1 set goes a a b a c a a rather than a a a a a b c.
+// backend's weight to its `current`, takes the largest (the lowest index on a tie) and
+// subtracts the total weight from the winner, so a 5:1:1 set goes a a b a c a a rather
+// than a a a a a b c, and over one period (the sum of the weights) each backend is
+// picked exactly `weight` times.
 //
-// Complexity. The sequence is periodic (period = sum of weights / their gcd), so
-// prepare() computes one period per snapshot and a pick is O(1): read schedule[pos] and
-// advance. Equal weights need no table at all (the sequence is 0, 1, 2, ...). When one
-// period would cost too much to compute (many backends with uneven weights: period * n
-// above kMaxScheduleWork), each picker runs nginx's O(n) loop instead.
+// Complexity. Backends of equal weight are interchangeable in that loop: their `current`
+// values rise together and differ only by whole totals, so they are picked in index
+// order, one member per turn of their weight. The loop therefore runs over the K
+// distinct weights, not the n backends: O(K) per pick, O(1) when all weights are equal.
+// When several weights mix and one period is short enough, prepare() tabulates the
+// period once per snapshot and a pick is O(1) whatever K.
+#include <map>
 #include <numeric>
 
 #include "balance/common.hpp"
@@ -15,124 +19,130 @@ namespace clb::balance::detail {
 
 namespace {
 
+// Tabulate a period only up to this many entries (4 bytes each) and this build cost.
+constexpr uint64_t kMaxPeriod = uint64_t{1} << 16;
 constexpr uint64_t kMaxScheduleWork = uint64_t{1} << 22;
-// On a retry, how far to follow the schedule for an untried backend before scanning.
-constexpr size_t kMaxScheduleSkips = 64;
+// On a retry, how far to follow the sequence for an untried backend before scanning.
+constexpr size_t kMaxSkips = 64;
 
-struct RoundRobinPrepared final : Prepared {
-    enum class Mode { rotation, schedule, live };
-    size_t backends = 0;
-    Mode mode = Mode::rotation;
-    std::vector<uint32_t> schedule;  // one period, Mode::schedule only
+struct WeightClass {
+    int64_t weight;                 // divided by the gcd of all weights
+    std::vector<uint32_t> members;  // candidate indexes, ascending
 };
 
-// One period of the smooth sequence over weights already divided by their gcd.
-std::vector<uint32_t> smooth_schedule(const std::vector<uint64_t>& weights, uint64_t period) {
-    std::vector<int64_t> current(weights.size(), 0);
-    std::vector<uint32_t> schedule;
-    schedule.reserve(period);
-    for (uint64_t step = 0; step < period; ++step) {
-        size_t best = 0;
-        for (size_t i = 0; i < weights.size(); ++i) {
-            current[i] += static_cast<int64_t>(weights[i]);
-            if (current[i] > current[best]) best = i;
-        }
-        current[best] -= static_cast<int64_t>(period);
-        schedule.push_back(static_cast<uint32_t>(best));
-    }
-    return schedule;
-}
+struct RoundRobinPrepared final : Prepared {
+    size_t backends = 0;
+    int64_t total = 0;  // sum of the reduced weights: the period
+    std::vector<WeightClass> classes;
+    std::vector<uint32_t> schedule;  // one period, or empty: computed pick by pick
+};
 
-class RoundRobinPicker final : public Picker {
+// nginx's loop over weight classes. Each class keeps the `current` of its next member
+// (`cursor`); members already picked in this turn of the class sit one total lower.
+class SmoothSequence {
   public:
-    RoundRobinPicker(std::span<const Candidate> cands,
-                     std::shared_ptr<const RoundRobinPrepared> prepared, uint64_t seed)
-        : cands_(cands), prepared_(std::move(prepared)) {
-        // Workers start at different points so that a new snapshot does not send every
-        // worker's first request to the same backend.
-        if (prepared_->mode == RoundRobinPrepared::Mode::rotation) pos_ = seed % cands_.size();
-        if (prepared_->mode == RoundRobinPrepared::Mode::schedule)
-            pos_ = seed % prepared_->schedule.size();
-        if (prepared_->mode == RoundRobinPrepared::Mode::live) current_.assign(cands_.size(), 0);
+    SmoothSequence(const RoundRobinPrepared& rr, uint64_t start) : rr_(rr) {
+        for (const auto& c : rr.classes)
+            state_.push_back({0, static_cast<uint32_t>(start % c.members.size()), 0});
     }
 
-    int pick(uint64_t, std::span<const uint32_t> exclude) override {
-        switch (prepared_->mode) {
-            case RoundRobinPrepared::Mode::rotation:
-                return pick_rotation(exclude);
-            case RoundRobinPrepared::Mode::schedule:
-                return pick_schedule(exclude);
-            case RoundRobinPrepared::Mode::live:
-                return pick_live(exclude);
+    uint32_t next() {
+        size_t best = 0;
+        for (size_t k = 0; k < state_.size(); ++k) {
+            state_[k].current += rr_.classes[k].weight;
+            if (k > 0 && beats(k, best)) best = k;
         }
-        return -1;
-    }
-
-  private:
-    int pick_rotation(std::span<const uint32_t> exclude) {
-        int chosen = static_cast<int>(pos_);
-        if (excluded(pos_, exclude)) chosen = next_allowed(pos_, cands_.size(), exclude);
-        if (chosen < 0) return -1;
-        pos_ = static_cast<size_t>(chosen) + 1 == cands_.size() ? 0 : chosen + 1;
+        ClassState& s = state_[best];
+        const auto& members = rr_.classes[best].members;
+        uint32_t chosen = members[s.cursor];
+        if (++s.cursor == members.size()) s.cursor = 0;
+        if (++s.picked == members.size()) {  // every member had its turn
+            s.picked = 0;
+            s.current -= rr_.total;
+        }
         return chosen;
     }
 
-    int pick_schedule(std::span<const uint32_t> exclude) {
-        const auto& schedule = prepared_->schedule;
-        uint32_t natural = schedule[pos_];
-        for (size_t skips = 0; skips < kMaxScheduleSkips; ++skips) {
-            uint32_t index = schedule[pos_];
-            if (++pos_ == schedule.size()) pos_ = 0;
+  private:
+    struct ClassState {
+        int64_t current;
+        uint32_t cursor;
+        uint32_t picked;  // members picked in this turn
+    };
+
+    bool beats(size_t a, size_t b) const {
+        if (state_[a].current != state_[b].current) return state_[a].current > state_[b].current;
+        return member(a) < member(b);
+    }
+    uint32_t member(size_t k) const { return rr_.classes[k].members[state_[k].cursor]; }
+
+    const RoundRobinPrepared& rr_;
+    std::vector<ClassState> state_;
+};
+
+class RoundRobinPicker final : public Picker {
+  public:
+    // Workers start at different points (`seed`) so that a new snapshot does not send
+    // every worker's first request to the same backend.
+    RoundRobinPicker(std::span<const Candidate> cands,
+                     std::shared_ptr<const RoundRobinPrepared> prepared, uint64_t seed)
+        : cands_(cands), prepared_(std::move(prepared)), sequence_(*prepared_, seed) {
+        if (!prepared_->schedule.empty()) pos_ = seed % prepared_->schedule.size();
+    }
+
+    int pick(uint64_t, std::span<const uint32_t> exclude) override {
+        uint32_t natural = next();
+        if (!excluded(natural, exclude)) return static_cast<int>(natural);
+        if (all_excluded(cands_.size(), exclude)) return -1;
+        // Backends already tried sit their turn out, as in nginx.
+        for (size_t skips = 0; skips < kMaxSkips; ++skips) {
+            uint32_t index = next();
             if (!excluded(index, exclude)) return static_cast<int>(index);
-            if (skips == 0 && all_excluded(cands_.size(), exclude)) return -1;
         }
         return next_allowed(natural, cands_.size(), exclude);
     }
 
-    // nginx's loop; backends already tried sit the round out, as in nginx.
-    int pick_live(std::span<const uint32_t> exclude) {
-        int best = -1;
-        int64_t total = 0;
-        for (uint32_t i = 0; i < cands_.size(); ++i) {
-            if (excluded(i, exclude)) continue;
-            int64_t weight = weight_of(cands_[i]);
-            current_[i] += weight;
-            total += weight;
-            if (best < 0 || current_[i] > current_[best]) best = static_cast<int>(i);
-        }
-        if (best >= 0) current_[best] -= total;
-        return best;
+  private:
+    uint32_t next() {
+        const auto& schedule = prepared_->schedule;
+        if (schedule.empty()) return sequence_.next();
+        uint32_t index = schedule[pos_];
+        if (++pos_ == schedule.size()) pos_ = 0;
+        return index;
     }
 
     std::span<const Candidate> cands_;
     std::shared_ptr<const RoundRobinPrepared> prepared_;
+    SmoothSequence sequence_;  // unused when tabulated
     size_t pos_ = 0;
-    std::vector<int64_t> current_;  // Mode::live only
 };
 
 }  // namespace
 
 std::shared_ptr<const Prepared> prepare_roundrobin(std::span<const Candidate> cands) {
-    auto prepared = std::make_shared<RoundRobinPrepared>();
-    prepared->backends = cands.size();
+    auto rr = std::make_shared<RoundRobinPrepared>();
+    rr->backends = cands.size();
     uint64_t gcd = 0;
     for (const auto& c : cands)
         gcd = std::gcd(gcd, uint64_t{weight_of(c)});
-    std::vector<uint64_t> weights;
-    uint64_t period = 0;
-    for (const auto& c : cands) {
-        weights.push_back(weight_of(c) / gcd);
-        period += weights.back();
+    std::map<int64_t, std::vector<uint32_t>> by_weight;
+    for (uint32_t i = 0; i < cands.size(); ++i) {
+        auto weight = static_cast<int64_t>(weight_of(cands[i]) / gcd);
+        by_weight[weight].push_back(i);
+        rr->total += weight;
     }
-    if (period == cands.size()) {
-        prepared->mode = RoundRobinPrepared::Mode::rotation;
-    } else if (period <= kMaxScheduleWork / cands.size()) {
-        prepared->mode = RoundRobinPrepared::Mode::schedule;
-        prepared->schedule = smooth_schedule(weights, period);
-    } else {
-        prepared->mode = RoundRobinPrepared::Mode::live;
+    for (auto& [weight, members] : by_weight)
+        rr->classes.push_back({weight, std::move(members)});
+
+    const auto period = static_cast<uint64_t>(rr->total);
+    if (rr->classes.size() > 1 && period <= kMaxPeriod &&
+        period * rr->classes.size() <= kMaxScheduleWork) {
+        SmoothSequence sequence(*rr, 0);
+        rr->schedule.reserve(period);
+        for (uint64_t i = 0; i < period; ++i)
+            rr->schedule.push_back(sequence.next());
     }
-    return prepared;
+    return rr;
 }
 
 std::unique_ptr<Picker> roundrobin_picker(std::span<const Candidate> cands,

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "pool.hpp"
 
 namespace clb::balance::testing {
@@ -57,13 +59,29 @@ TEST(RoundRobin, ExactSharesOverOnePeriod) {
     expect_exact_period({4, 1, 7, 2, 2, 9});
 }
 
-TEST(RoundRobin, ExactSharesWhenPeriodIsComputedLive) {
-    // 1024 backends with uneven weights: too long a period to tabulate, so each picker
-    // runs nginx's loop. The result must be the same sequence property.
+// Weights 1..9 over 1024 backends: a period of 5116 picks, tabulated in prepare().
+std::vector<uint32_t> many_tabulated() {
     std::vector<uint32_t> weights;
     for (uint32_t i = 0; i < 1024; ++i)
         weights.push_back(1 + i % 9);
-    expect_exact_period(weights);
+    return weights;
+}
+
+// Weights 1..200 over 1024 backends: too long a period to tabulate, so each pick runs
+// the loop over the 200 weight classes.
+std::vector<uint32_t> many_live() {
+    std::vector<uint32_t> weights;
+    for (uint32_t i = 0; i < 1024; ++i)
+        weights.push_back(1 + (i * 7) % 200);
+    return weights;
+}
+
+TEST(RoundRobin, ExactSharesOverOnePeriodWhenTabulated) {
+    expect_exact_period(many_tabulated());
+}
+
+TEST(RoundRobin, ExactSharesOverOnePeriodWhenComputedLive) {
+    expect_exact_period(many_live());
 }
 
 // nginx's loop, written plainly, as the reference for both implementations.
@@ -89,14 +107,25 @@ TEST(RoundRobin, TabulatedSequenceIsNginxSequence) {
     const std::vector<uint32_t> weights{4, 1, 7, 2, 2, 9, 3};
     Pool pool(weights);
     EXPECT_EQ(sequence(pool, 200), reference_sequence(weights, 200));
+    Pool many(many_tabulated());
+    EXPECT_EQ(sequence(many, 6000), reference_sequence(many_tabulated(), 6000));
 }
 
 TEST(RoundRobin, LiveSequenceIsNginxSequence) {
-    std::vector<uint32_t> weights;
-    for (uint32_t i = 0; i < 1024; ++i)
-        weights.push_back(1 + i % 9);
-    Pool pool(weights);
-    EXPECT_EQ(sequence(pool, 3000), reference_sequence(weights, 3000));
+    Pool pool(many_live());
+    EXPECT_EQ(sequence(pool, 3000), reference_sequence(many_live(), 3000));
+}
+
+TEST(RoundRobin, RandomWeightSetsFollowNginxSequence) {
+    // Equal weights in any arrangement, ties between classes included.
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        std::vector<uint32_t> weights(1 + rng() % 12);
+        for (auto& w : weights)
+            w = 1 + rng() % 5;
+        Pool pool(weights);
+        EXPECT_EQ(sequence(pool, 300), reference_sequence(weights, 300)) << "round " << round;
+    }
 }
 
 TEST(RoundRobin, RetryMovesOnWithoutLosingTheRotation) {
