@@ -133,7 +133,7 @@ class BackendCheck {
             case RiseFall::Change::none:
                 // Not a transition (it started DOWN), but the operator wants to know why
                 // a backend does not take traffic.
-                if (first && !ok)
+                if (first && !ok && !state_.up())
                     spdlog::warn("backend {} is DOWN: {} (first check)", label_, reason);
                 break;
         }

@@ -396,6 +396,20 @@ TEST_F(CheckerTest, ReloadKeepsFailureStreak) {
     ASSERT_TRUE(run_until(loop_, [&] { return !up(0); }));
 }
 
+TEST_F(CheckerTest, GainingChecksStartsFromUp) {
+    Responder server(loop_.raw());
+    server.set_status(500);
+    apply(make_config(config::HealthCheck{}, {server.address()}));  // type none: UP
+    ASSERT_TRUE(up(0));
+    apply(make_config(check_settings(config::CheckType::http, 100ms, 500ms, 2, 2),
+                      {server.address()}));
+    ASSERT_TRUE(run_until(loop_, [&] { return health(0).checks >= 1; }));
+    EXPECT_TRUE(up(0));  // one failure is not `fall`
+    ASSERT_TRUE(run_until(loop_, [&] { return !up(0); }));
+    EXPECT_EQ(health(0).last_reason, "status 500 (2 consecutive failures)");
+    EXPECT_EQ(log_lines_containing("(first check)"), 0);
+}
+
 TEST_F(CheckerTest, StopClosesEverything) {
     Responder server(loop_.raw());
     apply(make_config(check_settings(config::CheckType::http, 100ms, 500ms, 2, 2),
