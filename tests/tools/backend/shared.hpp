@@ -1,0 +1,36 @@
+// State shared by all worker threads of one clb-test-backend process.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clb_test {
+
+struct SharedState {
+    std::string name;
+    std::string hello;                              // "hello from NAME\n"
+    std::atomic<uint64_t> connections_accepted{0};  // also the source of X-Conn-Id
+    std::atomic<uint64_t> connections_open{0};
+    std::atomic<uint64_t> requests{0};
+    std::atomic<bool> health_failing{false};  // POST /admin/fail and /admin/recover
+};
+
+// Generated bodies (/bytes, /chunked) are byte i = 'a' + i % 26. The pattern repeats
+// every 26 bytes, so any slice of a body is a pointer into this one read-only buffer:
+// streaming a gigabyte needs no copying and no memory beyond it.
+inline constexpr size_t kBodySliceMax = 256 * 1024;
+
+inline const char* body_pattern_at(uint64_t offset) {
+    static const std::vector<char> pattern = [] {
+        std::vector<char> bytes(kBodySliceMax + 26);
+        for (size_t i = 0; i < bytes.size(); ++i)
+            bytes[i] = static_cast<char>('a' + i % 26);
+        return bytes;
+    }();
+    return pattern.data() + offset % 26;
+}
+
+}  // namespace clb_test
