@@ -49,14 +49,14 @@ bool run_until(net::Loop& loop, const std::function<bool()>& done,
 // connection without a word (silent), or answers garbage.
 class Responder {
   public:
-    enum class Mode { respond, silent, garbage };
+    enum class Mode { respond, silent, garbage, reset };
 
-    explicit Responder(struct ev_loop* loop)
+    explicit Responder(struct ev_loop* loop, const char* listen = "127.0.0.1:0")
         : loop_(loop), accept_(loop, [this](int) { accept_all(); }) {
         int error = 0;
         net::ListenOptions options;
         options.reuse_port = false;
-        listener_ = net::listen_tcp(*net::SocketAddress::parse("127.0.0.1:0"), options, error);
+        listener_ = net::listen_tcp(*net::SocketAddress::parse(listen), options, error);
         EXPECT_TRUE(listener_) << net::error_text(error);
         address_ = net::local_address(listener_.get());
         accept_.start(listener_.get(), EV_READ);
@@ -106,6 +106,13 @@ class Responder {
         ++requests_;
         last_request_ = c.received;
         if (mode_ == Mode::silent) return;
+        if (mode_ == Mode::reset) {
+            linger abort{1, 0};  // close() sends RST
+            ::setsockopt(c.fd.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+            c.io.stop();
+            c.fd.reset();
+            return;
+        }
         std::string reply = mode_ == Mode::garbage
                                 ? std::string("HELLO THERE\r\n\r\n")
                                 : "HTTP/1.1 " + std::to_string(status_) +
@@ -286,6 +293,27 @@ TEST_F(CheckerTest, HttpGarbageIsInvalid) {
     EXPECT_EQ(health(0).check_failures, health(0).checks);
     // Not a transition, but said once: why it takes no traffic.
     EXPECT_EQ(log_lines_containing(label(0) + " is DOWN: invalid HTTP response (first check)"), 1);
+}
+
+TEST_F(CheckerTest, HttpResetIsConnectionReset) {
+    Responder server(loop_.raw());
+    server.set_mode(Responder::Mode::reset);
+    apply(make_config(check_settings(config::CheckType::http, 100ms, 500ms, 2, 2),
+                      {server.address()}));
+    ASSERT_TRUE(run_until(loop_, [&] { return health(0).checks >= 1; }));
+    EXPECT_FALSE(up(0));
+    EXPECT_EQ(health(0).last_reason, "connection reset");
+}
+
+TEST_F(CheckerTest, HttpCheckOverIpv6) {
+    int error = 0;
+    if (!net::listen_tcp(*net::SocketAddress::parse("[::1]:0"), {}, error))
+        GTEST_SKIP() << "no ::1 here: " << net::error_text(error);
+    Responder server(loop_.raw(), "[::1]:0");
+    apply(make_config(check_settings(config::CheckType::http, 100ms, 500ms, 2, 2),
+                      {server.address()}));
+    ASSERT_TRUE(run_until(loop_, [&] { return up(0); }));
+    EXPECT_NE(server.last_request_.find("\r\nHost: [::1]:"), std::string::npos);
 }
 
 TEST_F(CheckerTest, FirstSuccessAtStartupIsEnoughEvenWithRise3) {
