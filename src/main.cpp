@@ -1,1 +1,69 @@
-int main() { return 0; }
+// contrail-lb: the command line (SPEC "Command line").
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "contrail_lb/app/app.hpp"
+#include "contrail_lb/config/config.hpp"
+
+#ifndef CLB_VERSION
+#define CLB_VERSION "0.0.0"
+#endif
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: contrail-lb -c FILE [--check]\n"
+    "       contrail-lb --version | --help\n"
+    "\n"
+    "  -c, --config FILE   configuration file (YAML)\n"
+    "      --check         validate FILE and exit: 0 if valid, 1 with errors on stderr\n"
+    "      --version       print the version and exit\n"
+    "  -h, --help          print this help and exit\n"
+    "\n"
+    "Signals: SIGHUP reloads FILE; SIGTERM/SIGINT withdraw the VIPs, drain and exit.\n";
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "contrail-lb: %s\n%s", message.c_str(), kUsage);
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string path;
+    bool check = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--version") {
+            std::printf("contrail-lb %s\n", CLB_VERSION);
+            return 0;
+        }
+        if (arg == "-h" || arg == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (arg == "--check") {
+            check = true;
+        } else if (arg == "-c" || arg == "--config") {
+            if (++i == argc) return usage_error(arg + " needs a file name");
+            path = argv[i];
+        } else {
+            return usage_error("unknown argument \"" + arg + "\"");
+        }
+    }
+    if (path.empty()) return usage_error("no configuration file: use -c FILE");
+
+    auto loaded = clb::config::load_file(path);
+    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!loaded.ok()) {
+        std::fprintf(stderr, "contrail-lb: %s: %zu error(s)\n", path.c_str(), loaded.errors.size());
+        return 1;
+    }
+    if (check) {
+        std::printf("%s: configuration is valid\n", path.c_str());
+        return 0;
+    }
+    clb::app::setup_logging(loaded.config->global.log_level);
+    return clb::app::run(loaded.config);
+}

@@ -1,0 +1,18 @@
+// The process: the control loop (signals, reload, health checks, BGP, admin, watchdog)
+// and the proxy workers, wired together.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "contrail_lb/config/config.hpp"
+
+namespace clb::app {
+
+// Runs until SIGTERM/SIGINT; returns the process exit code. Startup errors (a listener
+// that cannot be bound) are logged and return 1.
+int run(std::shared_ptr<const config::Config> config);
+
+void setup_logging(config::LogLevel level);
+
+}  // namespace clb::app

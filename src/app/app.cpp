@@ -1,0 +1,302 @@
+#include "contrail_lb/app/app.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <ctime>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "contrail_lb/admin/server.hpp"
+#include "contrail_lb/bgp/speaker.hpp"
+#include "contrail_lb/health/checker.hpp"
+#include "contrail_lb/net/loop.hpp"
+#include "contrail_lb/proxy/worker.hpp"
+#include "contrail_lb/runtime/state.hpp"
+#include "listeners.hpp"
+
+#ifndef CLB_VERSION
+#define CLB_VERSION "0.0.0"
+#endif
+
+namespace clb::app {
+
+namespace {
+
+double monotonic_seconds() {
+    using namespace std::chrono;
+    return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+spdlog::level::level_enum to_spdlog(config::LogLevel level) {
+    switch (level) {
+        case config::LogLevel::trace: return spdlog::level::trace;
+        case config::LogLevel::debug: return spdlog::level::debug;
+        case config::LogLevel::info: return spdlog::level::info;
+        case config::LogLevel::warn: return spdlog::level::warn;
+        case config::LogLevel::error: return spdlog::level::err;
+    }
+    return spdlog::level::info;
+}
+
+unsigned worker_count(const config::Config& c) {
+    if (c.global.workers) return c.global.workers;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The control thread: everything but the proxying itself.
+class Control {
+public:
+    explicit Control(std::shared_ptr<const config::Config> config)
+        : loop_(net::Loop::make_default()),
+          config_(std::move(config)),
+          listeners_(worker_count(*config_)),
+          checker_(loop_.raw(), registry_),
+          reload_signal_(loop_.raw(), SIGHUP, [this] { reload(); }),
+          term_signal_(loop_.raw(), SIGTERM, [this] { shutdown("SIGTERM"); }),
+          int_signal_(loop_.raw(), SIGINT, [this] { shutdown("SIGINT"); }),
+          watchdog_(loop_.raw(), [this] { watch_workers(); }),
+          drain_poll_(loop_.raw(), [this] { poll_drain(); }),
+          grace_timer_(loop_.raw(), [this] { grace_expired(); }) {
+        context_.failures = &checker_;
+    }
+
+    int run() {
+        apply_globals(*config_);
+        auto errors = listeners_.apply(*config_);
+        for (const auto& e : errors) spdlog::error("{}", e);
+        if (!errors.empty()) return 1;
+        registry_.subscribe([this](const auto& snapshot) { on_snapshot(snapshot); });
+        unsigned n = worker_count(*config_);
+        for (unsigned i = 0; i < n; ++i)
+            workers_.push_back(std::make_unique<proxy::Worker>(i, context_));
+        registry_.apply(config_);
+        checker_.apply(*registry_.snapshot());
+        for (unsigned i = 0; i < n; ++i) {
+            workers_[i]->set_listeners(listeners_.for_worker(i));
+            workers_[i]->start();
+        }
+        if (!start_admin(*config_)) return 1;
+        if (config_->bgp) speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp);
+        publish_service_health();
+        watchdog_.start(0.25, 0.25);
+        log_summary(n);
+        loop_.run();
+        for (auto& w : workers_) w->stop();
+        for (auto& w : workers_) w->join();
+        spdlog::info("contrail-lb stopped");
+        return exit_code_;
+    }
+
+private:
+    void apply_globals(const config::Config& c) {
+        spdlog::set_level(to_spdlog(c.global.log_level));
+        context_.max_connections.store(c.global.max_connections);
+        context_.access_log.store(c.global.access_log);
+    }
+
+    bool start_admin(const config::Config& c) {
+        admin_.reset();
+        if (!c.admin.listen) return true;
+        admin::Sources sources;
+        sources.registry = &registry_;
+        sources.bgp = [this]() -> std::optional<bgp::SpeakerStatus> {
+            if (!speaker_) return std::nullopt;
+            return speaker_->status();
+        };
+        sources.version = CLB_VERSION;
+        sources.started_at = started_at_;
+        try {
+            admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources);
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return false;
+        }
+        return true;
+    }
+
+    void log_summary(unsigned workers) {
+        spdlog::info("contrail-lb {} started: {} workers, {} services, config {}", CLB_VERSION,
+                     workers, config_->services.size(), config_->path);
+        for (const auto& s : config_->services) {
+            std::string listen;
+            for (const auto& a : s.listen) listen += (listen.empty() ? "" : ",") + a.to_string();
+            spdlog::info("service {}: {} mode, {} balancing, listen {}, {} backends, checks {}",
+                         s.name, config::to_string(s.mode), config::to_string(s.balance), listen,
+                         s.backends.size(), config::to_string(s.health_check.type));
+        }
+        if (config_->bgp)
+            spdlog::info("bgp: AS {} router-id {}, {} peers, {} VIPs", config_->bgp->local_as,
+                         config_->bgp->router_id.to_string(), config_->bgp->peers.size(),
+                         config_->bgp->vips.size());
+    }
+
+    // Every registry change: workers get the snapshot, BGP re-evaluates the VIPs.
+    void on_snapshot(const std::shared_ptr<const runtime::Snapshot>& snapshot) {
+        for (auto& w : workers_) w->publish(snapshot);
+        publish_service_health();
+    }
+
+    void publish_service_health() {
+        if (!speaker_) return;
+        bgp::ServiceHealthMap health;
+        for (const auto& svc : registry_.snapshot()->services)
+            health[svc.config->name] = {svc.up_count, listeners_.listening(svc.config->name)};
+        speaker_->set_service_health(health);
+    }
+
+    void reload() {
+        if (shutting_down_) return;
+        std::string path = config_->path;
+        spdlog::info("reload: SIGHUP received, loading {}", path);
+        auto loaded = config::load_file(path);
+        if (!loaded.ok()) {
+            for (const auto& e : loaded.errors) spdlog::error("reload: {}", e.to_string());
+            spdlog::error("reload: {} has {} error(s); the running configuration stays", path,
+                          loaded.errors.size());
+            return;
+        }
+        auto next = loaded.config;
+        if (worker_count(*next) != workers_.size())
+            spdlog::warn("reload: global.workers changes only at restart; keeping {} workers",
+                         workers_.size());
+        apply_globals(*next);
+        for (const auto& e : listeners_.apply(*next)) spdlog::error("reload: {}", e);
+        for (unsigned i = 0; i < workers_.size(); ++i)
+            workers_[i]->set_listeners(listeners_.for_worker(i));
+        config_ = next;
+        registry_.apply(next);  // publishes to the workers and BGP
+        checker_.apply(*registry_.snapshot());
+        reload_bgp(*next);
+        reload_admin(*next);
+        spdlog::info("reload: applied {} ({} services)", path, next->services.size());
+    }
+
+    void reload_bgp(const config::Config& next) {
+        if (!next.bgp) {
+            if (speaker_) spdlog::info("reload: bgp section removed, stopping the speaker");
+            speaker_.reset();
+            return;
+        }
+        if (speaker_)
+            speaker_->reconfigure(*next.bgp);
+        else
+            speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *next.bgp);
+        publish_service_health();
+    }
+
+    void reload_admin(const config::Config& next) {
+        bool same = admin_ && next.admin.listen && admin_->address() == *next.admin.listen;
+        if (same || (!admin_ && !next.admin.listen)) return;
+        start_admin(next);
+    }
+
+    // SIGTERM: withdraw the VIPs first so the routers move new traffic away, then stop
+    // accepting and let the requests in flight finish within global.grace.
+    void shutdown(const char* signal) {
+        if (shutting_down_) {
+            spdlog::warn("{} again: stopping now", signal);
+            grace_expired();
+            return;
+        }
+        shutting_down_ = true;
+        spdlog::info("{} received: shutting down (grace {})", signal,
+                     config::format_duration(config_->global.grace));
+        grace_timer_.start(static_cast<double>(config_->global.grace.count()) / 1000.);
+        if (speaker_)
+            speaker_->shutdown([this] { drain(); });
+        else
+            drain();
+    }
+
+    void drain() {
+        if (draining_) return;
+        draining_ = true;
+        checker_.stop();
+        for (auto& w : workers_) w->begin_drain();
+        drain_poll_.start(0.02, 0.05);
+    }
+
+    void poll_drain() {
+        for (const auto& w : workers_)
+            if (w->sessions() > 0) return;
+        spdlog::info("shutdown: every connection finished");
+        finish();
+    }
+
+    void grace_expired() {
+        uint32_t open = 0;
+        for (const auto& w : workers_) open += w->sessions();
+        if (open) spdlog::warn("shutdown: grace period over, closing {} connection(s)", open);
+        finish();
+    }
+
+    void finish() {
+        drain_poll_.stop();
+        grace_timer_.stop();
+        watchdog_.stop();
+        admin_.reset();
+        speaker_.reset();
+        loop_.stop();
+    }
+
+    // A worker whose loop stopped turning cannot serve: stop attracting traffic.
+    void watch_workers() {
+        if (!speaker_ || !config_->bgp) return;
+        double limit = static_cast<double>(config_->bgp->watchdog.count()) / 1000.;
+        double now = monotonic_seconds();
+        std::string stalled;
+        for (const auto& w : workers_) {
+            double age = now - w->last_tick();
+            if (age > limit) stalled = fmt::format("worker {} loop stalled for {:.1f}s", w->id(), age);
+        }
+        bool healthy = stalled.empty();
+        if (healthy != node_healthy_) {
+            node_healthy_ = healthy;
+            if (healthy)
+                spdlog::info("watchdog: every worker loop is turning again");
+            else
+                spdlog::error("watchdog: {}: withdrawing every VIP", stalled);
+            speaker_->set_node_healthy(healthy, healthy ? "" : stalled);
+        }
+    }
+
+    net::Loop loop_;
+    std::shared_ptr<const config::Config> config_;
+    double started_at_ = static_cast<double>(std::time(nullptr));
+    runtime::Registry registry_;
+    proxy::WorkerContext context_;
+    Listeners listeners_;
+    health::Checker checker_;
+    std::vector<std::unique_ptr<proxy::Worker>> workers_;
+    std::unique_ptr<bgp::Speaker> speaker_;
+    std::unique_ptr<admin::Server> admin_;
+    net::SignalWatcher reload_signal_;
+    net::SignalWatcher term_signal_;
+    net::SignalWatcher int_signal_;
+    net::Timer watchdog_;
+    net::Timer drain_poll_;
+    net::Timer grace_timer_;
+    bool shutting_down_ = false;
+    bool draining_ = false;
+    bool node_healthy_ = true;
+    int exit_code_ = 0;
+};
+
+}  // namespace
+
+void setup_logging(config::LogLevel level) {
+    auto logger = spdlog::stderr_logger_mt("contrail-lb");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+    spdlog::set_level(to_spdlog(level));
+}
+
+int run(std::shared_ptr<const config::Config> config) {
+    ::signal(SIGPIPE, SIG_IGN);
+    Control control(std::move(config));
+    return control.run();
+}
+
+}  // namespace clb::app

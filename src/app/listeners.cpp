@@ -1,0 +1,57 @@
+#include "listeners.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "contrail_lb/net/socket.hpp"
+
+namespace clb::app {
+
+std::vector<std::string> Listeners::apply(const config::Config& config) {
+    std::vector<std::string> errors;
+    std::map<std::string, Group> groups;
+    complete_.clear();
+    for (const auto& svc : config.services) {
+        complete_[svc.name] = true;
+        for (const auto& addr : svc.listen) {
+            std::string key = addr.to_string();
+            if (auto old = groups_.find(key); old != groups_.end()) {
+                old->second.service = svc.name;  // an address may move to another service
+                groups[key] = std::move(old->second);
+                groups_.erase(old);
+                continue;
+            }
+            Group g{svc.name, addr, {}};
+            for (unsigned w = 0; w < workers_; ++w) {
+                int err = 0;
+                net::Fd fd = net::listen_tcp(addr, {}, err);
+                if (!fd) {
+                    errors.push_back(svc.name + ": cannot listen on " + key + ": " +
+                                     net::error_text(err));
+                    complete_[svc.name] = false;
+                    break;
+                }
+                g.fds.push_back(std::make_shared<net::Fd>(std::move(fd)));
+            }
+            if (g.fds.size() == workers_) {
+                spdlog::info("{}: listening on {}", svc.name, key);
+                groups[key] = std::move(g);
+            }
+        }
+    }
+    for (const auto& [key, g] : groups_) spdlog::info("{}: no longer listening on {}", g.service, key);
+    groups_ = std::move(groups);
+    return errors;
+}
+
+std::vector<proxy::ListenerSocket> Listeners::for_worker(unsigned worker) const {
+    std::vector<proxy::ListenerSocket> out;
+    for (const auto& [key, g] : groups_) out.push_back({g.fds[worker], g.address, g.service});
+    return out;
+}
+
+bool Listeners::listening(const std::string& service) const {
+    auto it = complete_.find(service);
+    return it != complete_.end() && it->second;
+}
+
+}  // namespace clb::app

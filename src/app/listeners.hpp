@@ -1,0 +1,38 @@
+// The listening sockets of every service: one SO_REUSEPORT socket per address per worker,
+// bound on the control thread so that errors surface at start and reload. A reload keeps
+// the sockets of addresses that stay, so no connection in an accept queue is lost.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "contrail_lb/config/config.hpp"
+#include "contrail_lb/proxy/worker.hpp"
+
+namespace clb::app {
+
+class Listeners {
+public:
+    explicit Listeners(unsigned workers) : workers_(workers) {}
+
+    // Binds what `config` adds, closes what it drops. Returns the errors, one line each
+    // ("contrail-api: cannot listen on 0.0.0.0:8082: Address already in use").
+    std::vector<std::string> apply(const config::Config& config);
+    std::vector<proxy::ListenerSocket> for_worker(unsigned worker) const;
+    // Every listen address of the service is bound.
+    bool listening(const std::string& service) const;
+
+private:
+    struct Group {
+        std::string service;
+        net::SocketAddress address;
+        std::vector<std::shared_ptr<net::Fd>> fds;  // one per worker
+    };
+    unsigned workers_;
+    std::map<std::string, Group> groups_;  // by address text
+    std::map<std::string, bool> complete_; // by service
+};
+
+}  // namespace clb::app
