@@ -1,3 +1,5 @@
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -29,7 +31,13 @@ Worker::~Worker() {
 
 void Worker::start() {
     last_tick_.store(monotonic_seconds());
+    // Signals belong to the control loop: the new thread inherits a mask that blocks them.
+    sigset_t block, previous;
+    sigemptyset(&block);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGCHLD}) sigaddset(&block, sig);
+    pthread_sigmask(SIG_BLOCK, &block, &previous);
     thread_ = std::thread([this] { impl_->run(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void Worker::publish(std::shared_ptr<const runtime::Snapshot> s) { impl_->post_snapshot(std::move(s)); }
