@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "contrail_lb/net/fd.hpp"
 
@@ -38,6 +41,42 @@ std::optional<std::string> read_file(const std::string& path, std::string& out) 
     }
 }
 
+// Counts documents through the parser's events, stopping at the second.
+class DocumentCounter : public YAML::EventHandler {
+  public:
+    int documents = 0;
+    YAML::Mark last_start;
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        ++documents;
+        last_start = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+// Where a second document starts, if the text has one. Not YAML::LoadAll: on a stray
+// top-level ',', ']' or '}' yaml-cpp 0.7 produces empty documents forever without consuming
+// the token, so the loop must stop by itself. Throws YAML::ParserException on a syntax error.
+std::optional<YAML::Mark> second_document_start(const std::string& yaml) {
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+    }
+    if (counter.documents < 2) return std::nullopt;
+    return counter.last_start;
+}
+
 }  // namespace
 
 bool valid_name(std::string_view name) {
@@ -50,6 +89,19 @@ bool valid_name(std::string_view name) {
     return true;
 }
 
+void Loader::report_second_document(const std::string& yaml, const YAML::Mark& mark) {
+    auto at = static_cast<size_t>(std::max(mark.pos, 0));
+    if (yaml.compare(at, 3, "---") == 0) {
+        diag_.error(mark,
+                    "a second YAML document starts here: the configuration is a single "
+                    "document (remove the extra \"---\")");
+    } else {
+        diag_.error(mark,
+                    "YAML syntax error: unexpected " +
+                        in_quotes(std::string_view(yaml).substr(std::min(at, yaml.size()), 1)));
+    }
+}
+
 Loader::Loader(std::string file, std::string base_dir)
     : diag_(std::move(file)), scalars_(diag_), base_dir_(std::move(base_dir)) {}
 
@@ -60,13 +112,11 @@ LoadResult Loader::load(const std::string& yaml, const std::string& name) {
         if (yaml.size() > kMaxInputBytes) {
             diag_.error(YAML::Mark::null_mark(), "file is larger than 4 MiB: not a configuration");
         } else {
-            std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
-            if (documents.size() > 1) {
-                diag_.error(documents[1],
-                            "a second YAML document starts here: the configuration "
-                            "is a single document (remove the extra \"---\")");
+            if (auto second = second_document_start(yaml)) {
+                report_second_document(yaml, *second);
+            } else {
+                load_document(YAML::Load(yaml), *config);
             }
-            load_document(documents.empty() ? YAML::Node() : documents.front(), *config);
         }
     } catch (const YAML::ParserException& e) {
         diag_.error(e.mark, "YAML syntax error: " + e.msg);

@@ -29,6 +29,7 @@ class Loader {
         std::string owner;
     };
 
+    void report_second_document(const std::string& yaml, const YAML::Mark& mark);
     void load_document(const YAML::Node& root, Config& config);
     Global load_global(const YAML::Node& node);
     Admin load_admin(const YAML::Node& node);

@@ -36,8 +36,16 @@ TEST(Errors, EmptyDocumentNeedsServices) {
 
 TEST(Errors, SecondDocumentIsRefused) {
     EXPECT_EQ(errors_of(std::string(kOneService) + "---\nservices: []\n"),
-              Errors{"t.yaml:7:1: a second YAML document starts here: the configuration is a "
+              Errors{"t.yaml:6:1: a second YAML document starts here: the configuration is a "
                      "single document (remove the extra \"---\")"});
+}
+
+// yaml-cpp 0.7's LoadAll never returns on these (found by fuzz_config_load).
+TEST(Errors, StrayFlowIndicatorAtTopLevel) {
+    EXPECT_EQ(errors_of(","), Errors{"t.yaml:1:1: YAML syntax error: unexpected \",\""});
+    EXPECT_EQ(errors_of("- a\n,\n"), Errors{"t.yaml:2:1: YAML syntax error: unexpected \",\""});
+    EXPECT_EQ(errors_of(std::string(kOneService) + "]\n"),
+              Errors{"t.yaml:6:1: YAML syntax error: illegal flow end"});
 }
 
 TEST(Errors, TopLevelMustBeAMapping) {
