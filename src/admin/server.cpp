@@ -67,6 +67,7 @@ class Connection {
     std::list<std::unique_ptr<Connection>>::iterator self() const { return self_; }
     // Stops every watcher and closes the socket; the object is destroyed later.
     void shut();
+    bool open() const { return fd_.valid(); }
 
   private:
     static const llhttp_settings_t& parser_settings();
@@ -76,6 +77,8 @@ class Connection {
     int on_headers_complete();
     int on_body(size_t n);
     int reject(int status, const char* reason);
+    // The byte before `at` in the input, which may have come in an earlier read.
+    char byte_before(const char* at) const { return at > in_.data() ? at[-1] : last_parsed_; }
 
     void on_io(int revents);
     void on_timeout();
@@ -96,7 +99,8 @@ class Connection {
     net::Timer timer_;
     llhttp_t parser_{};
 
-    std::string in_;  // received, not yet parsed
+    std::string in_;           // received, not yet parsed
+    char last_parsed_ = '\n';  // the byte before in_
     std::string out_;
     size_t out_offset_ = 0;
 
@@ -147,7 +151,13 @@ const llhttp_settings_t& Connection::parser_settings() {
             return of(p).head_bytes(n);
         };
         s.on_header_field = [](llhttp_t* p, const char*, size_t n) { return of(p).head_bytes(n); };
-        s.on_header_value = [](llhttp_t* p, const char*, size_t n) { return of(p).head_bytes(n); };
+        s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+            // llhttp accepts obs-fold (a value continued on the next line, which it reports
+            // as a span right after the line break); refuse it, as the proxy does.
+            Connection& c = of(p);
+            if (c.byte_before(at) == '\n') return c.reject(400, "obsolete line folding");
+            return c.head_bytes(n);
+        };
         s.on_header_field_complete = [](llhttp_t* p) {
             Connection& c = of(p);
             return ++c.header_count_ > kMaxHeaderCount ? c.reject(431, "too many headers") : 0;
@@ -198,7 +208,7 @@ int Connection::on_body(size_t n) {
 void Connection::on_io(int revents) {
     if (revents & EV_WRITE) {
         flush();
-        if (!fd_) return;
+        if (!open()) return;
     }
     if (revents & EV_READ) read_some();
 }
@@ -235,19 +245,20 @@ void Connection::read_some() {
 
 // Parses what has arrived, answering each complete request before parsing the next.
 void Connection::process_input() {
-    while (!closing_ && !output_pending() && !in_.empty()) {
+    while (open() && !closing_ && !output_pending() && !in_.empty()) {
         llhttp_errno_t err = llhttp_execute(&parser_, in_.data(), in_.size());
         if (err == HPE_OK) {
+            last_parsed_ = in_.back();
             in_.clear();
             break;
         }
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-            in_.erase(0, static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data()));
-            // An Upgrade is not ours to honour: answer the request, then close.
-            if (err == HPE_PAUSED_UPGRADE)
-                closing_ = true;
-            else
-                llhttp_resume(&parser_);
+            auto parsed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data());
+            if (parsed > 0) last_parsed_ = in_[parsed - 1];
+            in_.erase(0, parsed);
+            // An Upgrade (or CONNECT) is not ours to honour: answer the request, then close.
+            if (err == HPE_PAUSED_UPGRADE || llhttp_get_upgrade(&parser_)) closing_ = true;
+            if (err == HPE_PAUSED) llhttp_resume(&parser_);
             dispatch();
             continue;
         }
@@ -395,6 +406,7 @@ void Server::Impl::refuse(net::Fd fd) {
 }
 
 void Server::Impl::close(Connection* connection) {
+    if (!connection->open()) return;  // already closed, waiting for the reaper
     connection->shut();
     auto it = connection->self();
     closed_.push_back(std::move(*it));

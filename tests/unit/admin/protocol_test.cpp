@@ -1,0 +1,245 @@
+// The admin server as an HTTP/1.1 server facing careless or hostile clients: keep-alive,
+// pipelining, malformed input, size limits, timeouts and the connection limit.
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+
+namespace clb::admin::testing {
+namespace {
+
+TEST_F(AdminTest, KeepAliveServesManyRequestsOnOneConnection) {
+    auto client = connect();
+    for (int i = 0; i < 5; ++i) {
+        auto r = client->request("GET", "/healthz");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("connection"), "");
+    }
+    EXPECT_EQ(server_->connection_count(), 1u);
+}
+
+TEST_F(AdminTest, PipelinedRequestsAreAnsweredInOrder) {
+    auto client = connect();
+    client->send(
+        "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+        "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "Content-Length: 5\r\n\r\nhello"
+        "GET /api/v1/status HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto r1 = client->read_response();
+    auto r2 = client->read_response();
+    auto r3 = client->read_response();
+    auto r4 = client->read_response();
+    ASSERT_TRUE(r1 && r2 && r3 && r4);
+    EXPECT_EQ(r1->body, "ok");
+    EXPECT_EQ(r2->status, 404);
+    EXPECT_EQ(r3->status, 200);
+    EXPECT_NE(r4->body.find(R"("name":"api1","address":"127.0.0.1:18082","state":"DRAINED")"),
+              std::string::npos);
+}
+
+TEST_F(AdminTest, HeadHasLengthButNoBody) {
+    auto client = connect();
+    auto r = client->request("HEAD", "/metrics");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_GT(std::stoul(r->header("content-length")), 100u);
+    // The next response starts right away: no body bytes were sent.
+    auto next = client->request("GET", "/healthz");
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "ok");
+}
+
+TEST_F(AdminTest, Http10WithoutKeepAliveIsClosed) {
+    auto client = connect();
+    client->send("GET /healthz HTTP/1.0\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "ok");
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(client->wait_closed());
+}
+
+TEST_F(AdminTest, ConnectionCloseIsHonoured) {
+    auto client = connect();
+    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(client->wait_closed());
+}
+
+// Each malformed request gets a 400 and the connection is closed: nothing after it is read.
+TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
+    for (const char* raw : {
+             "GARBAGE\r\n\r\n",
+             "GET /healthz HTTP/9.9\r\n\r\n",
+             "GET /healthz HTTP/1.1\r\nHost a\r\n\r\n",
+             "GET /healthz HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+         }) {
+        SCOPED_TRACE(raw);
+        auto client = connect();
+        client->send(raw);
+        client->send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto r = client->read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+        EXPECT_EQ(r->header("connection"), "close");
+        EXPECT_TRUE(client->wait_closed());
+        EXPECT_EQ(client->unread(), "") << "a request after a malformed one must not be served";
+    }
+}
+
+TEST_F(AdminTest, OversizedHeadIs431) {
+    auto client = connect();
+    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(70 * 1024, 'a') +
+                 "\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431);
+    EXPECT_TRUE(client->wait_closed());
+}
+
+TEST_F(AdminTest, TooManyHeadersIs431) {
+    std::string raw = "GET /healthz HTTP/1.1\r\nHost: a\r\n";
+    for (int i = 0; i < 200; ++i)
+        raw += "X-H" + std::to_string(i) + ": v\r\n";
+    auto client = connect();
+    client->send(raw + "\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431);
+}
+
+TEST_F(AdminTest, OversizedBodyIs413) {
+    auto client = connect();
+    client->send(
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "Content-Length: 1000000\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_TRUE(client->wait_closed());
+    EXPECT_FALSE(entry("contrail-api", "api1").drained);
+}
+
+TEST_F(AdminTest, OversizedChunkedBodyIs413) {
+    auto client = connect();
+    client->send(
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n");
+    std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
+    for (int i = 0; i < 5; ++i)
+        client->send(chunk);
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_FALSE(entry("contrail-api", "api1").drained);
+}
+
+TEST_F(AdminTest, SmallChunkedBodyIsAccepted) {
+    auto client = connect();
+    client->send(
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(entry("contrail-api", "api1").drained);
+}
+
+TEST_F(AdminTest, UpgradeIsAnsweredThenClosed) {
+    auto client = connect();
+    client->send(
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(client->wait_closed());
+}
+
+class AdminTimeoutTest : public AdminTest {
+  protected:
+    void SetUp() override {
+        Limits limits;
+        limits.request_timeout = 0.2;
+        limits.idle_timeout = 0.3;
+        limits.max_connections = 2;
+        limits.max_body_bytes = 1024;
+        start(limits);
+    }
+};
+
+TEST_F(AdminTimeoutTest, SlowRequestGets408AndClose) {
+    auto client = connect();
+    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\n");  // never finished
+    auto r = client->read_response(false, 2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408);
+    EXPECT_TRUE(client->wait_closed());
+}
+
+TEST_F(AdminTimeoutTest, TrickledRequestStillTimesOut) {
+    auto client = connect();
+    client->send("GET /healthz HTTP/1.1\r\n");
+    auto start = Clock::now();
+    std::optional<HttpResponse> r;
+    // A byte every 50 ms never completes the head; the deadline counts from the first byte.
+    while (!r && Clock::now() - start < 2s) {
+        client->send("X");
+        r = client->read_response(false, 50ms);
+    }
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408);
+}
+
+TEST_F(AdminTimeoutTest, IdleConnectionIsClosed) {
+    auto client = connect();
+    ASSERT_TRUE(client->request("GET", "/healthz"));
+    EXPECT_TRUE(client->wait_closed(2s));
+    EXPECT_TRUE(run_until(loop_, [&] { return server_->connection_count() == 0; }));
+}
+
+TEST_F(AdminTimeoutTest, SilentConnectionIsClosed) {
+    auto client = connect();
+    EXPECT_TRUE(client->wait_closed(2s));
+}
+
+TEST_F(AdminTimeoutTest, ConnectionsOverTheLimitAreRefused) {
+    auto a = connect();
+    auto b = connect();
+    ASSERT_TRUE(run_until(loop_, [&] { return server_->connection_count() == 2; }));
+    auto c = connect();
+    auto r = c->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_TRUE(c->wait_closed());
+    EXPECT_EQ(server_->connection_count(), 2u);
+    // The held connections still work, and a freed slot is usable again.
+    ASSERT_TRUE(a->request("GET", "/healthz"));
+    b.reset();
+    ASSERT_TRUE(run_until(loop_, [&] { return server_->connection_count() == 1; }));
+    auto d = connect();
+    auto r2 = d->request("GET", "/healthz");
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->status, 200);
+}
+
+TEST_F(AdminTimeoutTest, ClientThatNeverReadsIsDropped) {
+    auto client = connect();
+    // Pipeline many /stats requests and read nothing: the server must stop reading,
+    // keep bounded output, and give up after the request timeout.
+    std::string many;
+    for (int i = 0; i < 200; ++i)
+        many += "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n";
+    client->send(many);
+    EXPECT_TRUE(run_until(
+        loop_, [&] { return server_->connection_count() == 0; }, 3s));
+}
+
+}  // namespace
+}  // namespace clb::admin::testing
