@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Runs every test contrail-lb has, in stages, and ends with "N passed, N failed".
+#
+#   1. install-deps              scripts/install-deps.sh
+#   2. build release             build/        (-DCMAKE_BUILD_TYPE=RelWithDebInfo: -O2 -g)
+#   3. ctest                     build/        unit + integration, --output-on-failure
+#   4. build asan+ubsan          build-asan/   (-DCLB_SANITIZE=ON)
+#   5. ctest -L unit             build-asan/
+#   6. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
+#   7. one stage per fuzz_*      each for CLB_FUZZ_SECONDS over tests/fuzz/corpus/MODULE/
+#
+# Environment knobs (defaults are what CI runs):
+#   CLB_FUZZ_SECONDS=60     time per fuzzer
+#   CLB_JOBS=$(nproc)       build parallelism
+#   CLB_BUILD_PREFIX=build  build dirs are PREFIX, PREFIX-asan, PREFIX-fuzz
+#   CLB_SKIP="asan fuzz"    skip stage groups: release, asan, fuzz
+# A stage whose build failed is counted as failed without running.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+repo="$(pwd)"
+
+fuzz_seconds="${CLB_FUZZ_SECONDS:-60}"
+prefix="${CLB_BUILD_PREFIX:-build}"
+skip=" ${CLB_SKIP:-} "
+export CLB_JOBS="${CLB_JOBS:-$(nproc)}"
+
+passed=0
+failed=0
+failed_names=()
+started_at=$SECONDS
+
+# ctest runs the integration tests with "python3 -m pytest": make sure the python3
+# first in PATH is one that has pytest and yaml (a pyenv shim may not).
+if ! python3 -c 'import pytest, yaml' 2>/dev/null && /usr/bin/python3 -c 'import pytest, yaml' 2>/dev/null; then
+    echo "test: using /usr/bin/python3 (the python3 in PATH lacks pytest or yaml)"
+    export PATH="/usr/bin:$PATH"
+fi
+
+# stage NAME COMMAND...: runs one stage, prints its outcome and duration.
+stage() {
+    local name="$1"
+    shift
+    local begin=$SECONDS
+    echo
+    echo "==> [$((passed + failed + 1))] $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "<== PASS $name ($((SECONDS - begin))s)"
+        return 0
+    fi
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    echo "<== FAIL $name ($((SECONDS - begin))s)"
+    return 1
+}
+
+# fail_stage NAME REASON: counts a stage that could not run.
+fail_stage() {
+    echo
+    echo "==> [$((passed + failed + 1))] $1"
+    echo "<== FAIL $1 (not run: $2)"
+    failed=$((failed + 1))
+    failed_names+=("$1")
+}
+
+skipped() { [[ "$skip" == *" $1 "* ]]; }
+
+run_fuzzer() {
+    local binary="$1"
+    local name module corpus work status
+    name="$(basename "$binary")"      # fuzz_http_parser
+    module="${name#fuzz_}"
+    module="${module%%_*}"            # http
+    work="$(mktemp -d "${TMPDIR:-/tmp}/clb-$name.XXXXXX")"
+    corpus="$work/corpus"
+    mkdir -p "$corpus" "$work/artifacts"
+    if [[ -d "tests/fuzz/corpus/$module" ]]; then
+        cp -r "tests/fuzz/corpus/$module/." "$corpus/"
+    fi
+    echo "fuzz: $name for ${fuzz_seconds}s, seeds: $(find "$corpus" -type f | wc -l) files from tests/fuzz/corpus/$module/"
+    "$binary" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$corpus" >"$work/log" 2>&1
+    status=$?
+    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done )" "$work/log" || true
+    if ((status != 0)); then
+        tail -n 60 "$work/log"
+        mkdir -p "$repo/$prefix-fuzz/artifacts"
+        cp -r "$work/artifacts/." "$repo/$prefix-fuzz/artifacts/" 2>/dev/null
+        echo "fuzz: $name failed (exit $status); crash inputs kept in $prefix-fuzz/artifacts/"
+    fi
+    rm -rf "$work"
+    return "$status"
+}
+
+stage "install-deps" bash scripts/install-deps.sh
+
+if ! skipped release; then
+    if stage "build release ($prefix/)" bash scripts/build.sh "$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCLB_SANITIZE=OFF -DCLB_FUZZ=OFF -DCLB_TESTS=ON; then
+        stage "ctest ($prefix/: unit + integration)" \
+            ctest --test-dir "$prefix" --output-on-failure --timeout 900
+    else
+        fail_stage "ctest ($prefix/: unit + integration)" "build failed"
+    fi
+fi
+
+if ! skipped asan; then
+    if stage "build asan+ubsan ($prefix-asan/)" bash scripts/build.sh "$prefix-asan" \
+        -DCMAKE_BUILD_TYPE=Debug -DCLB_SANITIZE=ON -DCLB_BENCH=OFF -DCLB_TESTS=ON; then
+        stage "ctest -L unit ($prefix-asan/)" \
+            ctest --test-dir "$prefix-asan" -L unit --output-on-failure --timeout 900
+    else
+        fail_stage "ctest -L unit ($prefix-asan/)" "build failed"
+    fi
+fi
+
+if ! skipped fuzz; then
+    if stage "build fuzzers ($prefix-fuzz/, clang)" env CC=clang CXX=clang++ \
+        bash scripts/build.sh "$prefix-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DCLB_FUZZ=ON -DCLB_TESTS=OFF -DCLB_BENCH=OFF; then
+        mapfile -t fuzzers < <(find "$prefix-fuzz" -maxdepth 3 -type f -name 'fuzz_*' -perm -u+x | sort)
+        if ((${#fuzzers[@]} == 0)); then
+            echo "test: no fuzz_* targets built (tests/fuzz/*.cpp)"
+        fi
+        for fuzzer in "${fuzzers[@]}"; do
+            stage "fuzz $(basename "$fuzzer") (${fuzz_seconds}s)" run_fuzzer "$fuzzer"
+        done
+    else
+        fail_stage "fuzzers" "build failed"
+    fi
+fi
+
+echo
+echo "==> summary after $(((SECONDS - started_at) / 60))m$(((SECONDS - started_at) % 60))s"
+for name in "${failed_names[@]}"; do echo "    failed: $name"; done
+echo "$passed passed, $failed failed"
+((failed == 0))
