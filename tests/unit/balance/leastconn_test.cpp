@@ -77,3 +77,33 @@ TEST(LeastConn, CandidatesWithoutCountersCountAsIdle) {
 
 }  // namespace
 }  // namespace clb::balance::testing
+
+namespace clb::balance::testing {
+namespace {
+
+TEST(LeastConn, HugeWeightsCompareExactly) {
+    // Coprime weights near 2^31: their lcm is too large to scale by, so loads are
+    // cross-multiplied instead.
+    Pool pool({2147483647u, 2147483629u, 1u});
+    pool.active(0) = 1000;
+    pool.active(1) = 1000;
+    pool.active(2) = 1;
+    auto picker = pool.picker(config::Algorithm::leastconn);
+    EXPECT_EQ(picker->pick(0, {}), 0);  // 1000 / 2147483647 is the lightest
+    pool.active(0) = 1001;
+    EXPECT_EQ(picker->pick(0, {}), 1);  // 1001 / 2147483647 > 1000 / 2147483629
+}
+
+TEST(LeastConn, ScansPastTheFirstBackendsOfALargeService) {
+    Pool pool = Pool::uniform(1024);
+    for (size_t i = 0; i < pool.size(); ++i)
+        pool.active(i) = 5;
+    pool.active(777) = 4;
+    auto picker = pool.picker(config::Algorithm::leastconn, 900);  // scan wraps around
+    EXPECT_EQ(picker->pick(0, {}), 777);
+    const uint32_t tried[] = {777};
+    EXPECT_EQ(picker->pick(0, tried), 778);  // ties: the next after the previous winner
+}
+
+}  // namespace
+}  // namespace clb::balance::testing
