@@ -46,20 +46,44 @@ std::string shutdown_text(const wire::Notification& n) {
         return {};
     const size_t len = std::min<size_t>(n.data[0], n.data.size() - 1);
     std::string text(n.data.begin() + 1, n.data.begin() + 1 + static_cast<ptrdiff_t>(len));
-    std::replace_if(text.begin(), text.end(), [](char ch) { return ch < 0x20; }, '?');
+    std::replace_if(
+        text.begin(), text.end(), [](char ch) { return ch < 0x20; }, '?');
     return text.empty() ? text : " \"" + text + "\"";
+}
+
+std::string message_name(uint8_t type) {
+    switch (type) {
+        case 1:
+            return "OPEN";
+        case 2:
+            return "UPDATE";
+        case 3:
+            return "NOTIFICATION";
+        case 4:
+            return "KEEPALIVE";
+        case 5:
+            return "ROUTE-REFRESH";
+        default:
+            return "message";
+    }
 }
 
 }  // namespace
 
 const char* to_string(State s) {
     switch (s) {
-        case State::idle: return "Idle";
-        case State::connect: return "Connect";
-        case State::active: return "Active";
-        case State::open_sent: return "OpenSent";
-        case State::open_confirm: return "OpenConfirm";
-        case State::established: return "Established";
+        case State::idle:
+            return "Idle";
+        case State::connect:
+            return "Connect";
+        case State::active:
+            return "Active";
+        case State::open_sent:
+            return "OpenSent";
+        case State::open_confirm:
+            return "OpenConfirm";
+        case State::established:
+            return "Established";
     }
     return "?";
 }
@@ -78,7 +102,7 @@ int set_tcp_md5(int fd, const net::IpAddress& peer, const std::string& password)
 // One TCP connection of a session: framing, timers, output buffer, graceful close.
 
 class Session::Connection {
-public:
+  public:
     enum class Phase { connecting, open_sent, open_confirm, established, closing };
 
     Connection(Session& session, net::Fd fd, bool outbound)
@@ -131,7 +155,8 @@ public:
         if (theirs.empty()) theirs.push_back(wire::kIpv4Unicast);
         families_.clear();
         for (const auto& af : s.families)
-            if (std::find(theirs.begin(), theirs.end(), af) != theirs.end()) families_.push_back(af);
+            if (std::find(theirs.begin(), theirs.end(), af) != theirs.end())
+                families_.push_back(af);
         hold_time_ = std::min(s.hold_time, open.hold_time);
         phase_ = Phase::open_confirm;
         send(wire::Keepalive{});
@@ -178,7 +203,7 @@ public:
         session_.on_closed(*this);
     }
 
-private:
+  private:
     void send_bytes(const std::vector<uint8_t>& bytes, bool is_update) {
         ++session_.messages_out_;
         if (is_update) ++session_.updates_out_;
@@ -186,7 +211,8 @@ private:
         if (out_.size() - out_pos_ > kMaxPendingOutput) {
             out_.clear();
             out_pos_ = 0;
-            session_.fail(*this, wire::Notification{wire::err::kCease, wire::err::kOutOfResources, {}},
+            session_.fail(*this,
+                          wire::Notification{wire::err::kCease, wire::err::kOutOfResources, {}},
                           "peer does not read: output buffer full");
             return;
         }
@@ -225,8 +251,10 @@ private:
     void on_io(int revents) {
         if (phase_ == Phase::connecting) {
             const int err = net::take_socket_error(fd_.get());
-            if (err) return session_.fail(*this, std::nullopt, lowercase_first(net::error_text(err)));
-            return start_open();
+            if (err)
+                return session_.fail(*this, std::nullopt, lowercase_first(net::error_text(err)));
+            start_open();
+            return session_.update_state("TCP connection up, OPEN sent");
         }
         if (revents & EV_READ) on_readable();
         if (!closed() && (revents & EV_WRITE)) flush();
@@ -258,14 +286,13 @@ private:
             const wire::Frame frame = wire::check_header(rest);
             if (frame.status == wire::Frame::Status::incomplete) break;
             if (frame.status == wire::Frame::Status::error)
-                return session_.fail(*this, frame.error,
-                                     "received malformed message: " + wire::describe(frame.error));
+                return session_.fail(*this, frame.error, "received a malformed message header");
             wire::Decoded d = wire::decode(rest.first(frame.length), options_);
             pos += frame.length;
             ++session_.messages_in_;
             if (d.error)
                 return session_.fail(*this, *d.error,
-                                     "received malformed message: " + wire::describe(*d.error));
+                                     "received a malformed " + message_name(rest[18]));
             restart_hold_timer();
             session_.on_message(*this, std::move(*d.message));
         }
@@ -361,13 +388,13 @@ void Session::on_retry() {
 }
 
 void Session::accept(net::Fd fd) {
-    const auto live_inbound = std::any_of(connections_.begin(), connections_.end(), [](const auto& c) {
-        return c->live() && !c->outbound();
-    });
+    const auto live_inbound =
+        std::any_of(connections_.begin(), connections_.end(),
+                    [](const auto& c) { return c->live() && !c->outbound(); });
     if (stopped_ || established_connection() || live_inbound) {
         // RFC 4271 §6.8: a collision with an Established session closes the new connection.
-        const auto bytes = wire::encode(
-            wire::Notification{wire::err::kCease, wire::err::kConnectionRejected, {}});
+        const auto bytes =
+            wire::encode(wire::Notification{wire::err::kCease, wire::err::kConnectionRejected, {}});
         [[maybe_unused]] auto n = ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
         spdlog::info("bgp peer {}: rejected an incoming connection ({})", label_,
                      stopped_ ? "stopping" : "a session already exists");
@@ -402,9 +429,10 @@ Session::Connection* Session::established_connection() const {
 void Session::on_message(Connection& c, wire::Message&& m) {
     using Phase = Connection::Phase;
     auto unexpected = [&](const char* what) {
-        const uint8_t sub = c.phase() == Phase::open_sent      ? wire::err::kUnexpectedInOpenSent
-                            : c.phase() == Phase::open_confirm ? wire::err::kUnexpectedInOpenConfirm
-                                                               : wire::err::kUnexpectedInEstablished;
+        const uint8_t sub = c.phase() == Phase::open_sent ? wire::err::kUnexpectedInOpenSent
+                            : c.phase() == Phase::open_confirm
+                                ? wire::err::kUnexpectedInOpenConfirm
+                                : wire::err::kUnexpectedInEstablished;
         fail(c, wire::Notification{wire::err::kFsm, sub, {}},
              std::string("unexpected ") + what + " in " + to_string(state_));
     };
@@ -424,14 +452,16 @@ void Session::on_message(Connection& c, wire::Message&& m) {
     }
     if (auto* n = std::get_if<wire::Notification>(&m)) {
         // Never answered: a NOTIFICATION ends the connection (RFC 4271 §6.1).
-        return fail(c, std::nullopt, "received NOTIFICATION " + wire::describe(*n) + shutdown_text(*n));
+        return fail(c, std::nullopt,
+                    "received NOTIFICATION " + wire::describe(*n) + shutdown_text(*n));
     }
     if (auto* rr = std::get_if<wire::RouteRefresh>(&m)) {
         if (c.phase() != Phase::established) return unexpected("ROUTE-REFRESH");
         // RFC 2918: re-send the Adj-RIB-Out of that family.
-        spdlog::info("bgp peer {}: route refresh requested (afi {} safi {})", label_, rr->family.afi,
-                     rr->family.safi);
-        std::erase_if(adj_rib_out_, [&](const Sent& s) { return family_of(s.prefix) == rr->family; });
+        spdlog::info("bgp peer {}: route refresh requested (afi {} safi {})", label_,
+                     rr->family.afi, rr->family.safi);
+        std::erase_if(adj_rib_out_,
+                      [&](const Sent& s) { return family_of(s.prefix) == rr->family; });
         sync();
     }
 }
@@ -458,7 +488,8 @@ void Session::on_open(Connection& c, wire::Open&& open) {
         Connection& loser = (c.outbound() == keep_inbound) ? c : *other;
         spdlog::info("bgp peer {}: connection collision, keeping the {} connection", label_,
                      keep_inbound ? "incoming" : "outgoing");
-        loser.close(wire::Notification{wire::err::kCease, wire::err::kConnectionCollisionResolution, {}});
+        loser.close(
+            wire::Notification{wire::err::kCease, wire::err::kConnectionCollisionResolution, {}});
         if (&loser == &c) return update_state("connection collision");
     }
     c.negotiate(open);
@@ -484,7 +515,8 @@ void Session::on_established(Connection& c) {
 void Session::on_update(Connection&, const wire::Update& u) {
     // We do not route: received routes are validated (by the decoder) and dropped.
     if (u.treat_as_withdraw)
-        spdlog::warn("bgp peer {}: malformed UPDATE treated as withdraw: {}", label_, u.malformation);
+        spdlog::warn("bgp peer {}: malformed UPDATE treated as withdraw: {}", label_,
+                     u.malformation);
 }
 
 void Session::fail(Connection& c, std::optional<wire::Notification> n, const std::string& cause) {
@@ -492,10 +524,7 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     const bool was_established = c.phase() == Connection::Phase::established;
     const bool had_opened = c.phase() != Connection::Phase::connecting;
     std::string why = cause;
-    if (n && had_opened && !cause.starts_with("received malformed"))
-        why += " (sent " + wire::describe(*n) + ")";
-    else if (n && had_opened)
-        why = "sent " + wire::describe(*n) + ": " + cause;
+    if (n && had_opened) why += "; sent NOTIFICATION " + wire::describe(*n);
     last_error_ = why;
     c.close(std::move(n));
     if (was_established) {
@@ -513,7 +542,9 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     update_state(why);
 }
 
-void Session::on_closed(Connection&) { reap_timer_.start(0); }
+void Session::on_closed(Connection&) {
+    reap_timer_.start(0);
+}
 
 void Session::reap() {
     std::erase_if(connections_, [](const auto& c) { return c->closed(); });
@@ -528,10 +559,17 @@ void Session::update_state(const std::string& cause) {
         any_live = true;
         State s = State::connect;
         switch (c->phase()) {
-            case Connection::Phase::open_sent: s = State::open_sent; break;
-            case Connection::Phase::open_confirm: s = State::open_confirm; break;
-            case Connection::Phase::established: s = State::established; break;
-            default: break;
+            case Connection::Phase::open_sent:
+                s = State::open_sent;
+                break;
+            case Connection::Phase::open_confirm:
+                s = State::open_confirm;
+                break;
+            case Connection::Phase::established:
+                s = State::established;
+                break;
+            default:
+                break;
         }
         next = std::max(next, s);
     }
@@ -574,15 +612,19 @@ std::optional<wire::PathAttributes> Session::attributes_for(const Connection& c,
     return a;
 }
 
-void Session::send_update(Connection& c, const wire::Update& u) { c.send(u); }
+void Session::send_update(Connection& c, const wire::Update& u) {
+    c.send(u);
+}
 
 void Session::withdraw(Connection& c, const std::vector<net::IpPrefix>& prefixes) {
     std::vector<net::IpPrefix> v4, v6;
-    for (const auto& p : prefixes) (p.address.is_v4() ? v4 : v6).push_back(p);
+    for (const auto& p : prefixes)
+        (p.address.is_v4() ? v4 : v6).push_back(p);
     for (size_t i = 0; i < v4.size(); i += kMaxPrefixesPerUpdate) {
         wire::Update u;
         const size_t end = std::min(v4.size(), i + kMaxPrefixesPerUpdate);
-        u.withdrawn.assign(v4.begin() + static_cast<ptrdiff_t>(i), v4.begin() + static_cast<ptrdiff_t>(end));
+        u.withdrawn.assign(v4.begin() + static_cast<ptrdiff_t>(i),
+                           v4.begin() + static_cast<ptrdiff_t>(end));
         send_update(c, u);
     }
     for (size_t i = 0; i < v6.size(); i += kMaxPrefixesPerUpdate / 4) {
@@ -601,8 +643,9 @@ void Session::sync() {
     // Withdrawals first: they are the urgent half of a failover.
     std::vector<net::IpPrefix> gone;
     std::erase_if(adj_rib_out_, [&](const Sent& s) {
-        const bool wanted = std::any_of(desired_.begin(), desired_.end(),
-                                        [&](const Advertisement& ad) { return ad.prefix == s.prefix; });
+        const bool wanted =
+            std::any_of(desired_.begin(), desired_.end(),
+                        [&](const Advertisement& ad) { return ad.prefix == s.prefix; });
         if (!wanted) gone.push_back(s.prefix);
         return !wanted;
     });

@@ -50,10 +50,10 @@ const char* to_string(State s);
 int set_tcp_md5(int fd, const net::IpAddress& peer, const std::string& password);
 
 class Session {
-public:
+  public:
     // `desired` is the policy's current list, owned by the speaker and outliving the session.
-    Session(struct ev_loop* loop, SessionSettings settings, const std::vector<Advertisement>& desired,
-            std::minstd_rand& random);
+    Session(struct ev_loop* loop, SessionSettings settings,
+            const std::vector<Advertisement>& desired, std::minstd_rand& random);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -78,7 +78,7 @@ public:
     PeerStatus status() const;
     bool has_announced() const { return !adj_rib_out_.empty(); }
 
-private:
+  private:
     class Connection;
     friend class Connection;
     struct Sent {

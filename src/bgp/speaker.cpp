@@ -24,7 +24,8 @@ uint16_t hold_seconds(config::Duration d) {
 
 std::vector<wire::AddressFamily> families_for(const config::Bgp& config) {
     bool v4 = false, v6 = false;
-    for (const auto& vip : config.vips) (vip.prefix.address.is_v4() ? v4 : v6) = true;
+    for (const auto& vip : config.vips)
+        (vip.prefix.address.is_v4() ? v4 : v6) = true;
     std::vector<wire::AddressFamily> families;
     if (v4 || !v6) families.push_back(wire::kIpv4Unicast);
     if (v6) families.push_back(wire::kIpv6Unicast);
@@ -32,9 +33,14 @@ std::vector<wire::AddressFamily> families_for(const config::Bgp& config) {
 }
 
 SessionSettings settings_for(const config::Bgp& config, const config::BgpPeer& peer) {
-    return SessionSettings{peer.address,         peer.port,     peer.remote_as,
-                           peer.password,        config.router_id, config.local_as,
-                           hold_seconds(config.hold_time), families_for(config)};
+    return SessionSettings{peer.address,
+                           peer.port,
+                           peer.remote_as,
+                           peer.password,
+                           config.router_id,
+                           config.local_as,
+                           hold_seconds(config.hold_time),
+                           families_for(config)};
 }
 
 struct VipState {
@@ -46,7 +52,7 @@ struct VipState {
 }  // namespace
 
 class Speaker::Impl {
-public:
+  public:
     Impl(struct ev_loop* loop, const config::Bgp& config)
         : loop_(loop),
           random_(static_cast<unsigned>(std::random_device{}())),
@@ -68,7 +74,8 @@ public:
                                     passwords(*config_) != passwords(config);
         std::vector<net::IpPrefix> old_prefixes;
         if (config_)
-            for (const auto& vip : config_->vips) old_prefixes.push_back(vip.prefix);
+            for (const auto& vip : config_->vips)
+                old_prefixes.push_back(vip.prefix);
         config_ = config;
         reconcile_sessions();
         if (listen_changed) open_listeners();
@@ -128,7 +135,7 @@ public:
         return s;
     }
 
-private:
+  private:
     static std::vector<std::pair<std::string, std::string>> passwords(const config::Bgp& c) {
         std::vector<std::pair<std::string, std::string>> out;
         for (const auto& p : c.peers)
@@ -139,7 +146,8 @@ private:
     // Keeps sessions whose settings did not change; stops the others; starts the new ones.
     void reconcile_sessions() {
         std::vector<SessionSettings> wanted;
-        for (const auto& peer : config_->peers) wanted.push_back(settings_for(*config_, peer));
+        for (const auto& peer : config_->peers)
+            wanted.push_back(settings_for(*config_, peer));
         std::vector<std::unique_ptr<Session>> kept;
         for (auto& session : sessions_) {
             auto it = std::find(wanted.begin(), wanted.end(), session->settings());
@@ -149,11 +157,11 @@ private:
                 continue;
             }
             if (!session->stopped()) {
-                const bool same_peer = std::any_of(config_->peers.begin(), config_->peers.end(),
-                                                   [&](const config::BgpPeer& p) {
-                                                       return p.address == session->settings().address &&
-                                                              p.port == session->settings().port;
-                                                   });
+                const bool same_peer = std::any_of(
+                    config_->peers.begin(), config_->peers.end(), [&](const config::BgpPeer& p) {
+                        return p.address == session->settings().address &&
+                               p.port == session->settings().port;
+                    });
                 session->stop(wire::Notification{
                     wire::err::kCease,
                     same_peer ? wire::err::kOtherConfigurationChange : wire::err::kPeerDeconfigured,
@@ -175,7 +183,8 @@ private:
         listeners_.clear();
         if (!config_->listen || shutting_down_) return;
         bool v4 = false, v6 = false;
-        for (const auto& p : config_->peers) (p.address.is_v4() ? v4 : v6) = true;
+        for (const auto& p : config_->peers)
+            (p.address.is_v4() ? v4 : v6) = true;
         if (v4) open_listener(*net::IpAddress::parse("0.0.0.0"));
         if (v6) open_listener(*net::IpAddress::parse("::"));
     }
@@ -183,7 +192,8 @@ private:
     void open_listener(const net::IpAddress& any) {
         const net::SocketAddress addr(any, config_->listen_port);
         int err = 0;
-        net::Fd fd = net::listen_tcp(addr, {.reuse_port = false, .backlog = 16, .v6_only = true}, err);
+        net::Fd fd =
+            net::listen_tcp(addr, {.reuse_port = false, .backlog = 16, .v6_only = true}, err);
         if (!fd) {
             spdlog::error("bgp: cannot listen on {}: {}", addr.to_string(), net::error_text(err));
             return;
@@ -194,8 +204,8 @@ private:
                 spdlog::error("bgp: cannot set TCP MD5 key for {} on {}: {}", p.address.to_string(),
                               addr.to_string(), net::error_text(e));
         }
-        auto listener = std::make_unique<Listener>(loop_, std::move(fd),
-                                                   [this](net::Fd conn) { on_accept(std::move(conn)); });
+        auto listener = std::make_unique<Listener>(
+            loop_, std::move(fd), [this](net::Fd conn) { on_accept(std::move(conn)); });
         listener->io.start(listener->fd.get(), EV_READ);
         listeners_.push_back(std::move(listener));
         spdlog::info("bgp: accepting sessions from configured peers on {}", addr.to_string());
@@ -224,11 +234,13 @@ private:
         Session* match = nullptr;
         for (auto& s : sessions_) {
             if (s->settings().address != remote.ip()) continue;
-            if (!match || (match->state() == State::established && s->state() != State::established))
+            if (!match ||
+                (match->state() == State::established && s->state() != State::established))
                 match = s.get();
         }
         if (!match) {
-            spdlog::warn("bgp: refused connection from {}: not a configured peer", remote.to_string());
+            spdlog::warn("bgp: refused connection from {}: not a configured peer",
+                         remote.to_string());
             return;
         }
         match->accept(std::move(fd));
@@ -260,18 +272,21 @@ private:
                 if (ok)
                     spdlog::info("bgp: announcing {}", vip.prefix.to_string());
                 else if (state.announced || state.changed_at == 0)
-                    spdlog::info("bgp: {} {}: {}", state.announced ? "withdrawing" : "not announcing",
+                    spdlog::info("bgp: {} {}: {}",
+                                 state.announced ? "withdrawing" : "not announcing",
                                  vip.prefix.to_string(), reason);
                 state.changed_at = now;
             }
             state.announced = ok;
             state.reason = reason;
             if (!ok) continue;
-            Advertisement ad{vip.prefix, vip.next_hop, vip.med, vip.as_path_prepend, vip.communities};
+            Advertisement ad{vip.prefix, vip.next_hop, vip.med, vip.as_path_prepend,
+                             vip.communities};
             if (graceful_phase_) ad.communities.push_back(wire::kCommunityGracefulShutdown);
             desired_.push_back(std::move(ad));
         }
-        for (auto& s : sessions_) s->sync();
+        for (auto& s : sessions_)
+            s->sync();
     }
 
     void withdraw_and_close() {
@@ -322,18 +337,25 @@ private:
     net::Timer graceful_timer_;
     net::Timer shutdown_timer_;
     net::Timer finish_check_;
-
 };
 
 Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config)
     : impl_(std::make_unique<Impl>(loop, config)) {}
 Speaker::~Speaker() = default;
-void Speaker::reconfigure(const config::Bgp& config) { impl_->apply(config); }
-void Speaker::set_service_health(const ServiceHealthMap& health) { impl_->set_service_health(health); }
+void Speaker::reconfigure(const config::Bgp& config) {
+    impl_->apply(config);
+}
+void Speaker::set_service_health(const ServiceHealthMap& health) {
+    impl_->set_service_health(health);
+}
 void Speaker::set_node_healthy(bool healthy, const std::string& reason) {
     impl_->set_node_healthy(healthy, reason);
 }
-void Speaker::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
-SpeakerStatus Speaker::status() const { return impl_->status(); }
+void Speaker::shutdown(std::function<void()> done) {
+    impl_->shutdown(std::move(done));
+}
+SpeakerStatus Speaker::status() const {
+    return impl_->status();
+}
 
 }  // namespace clb::bgp

@@ -14,7 +14,7 @@ namespace {
 // Bounds-checked reading and plain writing.
 
 class Reader {
-public:
+  public:
     explicit Reader(std::span<const uint8_t> data) : data_(data) {}
     size_t remaining() const { return data_.size() - pos_; }
     bool empty() const { return remaining() == 0; }
@@ -45,13 +45,13 @@ public:
     }
     std::span<const uint8_t> rest() const { return data_.subspan(pos_); }
 
-private:
+  private:
     std::span<const uint8_t> data_;
     size_t pos_ = 0;
 };
 
 class Writer {
-public:
+  public:
     explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
     void u8(uint8_t v) { out_.push_back(v); }
     void u16(uint16_t v) {
@@ -70,7 +70,7 @@ public:
         out_[at + 1] = static_cast<uint8_t>(value);
     }
 
-private:
+  private:
     std::vector<uint8_t>& out_;
 };
 
@@ -131,12 +131,15 @@ net::IpAddress ip_from_bytes(std::span<const uint8_t> b) {
 // Encoding.
 
 void write_header(Writer& w, MessageType type) {
-    for (int i = 0; i < 16; ++i) w.u8(0xFF);
+    for (int i = 0; i < 16; ++i)
+        w.u8(0xFF);
     w.u16(0);  // patched by finish()
     w.u8(static_cast<uint8_t>(type));
 }
 
-void finish(std::vector<uint8_t>& out) { Writer(out).patch16(16, out.size()); }
+void finish(std::vector<uint8_t>& out) {
+    Writer(out).patch16(16, out.size());
+}
 
 void write_capability(Writer& w, uint8_t code, std::span<const uint8_t> value) {
     w.u8(code);
@@ -163,7 +166,8 @@ void encode_open(Writer& w, const Open& open) {
         Writer(v).u32(*open.capabilities.four_octet_as);
         write_capability(c, 65, v);
     }
-    for (uint8_t code : open.capabilities.unknown) write_capability(c, code, {});
+    for (uint8_t code : open.capabilities.unknown)
+        write_capability(c, code, {});
     if (caps.empty()) {
         w.u8(0);
         return;
@@ -229,7 +233,8 @@ void encode_attributes(Writer& w, const PathAttributes& a, const SessionOptions&
         write_attribute(w, kWellKnown, attr::kOrigin, {&v, 1});
     }
     if (a.as_path) {
-        write_attribute(w, kWellKnown, attr::kAsPath, as_path_value(*a.as_path, options.four_octet_as));
+        write_attribute(w, kWellKnown, attr::kAsPath,
+                        as_path_value(*a.as_path, options.four_octet_as));
     }
     if (a.next_hop) write_attribute(w, kWellKnown, attr::kNextHop, {a.next_hop->bytes(), 4});
     if (a.med) write_attribute(w, kOptionalNonTransitive, attr::kMultiExitDisc, u32_value(*a.med));
@@ -237,7 +242,8 @@ void encode_attributes(Writer& w, const PathAttributes& a, const SessionOptions&
     if (!a.communities.empty()) {
         std::vector<uint8_t> v;
         Writer cw(v);
-        for (uint32_t c : a.communities) cw.u32(c);
+        for (uint32_t c : a.communities)
+            cw.u32(c);
         write_attribute(w, kOptionalTransitive, attr::kCommunities, v);
     }
     if (a.mp_reach) {
@@ -246,11 +252,14 @@ void encode_attributes(Writer& w, const PathAttributes& a, const SessionOptions&
         mw.u16(a.mp_reach->family.afi);
         mw.u8(a.mp_reach->family.safi);
         size_t nh_len = 0;
-        for (const auto& nh : a.mp_reach->next_hops) nh_len += nh.size();
+        for (const auto& nh : a.mp_reach->next_hops)
+            nh_len += nh.size();
         mw.u8(static_cast<uint8_t>(nh_len));
-        for (const auto& nh : a.mp_reach->next_hops) mw.bytes({nh.bytes(), nh.size()});
+        for (const auto& nh : a.mp_reach->next_hops)
+            mw.bytes({nh.bytes(), nh.size()});
         mw.u8(0);  // reserved
-        for (const auto& p : a.mp_reach->nlri) write_prefix(mw, p);
+        for (const auto& p : a.mp_reach->nlri)
+            write_prefix(mw, p);
         write_attribute(w, kOptionalNonTransitive, attr::kMpReachNlri, v);
     }
     if (a.mp_unreach) {
@@ -258,7 +267,8 @@ void encode_attributes(Writer& w, const PathAttributes& a, const SessionOptions&
         Writer mw(v);
         mw.u16(a.mp_unreach->family.afi);
         mw.u8(a.mp_unreach->family.safi);
-        for (const auto& p : a.mp_unreach->withdrawn) write_prefix(mw, p);
+        for (const auto& p : a.mp_unreach->withdrawn)
+            write_prefix(mw, p);
         write_attribute(w, kOptionalNonTransitive, attr::kMpUnreachNlri, v);
     }
     if (a.as_path && !options.four_octet_as && needs_as4_path(*a.as_path)) {
@@ -269,13 +279,15 @@ void encode_attributes(Writer& w, const PathAttributes& a, const SessionOptions&
 void encode_update(Writer& w, const Update& u, const SessionOptions& options) {
     const size_t withdrawn_at = w.size();
     w.u16(0);
-    for (const auto& p : u.withdrawn) write_prefix(w, p);
+    for (const auto& p : u.withdrawn)
+        write_prefix(w, p);
     w.patch16(withdrawn_at, w.size() - withdrawn_at - 2);
     const size_t attrs_at = w.size();
     w.u16(0);
     encode_attributes(w, u.attributes, options);
     w.patch16(attrs_at, w.size() - attrs_at - 2);
-    for (const auto& p : u.nlri) write_prefix(w, p);
+    for (const auto& p : u.nlri)
+        write_prefix(w, p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,8 +341,7 @@ Decoded decode_open(Reader r) {
     if (!r.u16(open.my_as) || !r.u16(open.hold_time) || !r.u32(open.bgp_identifier) ||
         !r.u8(opt_len) || opt_len != r.remaining())
         return open_error(0);
-    if (open.hold_time == 1 || open.hold_time == 2)
-        return open_error(err::kUnacceptableHoldTime);
+    if (open.hold_time == 1 || open.hold_time == 2) return open_error(err::kUnacceptableHoldTime);
     if (open.bgp_identifier == 0) return open_error(err::kBadBgpIdentifier);
     while (!r.empty()) {
         uint8_t type = 0, len = 0;
@@ -501,7 +512,8 @@ void decode_attribute(AttributeContext& ctx, uint8_t flags, uint8_t type,
             }
             Reader r(value);
             uint32_t c = 0;
-            while (r.u32(c)) a.communities.push_back(c);
+            while (r.u32(c))
+                a.communities.push_back(c);
             return;
         }
         case attr::kMpReachNlri: {
@@ -546,9 +558,9 @@ void decode_attributes(AttributeContext& ctx, std::span<const uint8_t> attrs) {
         uint16_t len = 0;
         uint8_t len8 = 0;
         std::span<const uint8_t> value;
-        const bool header_ok = r.u8(flags) && r.u8(type) &&
-                               ((flags & attr::kFlagExtendedLength) ? r.u16(len)
-                                                                    : (r.u8(len8) && (len = len8, true)));
+        const bool header_ok =
+            r.u8(flags) && r.u8(type) &&
+            ((flags & attr::kFlagExtendedLength) ? r.u16(len) : (r.u8(len8) && (len = len8, true)));
         if (!header_ok || !r.bytes(len, value)) {
             // RFC 7606 §4: an attribute overrunning the attribute field is a framing error;
             // the NLRI field is still delimited by the Total Path Attribute Length.
@@ -589,7 +601,8 @@ Decoded decode_update(Reader r, const SessionOptions& options) {
         !r.bytes(attrs_len, attrs))
         return update_error(err::kMalformedAttributeList);
     Reader wr(withdrawn);
-    if (!read_prefixes(wr, kAfiIpv4, update.withdrawn)) return update_error(err::kInvalidNetworkField);
+    if (!read_prefixes(wr, kAfiIpv4, update.withdrawn))
+        return update_error(err::kInvalidNetworkField);
     Reader nr(r.rest());
     if (!read_prefixes(nr, kAfiIpv4, update.nlri)) return update_error(err::kInvalidNetworkField);
     AttributeContext ctx{options, update, std::nullopt};
@@ -645,13 +658,20 @@ std::string describe(uint8_t code, uint8_t subcode) {
         return s;
     };
     switch (code) {
-        case err::kHeader: return pick("Message Header Error", kHeaderSub);
-        case err::kOpen: return pick("OPEN Message Error", kOpenSub);
-        case err::kUpdate: return pick("UPDATE Message Error", kUpdateSub);
-        case err::kHoldTimerExpired: return "Hold Timer Expired";
-        case err::kFsm: return pick("Finite State Machine Error", kFsmSub);
-        case err::kCease: return pick("Cease", kCeaseSub);
-        default: return "error code " + std::to_string(code) + "/" + std::to_string(subcode);
+        case err::kHeader:
+            return pick("Message Header Error", kHeaderSub);
+        case err::kOpen:
+            return pick("OPEN Message Error", kOpenSub);
+        case err::kUpdate:
+            return pick("UPDATE Message Error", kUpdateSub);
+        case err::kHoldTimerExpired:
+            return "Hold Timer Expired";
+        case err::kFsm:
+            return pick("Finite State Machine Error", kFsmSub);
+        case err::kCease:
+            return pick("Cease", kCeaseSub);
+        default:
+            return "error code " + std::to_string(code) + "/" + std::to_string(subcode);
     }
 }
 
@@ -691,7 +711,8 @@ Frame check_header(std::span<const uint8_t> buffered) {
     Frame frame;
     if (buffered.size() < kHeaderSize) return frame;
     frame.status = Frame::Status::error;
-    if (!std::all_of(buffered.begin(), buffered.begin() + 16, [](uint8_t b) { return b == 0xFF; })) {
+    if (!std::all_of(buffered.begin(), buffered.begin() + 16,
+                     [](uint8_t b) { return b == 0xFF; })) {
         frame.error = notification(err::kHeader, err::kConnectionNotSynchronized);
         return frame;
     }
@@ -704,11 +725,21 @@ Frame check_header(std::span<const uint8_t> buffered) {
     // Per-type bounds (RFC 4271 §6.1, RFC 2918 §3).
     size_t min = kHeaderSize, max = kMaxMessageSize;
     switch (static_cast<MessageType>(type)) {
-        case MessageType::open: min = 29; break;
-        case MessageType::update: min = 23; break;
-        case MessageType::notification: min = 21; break;
-        case MessageType::keepalive: max = kHeaderSize; break;
-        case MessageType::route_refresh: min = max = 23; break;
+        case MessageType::open:
+            min = 29;
+            break;
+        case MessageType::update:
+            min = 23;
+            break;
+        case MessageType::notification:
+            min = 21;
+            break;
+        case MessageType::keepalive:
+            max = kHeaderSize;
+            break;
+        case MessageType::route_refresh:
+            min = max = 23;
+            break;
     }
     if (length < min || length > max) {
         frame.error = notification(err::kHeader, err::kBadMessageLength,

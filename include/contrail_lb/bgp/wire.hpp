@@ -106,7 +106,9 @@ struct Notification {
 };
 // "Cease/Administrative Shutdown", "UPDATE Message Error/Malformed Attribute List", ...
 std::string describe(uint8_t code, uint8_t subcode);
-inline std::string describe(const Notification& n) { return describe(n.code, n.subcode); }
+inline std::string describe(const Notification& n) {
+    return describe(n.code, n.subcode);
+}
 
 struct AddressFamily {
     uint16_t afi = kAfiIpv4;
@@ -120,7 +122,7 @@ struct Capabilities {
     std::vector<AddressFamily> multiprotocol;  // RFC 4760, code 1
     bool route_refresh = false;                // RFC 2918, code 2
     std::optional<uint32_t> four_octet_as;     // RFC 6793, code 65
-    std::vector<uint8_t> unknown;  // codes we do not implement: ignored (RFC 5492 §5)
+    std::vector<uint8_t> unknown;              // codes we do not implement: ignored (RFC 5492 §5)
     friend bool operator==(const Capabilities&, const Capabilities&) = default;
 };
 
@@ -203,7 +205,7 @@ std::vector<uint8_t> encode(const Message& message, const SessionOptions& option
 // Framing: looks at the first bytes of a receive buffer.
 struct Frame {
     enum class Status { incomplete, complete, error } status = Status::incomplete;
-    size_t length = 0;          // whole message, when complete
+    size_t length = 0;   // whole message, when complete
     Notification error;  // when error: what to send before closing
 };
 Frame check_header(std::span<const uint8_t> buffered);

@@ -9,8 +9,12 @@
 namespace clb::bgp::wire {
 namespace {
 
-net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
-net::IpPrefix prefix(const char* text) { return *net::IpPrefix::parse(text); }
+net::IpAddress ip(const char* text) {
+    return *net::IpAddress::parse(text);
+}
+net::IpPrefix prefix(const char* text) {
+    return *net::IpPrefix::parse(text);
+}
 
 Message round_trip(const Message& m, const SessionOptions& options = {}) {
     const auto bytes = encode(m, options);
@@ -86,19 +90,22 @@ TEST(BgpWire, TwoOctetSessionUsesAsTransAndAs4Path) {
     // AS4_PATH (type 17) present, flagged optional transitive.
     bool found = false;
     for (size_t i = 0; i + 1 < bytes.size(); ++i)
-        if (bytes[i] == (attr::kFlagOptional | attr::kFlagTransitive) && bytes[i + 1] == attr::kAs4Path)
+        if (bytes[i] == (attr::kFlagOptional | attr::kFlagTransitive) &&
+            bytes[i + 1] == attr::kAs4Path)
             found = true;
     EXPECT_TRUE(found);
     auto decoded = std::get<Update>(round_trip(u, {.four_octet_as = false}));
     ASSERT_TRUE(decoded.attributes.as_path);
-    EXPECT_EQ((*decoded.attributes.as_path)[0].asns, (std::vector<uint32_t>{64512, 64512, kAsTrans}));
+    EXPECT_EQ((*decoded.attributes.as_path)[0].asns,
+              (std::vector<uint32_t>{64512, 64512, kAsTrans}));
 }
 
 TEST(BgpWire, Ipv6MpReachAndUnreachRoundTrip) {
     Update u;
     u.attributes.origin = Origin::igp;
     u.attributes.as_path = AsPath{{kAsSequence, {4200000001u}}};
-    u.attributes.mp_reach = MpReach{kIpv6Unicast, {ip("2001:db8::21"), ip("fe80::1")},
+    u.attributes.mp_reach = MpReach{kIpv6Unicast,
+                                    {ip("2001:db8::21"), ip("fe80::1")},
                                     {prefix("2001:db8:100::1/128"), prefix("2001:db8::/32")}};
     EXPECT_EQ(round_trip(u), Message{u});
 
@@ -126,11 +133,11 @@ TEST(BgpWire, UnknownOptionalAttributeIsIgnored) {
     Update u = ipv4_announcement();
     auto bytes = encode(u);
     // Append an optional transitive attribute 99 of 2 bytes before the NLRI: rebuild by hand.
-    std::vector<uint8_t> body = {0, 0};  // no withdrawn
-    std::vector<uint8_t> attrs = {0x40, 1, 1, 0,                  // ORIGIN IGP
-                                  0x40, 2, 0,                     // empty AS_PATH
-                                  0x40, 3, 4, 10, 0, 0, 1,        // NEXT_HOP
-                                  0xC0, 99, 2, 0xAB, 0xCD};       // unknown optional
+    std::vector<uint8_t> body = {0, 0};                          // no withdrawn
+    std::vector<uint8_t> attrs = {0x40, 1,  1, 0,                // ORIGIN IGP
+                                  0x40, 2,  0,                   // empty AS_PATH
+                                  0x40, 3,  4, 10,   0,   0, 1,  // NEXT_HOP
+                                  0xC0, 99, 2, 0xAB, 0xCD};      // unknown optional
     body.push_back(0);
     body.push_back(static_cast<uint8_t>(attrs.size()));
     body.insert(body.end(), attrs.begin(), attrs.end());
@@ -190,13 +197,15 @@ std::vector<MalformedCase> malformed_cases() {
     auto bad_marker = encode(Keepalive{});
     bad_marker[3] = 0;
     cases.push_back({"bad marker", bad_marker, err::kHeader, err::kConnectionNotSynchronized});
-    cases.push_back({"length below header", [] {
+    cases.push_back({"length below header",
+                     [] {
                          auto m = encode(Keepalive{});
                          m[17] = 18;
                          return m;
                      }(),
                      err::kHeader, err::kBadMessageLength});
-    cases.push_back({"length above 4096", [] {
+    cases.push_back({"length above 4096",
+                     [] {
                          auto m = encode(Keepalive{});
                          m[16] = 0x10;
                          m[17] = 0x01;
@@ -232,8 +241,8 @@ std::vector<MalformedCase> malformed_cases() {
     // UPDATE: framing of the two length fields -> session reset
     cases.push_back({"update withdrawn length overrun", message(2, {0, 9, 0, 0}), err::kUpdate,
                      err::kMalformedAttributeList});
-    cases.push_back({"update attribute length overrun", message(2, {0, 0, 0, 9, 0x40}), err::kUpdate,
-                     err::kMalformedAttributeList});
+    cases.push_back({"update attribute length overrun", message(2, {0, 0, 0, 9, 0x40}),
+                     err::kUpdate, err::kMalformedAttributeList});
     cases.push_back({"update NLRI prefix length 33", message(2, {0, 0, 0, 0, 33, 1, 2, 3, 4, 5}),
                      err::kUpdate, err::kInvalidNetworkField});
     cases.push_back({"update truncated NLRI", message(2, {0, 0, 0, 0, 24, 10, 0}), err::kUpdate,
@@ -247,8 +256,8 @@ std::vector<MalformedCase> malformed_cases() {
     cases.push_back({"truncated attribute header", update_with({ORIGIN_IGP, 0x40}), 0, 0});
     cases.push_back({"attribute value overruns the field",
                      update_with({ORIGIN_IGP, EMPTY_AS_PATH, 0x40, 3, 9, 10, 0, 0, 1}), 0, 0});
-    cases.push_back({"bad ORIGIN value",
-                     update_with({0x40, 1, 1, 3, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1}), 0, 0});
+    cases.push_back(
+        {"bad ORIGIN value", update_with({0x40, 1, 1, 3, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1}), 0, 0});
     cases.push_back({"bad ORIGIN length",
                      update_with({0x40, 1, 2, 0, 0, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1}), 0, 0});
     cases.push_back({"ORIGIN flagged optional",
@@ -257,7 +266,9 @@ std::vector<MalformedCase> malformed_cases() {
     cases.push_back({"missing AS_PATH", update_with({ORIGIN_IGP, NEXT_HOP_10_0_0_1}), 0, 0});
     cases.push_back({"missing NEXT_HOP", update_with({ORIGIN_IGP, EMPTY_AS_PATH}), 0, 0});
     cases.push_back({"missing LOCAL_PREF on iBGP",
-                     update_with({ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1}), 0, 0,
+                     update_with({ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1}),
+                     0,
+                     0,
                      {.four_octet_as = true, .ibgp = true}});
     cases.push_back({"AS_PATH segment count overruns",
                      update_with({ORIGIN_IGP, 0x40, 2, 6, 2, 2, 0, 0, 0xFC, 0, NEXT_HOP_10_0_0_1}),
@@ -269,28 +280,27 @@ std::vector<MalformedCase> malformed_cases() {
                      update_with({ORIGIN_IGP, 0x40, 2, 2, 2, 0, NEXT_HOP_10_0_0_1}), 0, 0});
     cases.push_back({"NEXT_HOP length 3",
                      update_with({ORIGIN_IGP, EMPTY_AS_PATH, 0x40, 3, 3, 10, 0, 0}), 0, 0});
-    cases.push_back({"MED length 2", update_with({ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1,
-                                                  0x80, 4, 2, 0, 1}),
+    cases.push_back({"MED length 2",
+                     update_with({ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1, 0x80, 4, 2, 0, 1}),
                      0, 0});
-    cases.push_back({"COMMUNITIES length 3", update_with({ORIGIN_IGP, EMPTY_AS_PATH,
-                                                          NEXT_HOP_10_0_0_1, 0xC0, 8, 3, 1, 2, 3}),
-                     0, 0});
-    cases.push_back({"MP_REACH next hop length 5",
-                     update_with({ORIGIN_IGP, EMPTY_AS_PATH, 0x80, 14, 10, 0, 2, 1, 5, 1, 2, 3, 4,
-                                  5, 0},
-                                 false),
-                     err::kUpdate, err::kOptionalAttributeError});
+    cases.push_back(
+        {"COMMUNITIES length 3",
+         update_with({ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP_10_0_0_1, 0xC0, 8, 3, 1, 2, 3}), 0, 0});
+    cases.push_back(
+        {"MP_REACH next hop length 5",
+         update_with({ORIGIN_IGP, EMPTY_AS_PATH, 0x80, 14, 10, 0, 2, 1, 5, 1, 2, 3, 4, 5, 0},
+                     false),
+         err::kUpdate, err::kOptionalAttributeError});
     cases.push_back({"MP_REACH truncated", update_with({0x80, 14, 2, 0, 2}, false), err::kUpdate,
                      err::kOptionalAttributeError});
     cases.push_back({"MP_UNREACH prefix length 129",
                      update_with({0x80, 15, 5, 0, 2, 1, 129, 0}, false), err::kUpdate,
                      err::kOptionalAttributeError});
-    cases.push_back({"MP_UNREACH flagged well-known",
-                     update_with({0x40, 15, 3, 0, 2, 1}, false), err::kUpdate,
-                     err::kAttributeFlagsError});
+    cases.push_back({"MP_UNREACH flagged well-known", update_with({0x40, 15, 3, 0, 2, 1}, false),
+                     err::kUpdate, err::kAttributeFlagsError});
     cases.push_back({"MP_UNREACH twice",
-                     update_with({0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1}, false),
-                     err::kUpdate, err::kMalformedAttributeList});
+                     update_with({0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1}, false), err::kUpdate,
+                     err::kMalformedAttributeList});
     return cases;
 }
 

@@ -1,0 +1,348 @@
+// The speaker against a scripted peer in the test: FSM, negotiation, announcement policy,
+// error answers and shutdown, over real TCP on 127.0.0.1.
+#include "contrail_lb/bgp/speaker.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace clb::bgp {
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+const ServiceHealthMap kHealthy{{"api", {2, true}}};
+const ServiceHealthMap kDown{{"api", {0, true}}};
+
+// Receives until a message matching `pred` arrives; collects everything seen on the way.
+template <typename T>
+std::optional<T> expect_message(net::Loop& loop, ScriptedPeer& peer,
+                                const std::function<bool(const T&)>& pred = nullptr,
+                                std::chrono::milliseconds timeout = 5s,
+                                const wire::SessionOptions& o = {}) {
+    std::optional<T> found;
+    run_until(
+        loop,
+        [&] {
+            while (auto m = peer.try_receive(o)) {
+                if (auto* t = std::get_if<T>(&*m); t && (!pred || pred(*t))) {
+                    found = *t;
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeout);
+    return found;
+}
+
+bool is_announcement(const wire::Update& u) {
+    return !u.nlri.empty() || u.attributes.mp_reach;
+}
+
+const PeerStatus& peer_status(const SpeakerStatus& s) {
+    return s.peers.at(0);
+}
+
+TEST(BgpSpeaker, EstablishesAnnouncesWithdrawsAndShutsDown) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto vip = make_vip("10.0.0.100/32");
+    vip.med = 50;
+    vip.communities = {(64512u << 16) | 100};
+    Speaker speaker(loop.raw(),
+                    make_config(4200000001u, {make_peer("127.0.0.1", peer.port(), 65001)}, {vip}));
+    auto open = peer.establish(loop, 65001);
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->my_as, wire::kAsTrans);
+    EXPECT_EQ(open->capabilities.four_octet_as, 4200000001u);
+    EXPECT_EQ(open->hold_time, 9);
+    EXPECT_TRUE(open->capabilities.route_refresh);
+    EXPECT_EQ(open->capabilities.multiprotocol,
+              std::vector<wire::AddressFamily>{wire::kIpv4Unicast});
+    ASSERT_TRUE(expect_message<wire::Keepalive>(loop, peer));
+    ASSERT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+    // End-of-RIB: nothing healthy yet.
+    auto eor = expect_message<wire::Update>(loop, peer);
+    ASSERT_TRUE(eor);
+    EXPECT_TRUE(eor->nlri.empty() && eor->withdrawn.empty());
+    EXPECT_FALSE(speaker.status().vips[0].announced);
+    EXPECT_EQ(speaker.status().vips[0].reason, "api has 0 healthy backends (needs 1)");
+
+    speaker.set_service_health(kHealthy);
+    auto ann = expect_message<wire::Update>(loop, peer, is_announcement);
+    ASSERT_TRUE(ann);
+    EXPECT_EQ(ann->nlri, std::vector<net::IpPrefix>{vip.prefix});
+    EXPECT_EQ(ann->attributes.next_hop, net::IpAddress::parse("127.0.0.1"));
+    EXPECT_EQ(ann->attributes.med, 50u);
+    EXPECT_EQ(ann->attributes.communities, vip.communities);
+    EXPECT_EQ(ann->attributes.origin, wire::Origin::igp);
+    ASSERT_TRUE(ann->attributes.as_path);
+    EXPECT_EQ((*ann->attributes.as_path)[0].asns, std::vector<uint32_t>{4200000001u});
+    EXPECT_FALSE(ann->attributes.local_pref);  // eBGP
+    EXPECT_TRUE(speaker.status().vips[0].announced);
+
+    // Unchanged state is never re-sent.
+    const auto out_before = peer_status(speaker.status()).updates_out;
+    speaker.set_service_health(kHealthy);
+    speaker.set_service_health(ServiceHealthMap{{"api", {3, true}}});
+    EXPECT_EQ(peer_status(speaker.status()).updates_out, out_before);
+
+    // The withdraw is written within the call itself (same loop iteration).
+    speaker.set_service_health(kDown);
+    EXPECT_EQ(peer_status(speaker.status()).updates_out, out_before + 1);
+    auto wd = expect_message<wire::Update>(loop, peer, nullptr, 1s);
+    ASSERT_TRUE(wd);
+    EXPECT_EQ(wd->withdrawn, std::vector<net::IpPrefix>{vip.prefix});
+    EXPECT_EQ(speaker.status().vips[0].reason, "api has 0 healthy backends (needs 1)");
+
+    speaker.set_service_health(kHealthy);
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+
+    // Route refresh re-sends the announcement.
+    peer.send(wire::RouteRefresh{wire::kIpv4Unicast});
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+
+    bool done = false;
+    speaker.shutdown([&] { done = true; });
+    auto last = expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return !u.withdrawn.empty(); });
+    ASSERT_TRUE(last);
+    auto cease = expect_message<wire::Notification>(loop, peer);
+    ASSERT_TRUE(cease);
+    EXPECT_EQ(cease->code, wire::err::kCease);
+    EXPECT_EQ(cease->subcode, wire::err::kAdministrativeShutdown);
+    peer.close();
+    EXPECT_TRUE(run_until(
+        loop, [&] { return done; }, 3s));
+}
+
+TEST(BgpSpeaker, IbgpCarriesLocalPrefAndNoPrependOrOwnAs) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto vip = make_vip("10.0.0.100/32", {});
+    vip.as_path_prepend = 2;
+    vip.next_hop = net::IpAddress::parse("192.0.2.7");
+    Speaker speaker(loop.raw(),
+                    make_config(64512, {make_peer("127.0.0.1", peer.port(), 64512)}, {vip}));
+    ASSERT_TRUE(peer.establish(loop, 64512));
+    auto ann = expect_message<wire::Update>(loop, peer, is_announcement, 5s, {true, true});
+    ASSERT_TRUE(ann);
+    EXPECT_EQ(ann->attributes.local_pref, 100u);
+    EXPECT_TRUE(ann->attributes.as_path->empty());
+    EXPECT_EQ(ann->attributes.next_hop, net::IpAddress::parse("192.0.2.7"));
+}
+
+TEST(BgpSpeaker, EbgpPrependAndIpv6OverIpv4UsesMappedNextHop) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto v4 = make_vip("10.0.0.100/32", {});
+    v4.as_path_prepend = 2;
+    auto v6 = make_vip("2001:db8:100::1/128", {});
+    Speaker speaker(loop.raw(),
+                    make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)}, {v4, v6}));
+    auto open = peer.establish(loop, 65001);
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->capabilities.multiprotocol,
+              (std::vector<wire::AddressFamily>{wire::kIpv4Unicast, wire::kIpv6Unicast}));
+    auto a4 = expect_message<wire::Update>(loop, peer,
+                                           [](const wire::Update& u) { return !u.nlri.empty(); });
+    ASSERT_TRUE(a4);
+    EXPECT_EQ((*a4->attributes.as_path)[0].asns, (std::vector<uint32_t>{64512, 64512, 64512}));
+    auto a6 = expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return u.attributes.mp_reach.has_value(); });
+    ASSERT_TRUE(a6);
+    EXPECT_EQ(a6->attributes.mp_reach->next_hops,
+              std::vector<net::IpAddress>{*net::IpAddress::parse("::ffff:127.0.0.1")});
+    EXPECT_EQ(a6->attributes.mp_reach->nlri, std::vector<net::IpPrefix>{v6.prefix});
+    // The watchdog withdraws both at once.
+    speaker.set_node_healthy(false, "worker 1 stalled");
+    auto w4 = expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return !u.withdrawn.empty(); });
+    ASSERT_TRUE(w4);
+    EXPECT_EQ(speaker.status().vips[1].reason, "node unhealthy: worker 1 stalled");
+}
+
+TEST(BgpSpeaker, MalformedUpdateGetsNotificationAndSessionRestarts) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    Speaker speaker(loop.raw(), make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                                            {make_vip("10.0.0.100/32")}));
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+    // An UPDATE carrying an unknown attribute flagged well-known (type 99).
+    const std::vector<uint8_t> bad = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0,    27,
+                                      2,    0,    0,    0,    4,    0x40, 99,   1,    0};
+    peer.send_raw(bad);
+    auto n = expect_message<wire::Notification>(loop, peer);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->code, wire::err::kUpdate);
+    EXPECT_EQ(n->subcode, wire::err::kUnrecognizedWellKnownAttribute);
+    peer.close();
+    auto s = peer_status(speaker.status());
+    EXPECT_FALSE(s.established);
+    EXPECT_EQ(s.flaps, 1u);
+    EXPECT_NE(s.last_error.find("Unrecognized Well-known Attribute"), std::string::npos)
+        << s.last_error;
+    // It dials again (backoff starts at about a second) and establishes.
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    EXPECT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+}
+
+TEST(BgpSpeaker, OpenErrorsAreAnswered) {
+    struct Case {
+        uint32_t as;
+        uint16_t hold;
+        uint8_t subcode;
+    };
+    for (auto c : {Case{65002, 9, wire::err::kBadPeerAs},
+                   Case{65001, 2, wire::err::kUnacceptableHoldTime}}) {
+        net::Loop loop;
+        ScriptedPeer peer;
+        Speaker speaker(loop.raw(),
+                        make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)}, {}));
+        ASSERT_TRUE(peer.establish(loop, c.as, c.hold));
+        auto n = expect_message<wire::Notification>(loop, peer);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(n->code, wire::err::kOpen);
+        EXPECT_EQ(n->subcode, c.subcode);
+    }
+}
+
+TEST(BgpSpeaker, HoldTimeIsNegotiatedAndExpiryIsNotified) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    Speaker speaker(loop.raw(),
+                    make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)}, {}));
+    ASSERT_TRUE(peer.establish(loop, 65001, 3));
+    ASSERT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+    // Keepalives arrive every second (3 s / 3); the peer stays silent, so after 3 s we expire.
+    const auto start = Clock::now();
+    int keepalives = 0;
+    auto n = expect_message<wire::Notification>(loop, peer, nullptr, 6s);
+    (void)keepalives;
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->code, wire::err::kHoldTimerExpired);
+    const auto waited = Clock::now() - start;
+    EXPECT_GE(waited, 2500ms);
+    EXPECT_EQ(speaker.status().peers[0].last_error.find("hold timer expired"), 0u);
+}
+
+TEST(BgpSpeaker, PassiveAcceptOnlyFromConfiguredPeers) {
+    net::Loop loop;
+    // The configured peer's port is closed: only the passive side can establish.
+    auto cfg =
+        make_config(64512, {make_peer("127.0.0.1", 1, 65001)}, {make_vip("10.0.0.100/32", {})});
+    cfg.listen = true;
+    cfg.listen_port = 17979;
+    Speaker speaker(loop.raw(), cfg);
+    run_until(
+        loop, [] { return false; }, 100ms);
+    // A stranger (127.0.0.2 is not configured) is refused.
+    {
+        net::Fd s(::socket(AF_INET, SOCK_STREAM, 0));
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        ::inet_pton(AF_INET, "127.0.0.2", &local.sin_addr);
+        ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(17979);
+        ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+        ASSERT_EQ(::connect(s.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+        ::fcntl(s.get(), F_SETFL, O_NONBLOCK);
+        bool closed = run_until(
+            loop,
+            [&] {
+                char b;
+                return ::read(s.get(), &b, 1) == 0;
+            },
+            2s);
+        EXPECT_TRUE(closed);
+    }
+    // The configured address is accepted and gets the VIP.
+    net::Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(17979);
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ::connect(s.get(), reinterpret_cast<sockaddr*>(&to), sizeof to);
+    std::vector<uint8_t> in;
+    std::optional<wire::Open> open;
+    ASSERT_TRUE(run_until(loop, [&] {
+        uint8_t b[4096];
+        ssize_t n = ::read(s.get(), b, sizeof b);
+        if (n > 0) in.insert(in.end(), b, b + n);
+        auto f = wire::check_header(in);
+        if (f.status != wire::Frame::Status::complete) return false;
+        auto d = wire::decode({in.data(), f.length});
+        in.erase(in.begin(), in.begin() + static_cast<ptrdiff_t>(f.length));
+        if (d.message && std::holds_alternative<wire::Open>(*d.message))
+            open = std::get<wire::Open>(*d.message);
+        return open.has_value();
+    }));
+    EXPECT_EQ(open->my_as, 64512);
+}
+
+TEST(BgpSpeaker, ReconfigureKeepsUnchangedSessionsAndAppliesVipsAtOnce) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto cfg = make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                           {make_vip("10.0.0.100/32", {})});
+    Speaker speaker(loop.raw(), cfg);
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+    // New MED on the VIP, plus a second VIP: re-announced, same session.
+    cfg.vips[0].med = 7;
+    cfg.vips.push_back(make_vip("10.0.0.101/32", {}));
+    speaker.reconfigure(cfg);
+    auto a = expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return u.attributes.med == 7u; });
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, [](const wire::Update& u) {
+        return !u.nlri.empty() && u.nlri[0].to_string() == "10.0.0.101/32";
+    }));
+    EXPECT_TRUE(speaker.status().peers[0].established);
+    EXPECT_EQ(speaker.status().peers[0].flaps, 0u);
+    // Dropping the VIP withdraws it.
+    cfg.vips.pop_back();
+    speaker.reconfigure(cfg);
+    ASSERT_TRUE(expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return !u.withdrawn.empty(); }));
+    // A changed remote AS restarts the session with Cease/Other Configuration Change.
+    cfg.peers[0].remote_as = 65009;
+    speaker.reconfigure(cfg);
+    auto n = expect_message<wire::Notification>(loop, peer);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->code, wire::err::kCease);
+    EXPECT_EQ(n->subcode, wire::err::kOtherConfigurationChange);
+}
+
+TEST(BgpSpeaker, GracefulShutdownAnnouncesCommunityThenWithdraws) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto cfg = make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                           {make_vip("10.0.0.100/32", {})});
+    cfg.graceful_shutdown = 300ms;
+    Speaker speaker(loop.raw(), cfg);
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+    bool done = false;
+    speaker.shutdown([&] { done = true; });
+    auto g = expect_message<wire::Update>(loop, peer, is_announcement);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->attributes.communities, std::vector<uint32_t>{wire::kCommunityGracefulShutdown});
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return !u.withdrawn.empty(); }));
+    EXPECT_GE(Clock::now() - t0, 250ms);
+    ASSERT_TRUE(expect_message<wire::Notification>(loop, peer));
+    // The peer never closes: the 1 s bound ends the shutdown anyway.
+    EXPECT_TRUE(run_until(
+        loop, [&] { return done; }, 3s));
+}
+
+}  // namespace
+}  // namespace clb::bgp
