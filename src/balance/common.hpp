@@ -40,6 +40,12 @@ class Rng {
     uint64_t state_;
 };
 
+// Where a worker's picker starts its rotation. Workers' seeds may differ only in their
+// high bits (worker id << 32), so they are mixed; seed 0 still starts at 0.
+inline uint64_t start_position(uint64_t seed, size_t n) {
+    return mix64(seed) % n;
+}
+
 inline uint32_t weight_of(const Candidate& c) {
     return std::max<uint32_t>(c.weight, 1);
 }

@@ -30,7 +30,8 @@ constexpr uint64_t kMaxLcm = uint64_t{1} << 31;
 class LeastConnPicker final : public Picker {
   public:
     // Workers start their scans at different backends, so idle ties spread across workers.
-    LeastConnPicker(std::span<const Candidate> cands, uint64_t seed) : start_(seed % cands.size()) {
+    LeastConnPicker(std::span<const Candidate> cands, uint64_t seed)
+        : start_(start_position(seed, cands.size())) {
         uint64_t lcm = 1;
         for (const auto& c : cands)
             if (lcm <= kMaxLcm) lcm = std::lcm(lcm, uint64_t{weight_of(c)});

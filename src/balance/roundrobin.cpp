@@ -41,9 +41,9 @@ struct RoundRobinPrepared final : Prepared {
 // (`cursor`); members already picked in this turn of the class sit one total lower.
 class SmoothSequence {
   public:
-    SmoothSequence(const RoundRobinPrepared& rr, uint64_t start) : rr_(rr) {
+    SmoothSequence(const RoundRobinPrepared& rr, uint64_t seed) : rr_(rr) {
         for (const auto& c : rr.classes)
-            state_.push_back({0, static_cast<uint32_t>(start % c.members.size()), 0});
+            state_.push_back({0, static_cast<uint32_t>(start_position(seed, c.members.size())), 0});
     }
 
     uint32_t next() {
@@ -87,7 +87,7 @@ class RoundRobinPicker final : public Picker {
     RoundRobinPicker(std::span<const Candidate> cands,
                      std::shared_ptr<const RoundRobinPrepared> prepared, uint64_t seed)
         : cands_(cands), prepared_(std::move(prepared)), sequence_(*prepared_, seed) {
-        if (!prepared_->schedule.empty()) pos_ = seed % prepared_->schedule.size();
+        if (!prepared_->schedule.empty()) pos_ = start_position(seed, prepared_->schedule.size());
     }
 
     int pick(uint64_t, std::span<const uint32_t> exclude) override {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "pool.hpp"
 
@@ -22,7 +23,21 @@ TEST(RoundRobin, EqualWeightsRotate) {
 
 TEST(RoundRobin, SeedOnlyShiftsTheStart) {
     Pool pool = Pool::uniform(3);
-    EXPECT_EQ(sequence(pool, 4, 2), (std::vector<int>{2, 0, 1, 2}));
+    for (uint64_t seed = 1; seed < 20; ++seed) {
+        auto seq = sequence(pool, 6, seed);
+        for (size_t k = 1; k < seq.size(); ++k)
+            EXPECT_EQ(seq[k], (seq[0] + k) % 3);
+    }
+}
+
+TEST(RoundRobin, WorkersStartAtDifferentPoints) {
+    // The proxy seeds each worker's picker with (worker id << 32) ^ generation: with a
+    // power-of-two number of backends the low bits alone would all be equal.
+    Pool pool = Pool::uniform(4);
+    std::set<int> first_picks;
+    for (uint64_t worker = 0; worker < 8; ++worker)
+        first_picks.insert(sequence(pool, 1, (worker << 32) ^ 5)[0]);
+    EXPECT_GE(first_picks.size(), 3u);
 }
 
 TEST(RoundRobin, SmoothInterleavingThreeToOne) {
