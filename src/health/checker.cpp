@@ -32,9 +32,9 @@ std::string describe(const runtime::Backend& b) {
     return b.service + "/" + b.name + " (" + b.address.to_string() + ")";
 }
 
-std::string streak(unsigned n, const char* what) {
-    return std::to_string(n) + " consecutive " + what +
-           (n == 1 ? "" : (what[0] == 's' ? "es" : "s"));
+// "3 consecutive failures"
+std::string streak(unsigned n, const char* one, const char* many) {
+    return std::to_string(n) + " consecutive " + (n == 1 ? one : many);
 }
 
 // What every backend's checks share; owned by Checker::Impl.
@@ -117,15 +117,17 @@ class BackendCheck {
         context_.registry.record_check(*backend_, ok, reason);
         switch (change) {
             case RiseFall::Change::went_up: {
-                std::string why = state_.successes() > 1
-                                      ? reason + " (" + streak(state_.successes(), "success") + ")"
-                                      : reason;
+                std::string why =
+                    state_.successes() > 1
+                        ? reason + " (" + streak(state_.successes(), "success", "successes") + ")"
+                        : reason;
                 spdlog::info("backend {} is UP: {}", label_, why);
                 context_.registry.set_health(*backend_, true, why);
                 break;
             }
             case RiseFall::Change::went_down: {
-                std::string why = reason + " (" + streak(state_.failures(), "failure") + ")";
+                std::string why =
+                    reason + " (" + streak(state_.failures(), "failure", "failures") + ")";
                 spdlog::warn("backend {} is DOWN: {}", label_, why);
                 context_.registry.set_health(*backend_, false, why);
                 break;
