@@ -19,6 +19,9 @@ constexpr double kOpenSentHoldTime = 240.0;  // RFC 4271 §8.2.2: "a large value
 constexpr double kCloseTimeout = 1.0;        // a peer that stops reading delays no shutdown longer
 constexpr double kMinBackoff = 1.0;
 constexpr double kMaxBackoff = 30.0;
+// A session must stay up this long before the backoff starts again from kMinBackoff: a peer
+// that drops us right after Established (e.g. refusing our UPDATE) is not redialled every second.
+constexpr double kStableSession = 10.0;
 constexpr size_t kMaxPendingOutput = 1 << 20;  // a peer that does not read is reset, not buffered
 constexpr size_t kMaxPrefixesPerUpdate = 400;  // keeps every UPDATE well under 4096 bytes
 constexpr uint32_t kLocalPref = 100;
@@ -499,7 +502,6 @@ void Session::on_open(Connection& c, wire::Open&& open) {
 void Session::on_established(Connection& c) {
     c.set_established();
     established_since_ = ev_now(loop_);
-    backoff_ = kMinBackoff;
     last_error_.clear();
     update_state("hold time " + std::to_string(c.hold_time()) + "s");
     adj_rib_out_.clear();
@@ -528,6 +530,7 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     last_error_ = why;
     c.close(std::move(n));
     if (was_established) {
+        if (ev_now(loop_) - established_since_ >= kStableSession) backoff_ = kMinBackoff;
         ++flaps_;
         established_since_ = 0;
         adj_rib_out_.clear();

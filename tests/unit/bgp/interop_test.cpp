@@ -183,7 +183,7 @@ class Bird : public Peer {
   public:
     static constexpr const char* kBinary = "/usr/sbin/bird";
     Bird(const char* listen, uint16_t port, uint32_t local_as, const char* neighbor,
-         uint32_t remote_as)
+         uint32_t remote_as, const std::string& password = "")
         : dir_("bird") {
         std::ostringstream conf;
         conf << "router id 10.255.0.2;\n"
@@ -195,6 +195,7 @@ class Bird : public Peer {
              << "  neighbor " << neighbor << " as " << remote_as << ";\n"
              << "  hold time 3; min hold time 3; connect retry time 1; error wait time 1,3;\n"
              << "  passive on; multihop; debug all;\n"
+             << (password.empty() ? "" : "  password \"" + password + "\";\n")
              << "  ipv4 { import all; export none; };\n"
              << "  ipv6 { import all; export none; };\n"
              << "}\n";
@@ -505,6 +506,13 @@ TEST(BgpInterop, BirdEbgpFourOctetAsPrependMedCommunitiesAndShutdown) {
     Speaker speaker(loop.raw(), scenario_config(s));
     announce_withdraw_announce(loop, speaker, bird, s);
 
+    // `reload in` makes BIRD send ROUTE-REFRESH: we answer by re-sending the announcement.
+    const auto updates = speaker.status().peers[0].updates_out;
+    bird.cli("reload in lb");
+    EXPECT_TRUE(poll_until(
+        loop, [&] { return speaker.status().peers[0].updates_out > updates; }, 3s));
+    EXPECT_FALSE(bird.route(s.vip).empty());
+
     // shutdown(): the route goes first, then the session with Cease/Administrative Shutdown.
     bool done = false;
     const auto t0 = Clock::now();
@@ -565,6 +573,25 @@ TEST(BgpInterop, BirdIpv6VipOverIpv6Session) {
     Bird bird("::1", s.port, s.remote_as, "::1", s.local_as);
     net::Loop loop;
     Speaker speaker(loop.raw(), scenario_config(s));
+    announce_withdraw_announce(loop, speaker, bird, s);
+}
+
+TEST(BgpInterop, BirdTcpMd5) {
+    SKIP_WITHOUT(Bird::kBinary);
+    Scenario s;
+    s.port = 17904;
+    Bird bird("127.0.0.1", s.port, s.remote_as, "127.0.0.1", s.local_as, "s3cret-md5");
+    {
+        // Without the key our SYNs are dropped by the kernel on BIRD's side: no session.
+        net::Loop loop;
+        Speaker unkeyed(loop.raw(), scenario_config(s));
+        EXPECT_FALSE(poll_until(
+            loop, [&] { return unkeyed.status().peers[0].established; }, 2s));
+    }
+    net::Loop loop;
+    auto cfg = scenario_config(s);
+    cfg.peers[0].password = "s3cret-md5";
+    Speaker speaker(loop.raw(), cfg);
     announce_withdraw_announce(loop, speaker, bird, s);
 }
 

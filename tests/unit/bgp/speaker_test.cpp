@@ -191,6 +191,54 @@ TEST(BgpSpeaker, MalformedUpdateGetsNotificationAndSessionRestarts) {
     EXPECT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
 }
 
+TEST(BgpSpeaker, EveryKindOfGarbageFromAnEstablishedPeerGetsItsNotification) {
+    auto msg = [](uint8_t type, std::vector<uint8_t> body) {
+        std::vector<uint8_t> m(16, 0xFF);
+        const size_t len = 19 + body.size();
+        m.push_back(static_cast<uint8_t>(len >> 8));
+        m.push_back(static_cast<uint8_t>(len));
+        m.push_back(type);
+        m.insert(m.end(), body.begin(), body.end());
+        return m;
+    };
+    struct Case {
+        const char* name;
+        std::vector<uint8_t> bytes;
+        uint8_t code, subcode;
+    };
+    auto bad_marker = msg(4, {});
+    bad_marker[0] = 0;
+    const std::vector<Case> cases = {
+        {"bad marker", bad_marker, wire::err::kHeader, wire::err::kConnectionNotSynchronized},
+        {"keepalive with a body", msg(4, {1}), wire::err::kHeader, wire::err::kBadMessageLength},
+        {"message type 9", msg(9, {}), wire::err::kHeader, wire::err::kBadMessageType},
+        {"attribute length past the message", msg(2, {0, 0, 0, 200, 0x40, 1, 1, 0}),
+         wire::err::kUpdate, wire::err::kMalformedAttributeList},
+        {"MP_REACH with a 5-byte next hop",
+         msg(2, {0, 0, 0, 13, 0x80, 14, 10, 0, 2, 1, 5, 1, 2, 3, 4, 5, 0}), wire::err::kUpdate,
+         wire::err::kOptionalAttributeError},
+        {"OPEN while Established", wire::encode(wire::Open{4, 65001, 9, 0x0A0000FE, {}}),
+         wire::err::kFsm, wire::err::kUnexpectedInEstablished},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        net::Loop loop;
+        ScriptedPeer peer;
+        Speaker speaker(loop.raw(), make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                                                {make_vip("10.0.0.100/32", {})}));
+        ASSERT_TRUE(peer.establish(loop, 65001));
+        ASSERT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+        peer.send_raw(c.bytes);
+        auto n = expect_message<wire::Notification>(loop, peer);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(n->code, c.code) << wire::describe(*n);
+        EXPECT_EQ(n->subcode, c.subcode) << wire::describe(*n);
+        // Still running: the session went back to dialling.
+        EXPECT_TRUE(run_until(
+            loop, [&] { return !speaker.status().peers[0].established; }, 1s));
+    }
+}
+
 TEST(BgpSpeaker, OpenErrorsAreAnswered) {
     struct Case {
         uint32_t as;
