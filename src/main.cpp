@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     if (path.empty()) return usage_error("no configuration file: use -c FILE");
 
     auto loaded = clb::config::load_file(path);
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    for (const auto& e : loaded.errors)
+        std::fprintf(stderr, "%s\n", e.to_string().c_str());
     if (!loaded.ok()) {
         std::fprintf(stderr, "contrail-lb: %s: %zu error(s)\n", path.c_str(), loaded.errors.size());
         return 1;

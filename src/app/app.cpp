@@ -2,10 +2,10 @@
 
 #include <signal.h>
 
-#include <chrono>
-#include <ctime>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "contrail_lb/admin/server.hpp"
@@ -31,11 +31,16 @@ double monotonic_seconds() {
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level) {
     switch (level) {
-        case config::LogLevel::trace: return spdlog::level::trace;
-        case config::LogLevel::debug: return spdlog::level::debug;
-        case config::LogLevel::info: return spdlog::level::info;
-        case config::LogLevel::warn: return spdlog::level::warn;
-        case config::LogLevel::error: return spdlog::level::err;
+        case config::LogLevel::trace:
+            return spdlog::level::trace;
+        case config::LogLevel::debug:
+            return spdlog::level::debug;
+        case config::LogLevel::info:
+            return spdlog::level::info;
+        case config::LogLevel::warn:
+            return spdlog::level::warn;
+        case config::LogLevel::error:
+            return spdlog::level::err;
     }
     return spdlog::level::info;
 }
@@ -47,7 +52,7 @@ unsigned worker_count(const config::Config& c) {
 
 // The control thread: everything but the proxying itself.
 class Control {
-public:
+  public:
     explicit Control(std::shared_ptr<const config::Config> config)
         : loop_(net::Loop::make_default()),
           config_(std::move(config)),
@@ -65,7 +70,8 @@ public:
     int run() {
         apply_globals(*config_);
         auto errors = listeners_.apply(*config_);
-        for (const auto& e : errors) spdlog::error("{}", e);
+        for (const auto& e : errors)
+            spdlog::error("{}", e);
         if (!errors.empty()) return 1;
         registry_.subscribe([this](const auto& snapshot) { on_snapshot(snapshot); });
         unsigned n = worker_count(*config_);
@@ -83,13 +89,15 @@ public:
         watchdog_.start(0.25, 0.25);
         log_summary(n);
         loop_.run();
-        for (auto& w : workers_) w->stop();
-        for (auto& w : workers_) w->join();
+        for (auto& w : workers_)
+            w->stop();
+        for (auto& w : workers_)
+            w->join();
         spdlog::info("contrail-lb stopped");
         return exit_code_;
     }
 
-private:
+  private:
     void apply_globals(const config::Config& c) {
         spdlog::set_level(to_spdlog(c.global.log_level));
         context_.max_connections.store(c.global.max_connections);
@@ -121,7 +129,8 @@ private:
                      workers, config_->services.size(), config_->path);
         for (const auto& s : config_->services) {
             std::string listen;
-            for (const auto& a : s.listen) listen += (listen.empty() ? "" : ",") + a.to_string();
+            for (const auto& a : s.listen)
+                listen += (listen.empty() ? "" : ",") + a.to_string();
             spdlog::info("service {}: {} mode, {} balancing, listen {}, {} backends, checks {}",
                          s.name, config::to_string(s.mode), config::to_string(s.balance), listen,
                          s.backends.size(), config::to_string(s.health_check.type));
@@ -134,7 +143,8 @@ private:
 
     // Every registry change: workers get the snapshot, BGP re-evaluates the VIPs.
     void on_snapshot(const std::shared_ptr<const runtime::Snapshot>& snapshot) {
-        for (auto& w : workers_) w->publish(snapshot);
+        for (auto& w : workers_)
+            w->publish(snapshot);
         publish_service_health();
     }
 
@@ -152,7 +162,8 @@ private:
         spdlog::info("reload: SIGHUP received, loading {}", path);
         auto loaded = config::load_file(path);
         if (!loaded.ok()) {
-            for (const auto& e : loaded.errors) spdlog::error("reload: {}", e.to_string());
+            for (const auto& e : loaded.errors)
+                spdlog::error("reload: {}", e.to_string());
             spdlog::error("reload: {} has {} error(s); the running configuration stays", path,
                           loaded.errors.size());
             return;
@@ -162,7 +173,8 @@ private:
             spdlog::warn("reload: global.workers changes only at restart; keeping {} workers",
                          workers_.size());
         apply_globals(*next);
-        for (const auto& e : listeners_.apply(*next)) spdlog::error("reload: {}", e);
+        for (const auto& e : listeners_.apply(*next))
+            spdlog::error("reload: {}", e);
         for (unsigned i = 0; i < workers_.size(); ++i)
             workers_[i]->set_listeners(listeners_.for_worker(i));
         config_ = next;
@@ -214,7 +226,8 @@ private:
         if (draining_) return;
         draining_ = true;
         checker_.stop();
-        for (auto& w : workers_) w->begin_drain();
+        for (auto& w : workers_)
+            w->begin_drain();
         drain_poll_.start(0.02, 0.05);
     }
 
@@ -227,7 +240,8 @@ private:
 
     void grace_expired() {
         uint32_t open = 0;
-        for (const auto& w : workers_) open += w->sessions();
+        for (const auto& w : workers_)
+            open += w->sessions();
         if (open) spdlog::warn("shutdown: grace period over, closing {} connection(s)", open);
         finish();
     }
@@ -249,7 +263,8 @@ private:
         std::string stalled;
         for (const auto& w : workers_) {
             double age = now - w->last_tick();
-            if (age > limit) stalled = fmt::format("worker {} loop stalled for {:.1f}s", w->id(), age);
+            if (age > limit)
+                stalled = fmt::format("worker {} loop stalled for {:.1f}s", w->id(), age);
         }
         bool healthy = stalled.empty();
         if (healthy != node_healthy_) {

@@ -38,14 +38,16 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
             }
         }
     }
-    for (const auto& [key, g] : groups_) spdlog::info("{}: no longer listening on {}", g.service, key);
+    for (const auto& [key, g] : groups_)
+        spdlog::info("{}: no longer listening on {}", g.service, key);
     groups_ = std::move(groups);
     return errors;
 }
 
 std::vector<proxy::ListenerSocket> Listeners::for_worker(unsigned worker) const {
     std::vector<proxy::ListenerSocket> out;
-    for (const auto& [key, g] : groups_) out.push_back({g.fds[worker], g.address, g.service});
+    for (const auto& [key, g] : groups_)
+        out.push_back({g.fds[worker], g.address, g.service});
     return out;
 }
 

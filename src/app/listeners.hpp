@@ -14,7 +14,7 @@
 namespace clb::app {
 
 class Listeners {
-public:
+  public:
     explicit Listeners(unsigned workers) : workers_(workers) {}
 
     // Binds what `config` adds, closes what it drops. Returns the errors, one line each
@@ -24,15 +24,15 @@ public:
     // Every listen address of the service is bound.
     bool listening(const std::string& service) const;
 
-private:
+  private:
     struct Group {
         std::string service;
         net::SocketAddress address;
         std::vector<std::shared_ptr<net::Fd>> fds;  // one per worker
     };
     unsigned workers_;
-    std::map<std::string, Group> groups_;  // by address text
-    std::map<std::string, bool> complete_; // by service
+    std::map<std::string, Group> groups_;   // by address text
+    std::map<std::string, bool> complete_;  // by service
 };
 
 }  // namespace clb::app

@@ -41,7 +41,8 @@ const std::vector<Canned>& canned() {
             {505, "HTTP Version Not Supported", "505 HTTP version not supported\n"},
         };
         std::vector<Canned> out;
-        for (const auto& r : rows) out.push_back({r.status, render(r.status, r.reason, r.body)});
+        for (const auto& r : rows)
+            out.push_back({r.status, render(r.status, r.reason, r.body)});
         return out;
     }();
     return responses;

@@ -45,7 +45,9 @@ in6_addr IpAddress::to_in6_addr() const {
     return a;
 }
 
-uint32_t IpAddress::v4_host_order() const { return ntohl(to_in_addr().s_addr); }
+uint32_t IpAddress::v4_host_order() const {
+    return ntohl(to_in_addr().s_addr);
+}
 
 std::string IpAddress::to_string() const {
     char buf[INET6_ADDRSTRLEN] = "";
@@ -129,14 +131,16 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 }
 
 uint16_t SocketAddress::port() const {
-    if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    if (family() == AF_INET)
+        return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
     if (family() == AF_INET6)
         return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
     return 0;
 }
 
 IpAddress SocketAddress::ip() const {
-    if (family() == AF_INET) return IpAddress::v4(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
+    if (family() == AF_INET)
+        return IpAddress::v4(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
     if (family() == AF_INET6)
         return IpAddress::v6(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
     return {};

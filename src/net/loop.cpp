@@ -22,8 +22,12 @@ Loop::~Loop() {
     if (loop_ && !is_default_) ev_loop_destroy(loop_);
 }
 
-void Loop::run() { ev_run(loop_, 0); }
-void Loop::stop() { ev_break(loop_, EVBREAK_ALL); }
+void Loop::run() {
+    ev_run(loop_, 0);
+}
+void Loop::stop() {
+    ev_break(loop_, EVBREAK_ALL);
+}
 
 IoWatcher::IoWatcher(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
     ev_init(&io_, &IoWatcher::trampoline);
@@ -39,7 +43,9 @@ void IoWatcher::start(int fd, int events) {
     ev_io_start(loop_, &io_);
 }
 
-void IoWatcher::stop() { ev_io_stop(loop_, &io_); }
+void IoWatcher::stop() {
+    ev_io_stop(loop_, &io_);
+}
 
 void IoWatcher::trampoline(struct ev_loop*, ev_io* w, int revents) {
     static_cast<IoWatcher*>(w->data)->cb_(revents);
@@ -56,13 +62,17 @@ void Timer::start(double after, double repeat) {
     ev_timer_start(loop_, &timer_);
 }
 
-void Timer::stop() { ev_timer_stop(loop_, &timer_); }
+void Timer::stop() {
+    ev_timer_stop(loop_, &timer_);
+}
 
 double Timer::remaining() const {
     return ev_is_active(&timer_) ? ev_timer_remaining(loop_, const_cast<ev_timer*>(&timer_)) : 0.;
 }
 
-void Timer::trampoline(struct ev_loop*, ev_timer* w, int) { static_cast<Timer*>(w->data)->cb_(); }
+void Timer::trampoline(struct ev_loop*, ev_timer* w, int) {
+    static_cast<Timer*>(w->data)->cb_();
+}
 
 AsyncWaker::AsyncWaker(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std::move(cb)) {
     ev_async_init(&async_, &AsyncWaker::trampoline);
@@ -70,9 +80,13 @@ AsyncWaker::AsyncWaker(struct ev_loop* loop, Callback cb) : loop_(loop), cb_(std
     ev_async_start(loop_, &async_);
 }
 
-AsyncWaker::~AsyncWaker() { ev_async_stop(loop_, &async_); }
+AsyncWaker::~AsyncWaker() {
+    ev_async_stop(loop_, &async_);
+}
 
-void AsyncWaker::send() { ev_async_send(loop_, &async_); }
+void AsyncWaker::send() {
+    ev_async_send(loop_, &async_);
+}
 
 void AsyncWaker::trampoline(struct ev_loop*, ev_async* w, int) {
     static_cast<AsyncWaker*>(w->data)->cb_();
@@ -85,7 +99,9 @@ SignalWatcher::SignalWatcher(struct ev_loop* loop, int signum, Callback cb)
     ev_signal_start(loop_, &signal_);
 }
 
-SignalWatcher::~SignalWatcher() { ev_signal_stop(loop_, &signal_); }
+SignalWatcher::~SignalWatcher() {
+    ev_signal_stop(loop_, &signal_);
+}
 
 void SignalWatcher::trampoline(struct ev_loop*, ev_signal* w, int) {
     static_cast<SignalWatcher*>(w->data)->cb_();

@@ -22,7 +22,8 @@ Fd listen_tcp(const SocketAddress& addr, const ListenOptions& opts, int& error) 
     }
     set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1);
     if (opts.reuse_port) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1);
-    if (addr.family() == AF_INET6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only);
+    if (addr.family() == AF_INET6)
+        set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only);
     if (::bind(fd.get(), addr.sa(), addr.len()) < 0 || ::listen(fd.get(), opts.backlog) < 0) {
         error = errno;
         return {};
@@ -53,7 +54,9 @@ int take_socket_error(int fd) {
     return err;
 }
 
-void set_nodelay(int fd) { set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1); }
+void set_nodelay(int fd) {
+    set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+}
 
 bool set_nonblocking(int fd) {
     int flags = ::fcntl(fd, F_GETFL, 0);

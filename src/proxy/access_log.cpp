@@ -18,8 +18,8 @@ void append_prefix(std::string& out) {
     localtime_r(&t, &tm);
     char buf[64];
     size_t n = std::strftime(buf, sizeof buf, "[%Y-%m-%d %H:%M:%S", &tm);
-    n += static_cast<size_t>(std::snprintf(buf + n, sizeof buf - n, ".%03lld] [info] ",
-                                           static_cast<long long>(ms)));
+    n += static_cast<size_t>(
+        std::snprintf(buf + n, sizeof buf - n, ".%03lld] [info] ", static_cast<long long>(ms)));
     out.append(buf, n);
 }
 }  // namespace

@@ -9,13 +9,13 @@
 namespace clb::proxy {
 
 class AccessLog {
-public:
+  public:
     // `line` without timestamp and newline; the prefix matches the spdlog pattern.
     void append(std::string_view line);
     void flush();  // once per loop iteration
     bool pending() const { return !buffer_.empty(); }
 
-private:
+  private:
     static constexpr size_t kChunk = 4096;  // PIPE_BUF
     std::string buffer_;
 };

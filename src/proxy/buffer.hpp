@@ -15,7 +15,7 @@ inline constexpr size_t kBufferSize = 32 * 1024;  // also the largest request/re
 
 // Per-worker free list: connections come and go by the thousand, their buffers need not.
 class BufferPool {
-public:
+  public:
     std::unique_ptr<char[]> get() {
         if (free_.empty()) return std::make_unique<char[]>(kBufferSize);
         auto b = std::move(free_.back());
@@ -26,13 +26,13 @@ public:
         if (b && free_.size() < kMaxFree) free_.push_back(std::move(b));
     }
 
-private:
+  private:
     static constexpr size_t kMaxFree = 1024;
     std::vector<std::unique_ptr<char[]>> free_;
 };
 
 class IoBuffer {
-public:
+  public:
     IoBuffer() = default;
     explicit IoBuffer(std::unique_ptr<char[]> storage) : data_(std::move(storage)) {}
 
@@ -61,7 +61,7 @@ public:
         if (head_ == tail_) head_ = tail_ = 0;
     }
 
-private:
+  private:
     void compact() {
         std::memmove(data_.get(), data_.get() + head_, tail_ - head_);
         tail_ -= head_;

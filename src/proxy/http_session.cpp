@@ -2,8 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include "contrail_lb/http/responses.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -17,7 +17,9 @@ namespace {
 
 constexpr double kLingerSeconds = 2.0;  // reading what a closed client still sends
 
-double seconds(config::Duration d) { return static_cast<double>(d.count()) / 1000.; }
+double seconds(config::Duration d) {
+    return static_cast<double>(d.count()) / 1000.;
+}
 
 bool idempotent(int method) {
     switch (method) {
@@ -111,7 +113,8 @@ void HttpSession::read_client() {
     if (phase_ == Phase::linger) {
         char sink[4096];
         ssize_t n;
-        while ((n = ::read(fd_.get(), sink, sizeof sink)) > 0) {}
+        while ((n = ::read(fd_.get(), sink, sizeof sink)) > 0) {
+        }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) close();
         return;
     }
@@ -219,13 +222,23 @@ void HttpSession::pump() {
 
 bool HttpSession::read_request_head() {
     // RFC 9112 §2.2: ignore empty lines before a request line.
-    while (in_.size() >= 2 && in_.data()[0] == '\r' && in_.data()[1] == '\n') in_.consume(2);
+    while (in_.size() >= 2 && in_.data()[0] == '\r' && in_.data()[1] == '\n')
+        in_.consume(2);
     if (client_error_ || (client_eof_ && in_.empty())) {
         close();
         return false;
     }
-    size_t end = in_.view().find("\r\n\r\n");
+    std::string_view view = in_.view();
+    size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
+        // A head that can never end in CRLFCRLF is refused now, not after a timeout.
+        for (size_t lf = view.find('\n'); lf != std::string_view::npos;
+             lf = view.find('\n', lf + 1)) {
+            if (lf == 0 || view[lf - 1] != '\r') {
+                fail(400, "malformed request: bare LF");
+                return false;
+            }
+        }
         if (in_.full())
             fail(431, "request head larger than " + std::to_string(kBufferSize / 1024) + " KiB");
         else if (client_eof_)
@@ -293,6 +306,7 @@ void HttpSession::reset_request() {
     response_head_done_ = response_done_ = response_started_ = false;
     status_ = 0;
     bytes_down_ = 0;
+    started_ = 0;
     reason_.clear();
 }
 
@@ -335,8 +349,8 @@ void HttpSession::start_upstream() {
         }
         candidate_ = worker_.pick(static_cast<size_t>(service_index_), client_hash_, tried_);
         if (candidate_ < 0) {
-            return fail(503, tried_.empty() ? "no backend is UP"
-                                            : "no backend accepted the connection");
+            return fail(503,
+                        tried_.empty() ? "no backend is UP" : "no backend accepted the connection");
         }
         backend_ = &service_->backends[service_->eligible[static_cast<size_t>(candidate_)]];
         ++attempts_;
@@ -358,7 +372,8 @@ bool HttpSession::connect_backend(bool allow_pooled) {
             backend->connect_failures.add();
             spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
                          backend->address.to_string(), net::error_text(err));
-            if (worker_.context().failures) worker_.context().failures->connect_failed(backend, err);
+            if (worker_.context().failures)
+                worker_.context().failures->connect_failed(backend, err);
             return false;
         }
     }
@@ -513,9 +528,9 @@ bool HttpSession::parse_response_head() {
     std::string_view raw = view.substr(0, end + 4);
     if (head_request_) up_->parser.expect_no_body();
     if (!up_->parser.parse_head(raw.data(), raw.size()) || !head_.parse(raw)) {
-        fail(502, "invalid response from the backend: " +
-                      std::string(up_->parser.error().empty() ? head_.error()
-                                                              : up_->parser.error()));
+        fail(502,
+             "invalid response from the backend: " +
+                 std::string(up_->parser.error().empty() ? head_.error() : up_->parser.error()));
         return false;
     }
     int status = up_->parser.status();
@@ -542,8 +557,9 @@ void HttpSession::build_response_head(const http::Head& head, bool interim) {
     down_head_.append(head.start_line()).append("\r\n");
     bool switching = status_ == 101 && !interim;
     for (const auto& h : head.headers()) {
-        if (!switching && (http::iequals(h.name, "connection") || http::iequals(h.name, "keep-alive") ||
-                           http::iequals(h.name, "proxy-connection")))
+        if (!switching &&
+            (http::iequals(h.name, "connection") || http::iequals(h.name, "keep-alive") ||
+             http::iequals(h.name, "proxy-connection")))
             continue;
         down_head_.append(h.name).append(": ").append(h.value).append("\r\n");
     }
@@ -634,6 +650,7 @@ void HttpSession::fail(int status, std::string why) {
     }
     status_ = status;
     reason_ = std::move(why);
+    if (started_ == 0) started_ = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
     if (backend_ && (status == 502 || status == 504))
         count_status(backend_->state->responses, status);
@@ -751,8 +768,8 @@ double HttpSession::next_deadline() const {
             return at(phase_since_, timeouts_.connect);
         case Phase::exchange: {
             double d = response_done_ ? 0. : at(server_seen_, timeouts_.server);
-            bool waiting_on_client = !request_done_ || down_head_sent_ < down_head_.size() ||
-                                     response_ahead_ > 0;
+            bool waiting_on_client =
+                !request_done_ || down_head_sent_ < down_head_.size() || response_ahead_ > 0;
             if (waiting_on_client) d = earliest(d, at(client_seen_, timeouts_.client));
             return d;
         }
@@ -780,11 +797,11 @@ void HttpSession::arm(double deadline) {
 
 void HttpSession::log_request() {
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
-    std::string line = fmt::format(
-        "access: {} {} {} \"{}\" {} {} {:.3f}s", peer_.to_string(), service_name_,
-        backend_ ? std::string_view(backend_->state->name) : std::string_view("-"),
-        request_line_.empty() ? std::string_view("-") : std::string_view(request_line_), status_,
-        bytes_down_, now() - started_);
+    std::string line =
+        fmt::format("access: {} {} {} \"{}\" {} {} {:.3f}s", peer_.to_string(), service_name_,
+                    backend_ ? std::string_view(backend_->state->name) : std::string_view("-"),
+                    request_line_.empty() ? std::string_view("-") : std::string_view(request_line_),
+                    status_, bytes_down_, now() - started_);
     if (!reason_.empty()) line += fmt::format(" \"{}\"", reason_);
     worker_.access_log().append(line);
 }

@@ -18,13 +18,13 @@
 namespace clb::proxy {
 
 class HttpSession final : public Session, private UpstreamOwner {
-public:
+  public:
     HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
                 const std::string& service);
     ~HttpSession() override;
     void drain() override;
 
-private:
+  private:
     enum class Phase { head, connecting, exchange, tunnel, error, linger, closed };
 
     // Events
@@ -107,12 +107,12 @@ private:
     bool tunnel_pending_ = false;
     bool tunnel_client_shut_ = false;
     bool tunnel_server_shut_ = false;  // switch to a byte relay once the 101 head is out
-    std::string reason_;           // why the proxy answered itself, for the access log
-    std::string up_head_;  // request head as sent to the backend
+    std::string reason_;               // why the proxy answered itself, for the access log
+    std::string up_head_;              // request head as sent to the backend
     size_t up_head_sent_ = 0;
     size_t request_ahead_ = 0;  // body bytes framed by the parser, not yet sent
     bool request_done_ = false;
-    bool replayable_ = false;   // idempotent and bodiless: safe to send again
+    bool replayable_ = false;  // idempotent and bodiless: safe to send again
     bool head_request_ = false;
     bool upgrade_request_ = false;
     std::string request_line_;  // for the access log
@@ -121,7 +121,7 @@ private:
     size_t response_ahead_ = 0;
     bool response_head_done_ = false;  // the final (non-1xx) head was parsed
     bool response_done_ = false;
-    bool response_started_ = false;    // a byte of the response went to the client
+    bool response_started_ = false;  // a byte of the response went to the client
     int status_ = 0;
     uint64_t bytes_down_ = 0;
     double started_ = 0;

@@ -13,10 +13,12 @@ namespace clb::proxy {
 
 namespace {
 
-double seconds(config::Duration d) { return static_cast<double>(d.count()) / 1000.; }
+double seconds(config::Duration d) {
+    return static_cast<double>(d.count()) / 1000.;
+}
 
 class TcpSession final : public Session, private UpstreamOwner {
-public:
+  public:
     TcpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
                const std::string& service)
         : worker_(worker),
@@ -52,7 +54,7 @@ public:
     // A relayed stream has no request boundary to stop at: it ends with the grace period.
     void drain() override {}
 
-private:
+  private:
     double now() const { return ev_now(worker_.loop()); }
 
     void connect_next() {
@@ -67,7 +69,8 @@ private:
             }
             ++attempts_;
             tried_.push_back(static_cast<uint32_t>(candidate));
-            const auto& backend = service_->backends[service_->eligible[static_cast<size_t>(candidate)]];
+            const auto& backend =
+                service_->backends[service_->eligible[static_cast<size_t>(candidate)]];
             int err = 0;
             up_ = worker_.upstreams().connect(backend.state, err);
             if (up_) {
@@ -99,8 +102,9 @@ private:
 
     static void on_client_io(struct ev_loop*, ev_io* w, int revents) {
         auto* self = static_cast<TcpSession*>(w->data);
-        if (revents & EV_READ) self->read(self->fd_.get(), self->in_, self->client_eof_,
-                                          self->client_error_, self->client_seen_);
+        if (revents & EV_READ)
+            self->read(self->fd_.get(), self->in_, self->client_eof_, self->client_error_,
+                       self->client_seen_);
         self->update();
     }
 

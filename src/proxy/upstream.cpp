@@ -104,11 +104,14 @@ void UpstreamPool::retain_only(const runtime::Snapshot& snapshot) {
     for (auto it = idle_.begin(); it != idle_.end();) {
         bool present = false;
         for (const auto& svc : snapshot.services)
-            for (const auto& b : svc.backends) present |= b.state.get() == it->first;
+            for (const auto& b : svc.backends)
+                present |= b.state.get() == it->first;
         it = present ? std::next(it) : idle_.erase(it);
     }
 }
 
-void UpstreamPool::clear() { idle_.clear(); }
+void UpstreamPool::clear() {
+    idle_.clear();
+}
 
 }  // namespace clb::proxy

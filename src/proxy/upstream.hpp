@@ -16,17 +16,17 @@ namespace clb::proxy {
 
 // Whoever currently uses an upstream connection gets its socket events.
 class UpstreamOwner {
-public:
+  public:
     virtual void on_upstream_event(int revents) = 0;
 
-protected:
+  protected:
     ~UpstreamOwner() = default;
 };
 
 class UpstreamPool;
 
 class Upstream {
-public:
+  public:
     Upstream(struct ev_loop* loop, net::Fd fd, std::shared_ptr<runtime::Backend> backend,
              BufferPool& buffers);
     ~Upstream();
@@ -45,7 +45,7 @@ public:
     bool reused = false;     // came from the pool: may have been closed by the backend meanwhile
     double idle_since = 0;
 
-private:
+  private:
     friend class UpstreamPool;
     static void on_io(struct ev_loop*, ev_io* w, int revents);
 
@@ -59,7 +59,7 @@ private:
 };
 
 class UpstreamPool {
-public:
+  public:
     UpstreamPool(struct ev_loop* loop, BufferPool& buffers);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool&) = delete;
@@ -75,7 +75,7 @@ public:
     void retain_only(const runtime::Snapshot& snapshot);
     void clear();
 
-private:
+  private:
     friend class Upstream;
     void drop(Upstream* up);  // the backend closed an idle connection
     void sweep();             // closes connections idle longer than kIdleTimeout

@@ -2,8 +2,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include <chrono>
 #include <spdlog/spdlog.h>
+#include <chrono>
 
 #include "contrail_lb/net/socket.hpp"
 #include "sessions.hpp"
@@ -34,16 +34,25 @@ void Worker::start() {
     // Signals belong to the control loop: the new thread inherits a mask that blocks them.
     sigset_t block, previous;
     sigemptyset(&block);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGCHLD}) sigaddset(&block, sig);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGCHLD})
+        sigaddset(&block, sig);
     pthread_sigmask(SIG_BLOCK, &block, &previous);
     thread_ = std::thread([this] { impl_->run(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
-void Worker::publish(std::shared_ptr<const runtime::Snapshot> s) { impl_->post_snapshot(std::move(s)); }
-void Worker::set_listeners(std::vector<ListenerSocket> l) { impl_->post_listeners(std::move(l)); }
-void Worker::begin_drain() { impl_->post_drain(); }
-void Worker::stop() { impl_->post_stop(); }
+void Worker::publish(std::shared_ptr<const runtime::Snapshot> s) {
+    impl_->post_snapshot(std::move(s));
+}
+void Worker::set_listeners(std::vector<ListenerSocket> l) {
+    impl_->post_listeners(std::move(l));
+}
+void Worker::begin_drain() {
+    impl_->post_drain();
+}
+void Worker::stop() {
+    impl_->post_stop();
+}
 void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
@@ -66,7 +75,8 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
 Worker::Impl::~Impl() {
     ev_prepare_stop(loop_.raw(), &prepare_);
     ev_timer_stop(loop_.raw(), &tick_);
-    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    for (auto& l : listeners_)
+        ev_io_stop(loop_.raw(), &l->io);
     sessions_.clear();
     closed_.clear();
 }
@@ -135,8 +145,9 @@ void Worker::Impl::read_mailbox() {
 void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot) {
     std::vector<std::unique_ptr<balance::Picker>> pickers;
     for (const auto& svc : snapshot->services) {
-        pickers.push_back(balance::make_picker(svc.config->balance, svc.candidates, svc.prepared,
-                                               (uint64_t(owner_.id()) << 32) ^ snapshot->generation));
+        pickers.push_back(
+            balance::make_picker(svc.config->balance, svc.candidates, svc.prepared,
+                                 (uint64_t(owner_.id()) << 32) ^ snapshot->generation));
     }
     // Pickers first: they reference the snapshot's candidate vectors.
     pickers_ = std::move(pickers);
@@ -145,7 +156,8 @@ void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> sna
 }
 
 void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
-    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    for (auto& l : listeners_)
+        ev_io_stop(loop_.raw(), &l->io);
     listeners_.clear();
     for (auto& s : sockets) {
         auto l = std::make_unique<Listener>();
@@ -228,7 +240,8 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
 
 void Worker::Impl::start_drain() {
     draining_ = true;
-    for (auto& l : listeners_) ev_io_stop(loop_.raw(), &l->io);
+    for (auto& l : listeners_)
+        ev_io_stop(loop_.raw(), &l->io);
     listeners_.clear();
     upstreams_.clear();
     // drain() may close the session, which moves it out of sessions_.
@@ -250,6 +263,8 @@ void Worker::Impl::on_tick(struct ev_loop*, ev_timer* w, int) {
     static_cast<Impl*>(w->data)->tick();
 }
 
-void Worker::Impl::tick() { owner_.last_tick_.store(monotonic_seconds(), std::memory_order_relaxed); }
+void Worker::Impl::tick() {
+    owner_.last_tick_.store(monotonic_seconds(), std::memory_order_relaxed);
+}
 
 }  // namespace clb::proxy

@@ -19,7 +19,7 @@
 namespace clb::proxy {
 
 class Session {
-public:
+  public:
     virtual ~Session() = default;
     // Graceful shutdown: close when idle, else after the request in flight.
     virtual void drain() = 0;
@@ -28,12 +28,14 @@ public:
 };
 
 class Worker::Impl {
-public:
+  public:
     Impl(Worker& owner, WorkerContext& context);
     ~Impl();
 
     // --- for sessions -------------------------------------------------------------
-    struct ev_loop* loop() const { return loop_.raw(); }
+    struct ev_loop* loop() const {
+        return loop_.raw();
+    }
     BufferPool& buffers() { return buffers_; }
     UpstreamPool& upstreams() { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
@@ -56,7 +58,7 @@ public:
     void post_drain();
     void post_stop();
 
-private:
+  private:
     struct Listener {
         ListenerSocket socket;
         ev_io io{};

@@ -16,7 +16,7 @@ struct Header {
 };
 
 class Head {
-public:
+  public:
     // `raw` is the head including its final CRLFCRLF. The views point into it.
     bool parse(std::string_view raw);
 
@@ -29,7 +29,7 @@ public:
     const Header* find(std::string_view name) const;
     std::string_view error() const { return error_; }
 
-private:
+  private:
     bool parse_start_line(std::string_view line);
     bool parse_field(std::string_view line);
 

@@ -18,7 +18,7 @@ namespace clb::http {
 enum class Kind { request, response };
 
 class MessageParser {
-public:
+  public:
     explicit MessageParser(Kind kind);
     MessageParser(const MessageParser&) = delete;
     MessageParser& operator=(const MessageParser&) = delete;
@@ -28,8 +28,8 @@ public:
     bool parse_head(const char* data, size_t len);
 
     struct BodyStep {
-        size_t consumed = 0;   // bytes of the current message in [data, data+len)
-        bool complete = false; // the message ended at data + consumed
+        size_t consumed = 0;    // bytes of the current message in [data, data+len)
+        bool complete = false;  // the message ended at data + consumed
         bool error = false;
     };
     BodyStep parse_body(const char* data, size_t len);
@@ -53,7 +53,7 @@ public:
     bool body_until_close() const;
     std::string_view error() const { return error_; }
 
-private:
+  private:
     static int on_headers_complete(llhttp_t* p);
     static int on_message_complete(llhttp_t* p);
     void start_message();

@@ -13,7 +13,7 @@
 namespace clb::net {
 
 class IpAddress {
-public:
+  public:
     IpAddress() = default;
     static IpAddress v4(const in_addr& a);
     static IpAddress v6(const in6_addr& a);
@@ -33,7 +33,7 @@ public:
 
     friend bool operator==(const IpAddress&, const IpAddress&) = default;
 
-private:
+  private:
     int family_ = AF_UNSPEC;
     std::array<uint8_t, 16> bytes_{};
 };
@@ -49,7 +49,7 @@ struct IpPrefix {
 };
 
 class SocketAddress {
-public:
+  public:
     SocketAddress();
     SocketAddress(const IpAddress& ip, uint16_t port);
     static SocketAddress from_sockaddr(const sockaddr* sa, socklen_t len);
@@ -67,7 +67,7 @@ public:
 
     friend bool operator==(const SocketAddress& a, const SocketAddress& b);
 
-private:
+  private:
     sockaddr_storage storage_{};
     socklen_t len_ = 0;
 };

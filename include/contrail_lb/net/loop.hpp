@@ -10,7 +10,7 @@
 namespace clb::net {
 
 class Loop {
-public:
+  public:
     // A new loop with the best backend (epoll on Linux). `default_loop` also handles
     // signals and child processes, and must be used by exactly one (the control) thread.
     static Loop make_default();
@@ -21,19 +21,21 @@ public:
     Loop& operator=(const Loop&) = delete;
     Loop& operator=(Loop&&) = delete;
 
-    struct ev_loop* raw() const { return loop_; }
+    struct ev_loop* raw() const {
+        return loop_;
+    }
     void run();
     void stop();  // from inside the loop's own thread
     double now() const { return ev_now(loop_); }
 
-private:
+  private:
     explicit Loop(struct ev_loop* loop, bool is_default) : loop_(loop), is_default_(is_default) {}
     struct ev_loop* loop_ = nullptr;
     bool is_default_ = false;
 };
 
 class IoWatcher {
-public:
+  public:
     using Callback = std::function<void(int revents)>;
     IoWatcher(struct ev_loop* loop, Callback cb);
     ~IoWatcher() { stop(); }
@@ -46,7 +48,7 @@ public:
     bool active() const { return ev_is_active(&io_); }
     int events() const { return io_.events & (EV_READ | EV_WRITE); }
 
-private:
+  private:
     static void trampoline(struct ev_loop*, ev_io* w, int revents);
     struct ev_loop* loop_;
     ev_io io_{};
@@ -54,7 +56,7 @@ private:
 };
 
 class Timer {
-public:
+  public:
     using Callback = std::function<void()>;
     Timer(struct ev_loop* loop, Callback cb);
     ~Timer() { stop(); }
@@ -68,7 +70,7 @@ public:
     // Seconds until it fires; 0 when inactive.
     double remaining() const;
 
-private:
+  private:
     static void trampoline(struct ev_loop*, ev_timer* w, int revents);
     struct ev_loop* loop_;
     ev_timer timer_{};
@@ -77,7 +79,7 @@ private:
 
 // Wakes a loop from another thread; the callback runs on the loop's thread.
 class AsyncWaker {
-public:
+  public:
     using Callback = std::function<void()>;
     AsyncWaker(struct ev_loop* loop, Callback cb);
     ~AsyncWaker();
@@ -85,7 +87,7 @@ public:
     AsyncWaker& operator=(const AsyncWaker&) = delete;
     void send();  // thread-safe
 
-private:
+  private:
     static void trampoline(struct ev_loop*, ev_async* w, int revents);
     struct ev_loop* loop_;
     ev_async async_{};
@@ -94,14 +96,14 @@ private:
 
 // Only valid on the default loop.
 class SignalWatcher {
-public:
+  public:
     using Callback = std::function<void()>;
     SignalWatcher(struct ev_loop* loop, int signum, Callback cb);
     ~SignalWatcher();
     SignalWatcher(const SignalWatcher&) = delete;
     SignalWatcher& operator=(const SignalWatcher&) = delete;
 
-private:
+  private:
     static void trampoline(struct ev_loop*, ev_signal* w, int revents);
     struct ev_loop* loop_;
     ev_signal signal_{};

@@ -12,7 +12,7 @@ namespace clb::net {
 struct ListenOptions {
     bool reuse_port = true;  // one socket per worker, the kernel spreads connections
     int backlog = 4096;
-    bool v6_only = true;     // "[::]:80" does not also take IPv4
+    bool v6_only = true;  // "[::]:80" does not also take IPv4
 };
 
 // Bound, listening, non-blocking socket; on failure an invalid Fd and `error` set to errno.

@@ -26,14 +26,14 @@ struct ListenerSocket {
 
 // Shared by all workers of a process.
 struct WorkerContext {
-    std::atomic<uint32_t> connections{0};       // client connections, all workers
+    std::atomic<uint32_t> connections{0};  // client connections, all workers
     std::atomic<uint32_t> max_connections{50000};
     std::atomic<bool> access_log{true};
-    runtime::FailureSink* failures = nullptr;   // passive health reports
+    runtime::FailureSink* failures = nullptr;  // passive health reports
 };
 
 class Worker {
-public:
+  public:
     Worker(unsigned id, WorkerContext& context);
     ~Worker();
     Worker(const Worker&) = delete;
@@ -56,7 +56,7 @@ public:
 
     class Impl;
 
-private:
+  private:
     unsigned id_;
     std::unique_ptr<Impl> impl_;
     std::thread thread_;

@@ -105,10 +105,11 @@ TEST(Parser, ContentLengthBodyAcrossReads) {
 }
 
 TEST(Parser, RefusesSmugglingFraming) {
-    for (std::string head : {"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-                             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-                             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-                             "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"}) {
+    for (std::string head :
+         {"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+          "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+          "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"}) {
         MessageParser p(Kind::request);
         EXPECT_FALSE(p.parse_head(head.data(), head.size())) << head;
     }
