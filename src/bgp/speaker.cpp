@@ -69,9 +69,13 @@ class Speaker::Impl {
     }
 
     void apply(const config::Bgp& config) {
+        if (shutting_down_) {
+            spdlog::warn("bgp: reload ignored: shutting down");
+            return;
+        }
         const bool listen_changed = !config_ || config_->listen != config.listen ||
                                     config_->listen_port != config.listen_port ||
-                                    passwords(*config_) != passwords(config);
+                                    listen_keys(*config_) != listen_keys(config);
         std::vector<net::IpPrefix> old_prefixes;
         if (config_)
             for (const auto& vip : config_->vips)
@@ -136,10 +140,11 @@ class Speaker::Impl {
     }
 
   private:
-    static std::vector<std::pair<std::string, std::string>> passwords(const config::Bgp& c) {
+    // What the listening sockets depend on: the peers' addresses (families) and MD5 keys.
+    static std::vector<std::pair<std::string, std::string>> listen_keys(const config::Bgp& c) {
         std::vector<std::pair<std::string, std::string>> out;
         for (const auto& p : c.peers)
-            if (!p.password.empty()) out.emplace_back(p.address.to_string(), p.password);
+            out.emplace_back(p.address.to_string(), p.password);
         return out;
     }
 

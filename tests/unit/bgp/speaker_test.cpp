@@ -334,6 +334,45 @@ TEST(BgpSpeaker, PassiveAcceptOnlyFromConfiguredPeers) {
     EXPECT_EQ(open->my_as, 64512);
 }
 
+// Both sides dial at once: the connection initiated by the higher BGP Identifier survives,
+// the other gets Cease/Connection Collision Resolution (RFC 4271 §6.8).
+TEST(BgpSpeaker, ConnectionCollisionIsResolvedByBgpIdentifier) {
+    struct Case {
+        uint32_t peer_id;
+        bool keep_ours;  // our router id is 10.255.0.1
+    };
+    for (auto c : {Case{0x0A0000FE, true}, Case{0x0AFF0009, false}}) {
+        SCOPED_TRACE(c.peer_id);
+        net::Loop loop;
+        ScriptedPeer peer;
+        auto cfg = make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)}, {});
+        cfg.listen = true;
+        cfg.listen_port = 17978;
+        Speaker speaker(loop.raw(), cfg);
+        // Connection A: the speaker dialled us; read its OPEN but do not answer yet.
+        ASSERT_TRUE(run_until(loop, [&] { return peer.try_accept(); }));
+        ASSERT_TRUE(expect_message<wire::Open>(loop, peer));
+        // Connection B: we dial the speaker's passive port.
+        net::Fd a = peer.dial_and_swap(17978);
+        ASSERT_TRUE(expect_message<wire::Open>(loop, peer));
+        wire::Open open{4, 65001, 9, c.peer_id, {}};
+        open.capabilities.four_octet_as = 65001;
+        peer.send(open);  // on B
+        peer.swap_connection(a);
+        peer.send(open);  // on A
+        // `a` now holds B. Look at the loser (B when we keep ours, else A), then the winner.
+        if (c.keep_ours) peer.swap_connection(a);
+        auto n = expect_message<wire::Notification>(loop, peer);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(n->code, wire::err::kCease);
+        EXPECT_EQ(n->subcode, wire::err::kConnectionCollisionResolution);
+        peer.swap_connection(a);  // the winner
+        peer.send(wire::Keepalive{});
+        EXPECT_TRUE(run_until(
+            loop, [&] { return speaker.status().peers[0].established; }, 3s));
+    }
+}
+
 TEST(BgpSpeaker, ReconfigureKeepsUnchangedSessionsAndAppliesVipsAtOnce) {
     net::Loop loop;
     ScriptedPeer peer;

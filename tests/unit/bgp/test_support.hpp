@@ -135,6 +135,28 @@ class ScriptedPeer {
     bool eof() const { return eof_; }
     void close() { conn_.reset(); }
 
+    // Also dial the speaker's passive port (for collision tests): the new connection becomes
+    // this peer's connection, the accepted one is returned to the caller to keep.
+    net::Fd dial_and_swap(uint16_t port) {
+        net::Fd accepted = std::move(conn_);
+        conn_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(port);
+        ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+        ::connect(conn_.get(), reinterpret_cast<sockaddr*>(&to), sizeof to);
+        ::fcntl(conn_.get(), F_SETFL, O_NONBLOCK);
+        in_.clear();
+        eof_ = false;
+        return accepted;
+    }
+    // Swaps the current connection with `other` (and forgets buffered input).
+    void swap_connection(net::Fd& other) {
+        std::swap(conn_, other);
+        in_.clear();
+        eof_ = false;
+    }
+
     // Answers the speaker's OPEN with ours and a KEEPALIVE; returns the speaker's OPEN.
     std::optional<wire::Open> establish(net::Loop& loop, uint32_t as, uint16_t hold = 9,
                                         uint32_t id = 0x0A0000FE) {
