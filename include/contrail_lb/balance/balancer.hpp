@@ -26,21 +26,30 @@ public:
     virtual ~Prepared() = default;
 };
 
+// Builds the immutable part for a candidate list (null when empty or not needed).
+// Runs on the control thread once per snapshot; see docs/balancing.md for its cost.
 std::shared_ptr<const Prepared> prepare(config::Algorithm algo, std::span<const Candidate> cands);
 
 class Picker {
 public:
     virtual ~Picker() = default;
-    // Index into the candidates, or -1 when every candidate is excluded. `exclude`
-    // holds the indexes already tried for this request (retries go elsewhere).
+    // Index into the candidates, or -1 when every candidate is excluded or there are
+    // none. `exclude` holds the indexes already tried for this request (retries go
+    // elsewhere). Never allocates; O(1) except leastconn (O(n) when all are busy).
+    // `client_hash` (hash_client) matters to source and maglev only.
     virtual int pick(uint64_t client_hash, std::span<const uint32_t> exclude) = 0;
 };
 
-// `cands` and `prepared` must outlive the picker (both belong to one snapshot).
+// `cands` and `prepared` must outlive the picker (both belong to one snapshot). A null or
+// mismatched `prepared` is rebuilt here. `seed` should differ per worker: it sets where
+// round robin and leastconn start and seeds random2's generator.
 std::unique_ptr<Picker> make_picker(config::Algorithm algo, std::span<const Candidate> cands,
                                     std::shared_ptr<const Prepared> prepared, uint64_t seed);
 
+// Stable across processes, builds and nodes (fixed constants, no std::hash): Maglev
+// tables and source stickiness agree between contrail-lb nodes.
 uint64_t hash_key(std::string_view key);
+// IPv4 and IPv4-mapped IPv6 (::ffff:a.b.c.d) forms of an address hash the same.
 uint64_t hash_client(const net::IpAddress& ip);
 
 }  // namespace clb::balance
