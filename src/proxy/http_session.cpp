@@ -280,7 +280,7 @@ bool HttpSession::start_request(size_t head_len) {
     upgrade_request_ = request_.upgrade();
     request_done_ = request_.message_complete();
     replayable_ = request_done_ && !upgrade_request_ && idempotent(request_.method());
-    up_head_ = build_request_head(static_cast<size_t>(service_index_));
+    build_request_head();
     in_.consume(head_len);
     start_upstream();
     return true;
@@ -293,7 +293,6 @@ void HttpSession::reset_request() {
     tried_.clear();
     candidate_ = -1;
     attempts_ = 0;
-    up_head_.clear();
     up_head_sent_ = 0;
     request_ahead_ = 0;
     request_done_ = false;
@@ -310,20 +309,29 @@ void HttpSession::reset_request() {
     reason_.clear();
 }
 
-std::string HttpSession::build_request_head(size_t) {
-    std::string out;
+// Into up_head_, whose capacity stays from request to request.
+void HttpSession::build_request_head() {
+    std::string& out = up_head_;
+    out.clear();
     out.reserve(head_.start_line().size() + 256 + head_.headers().size() * 32);
     out.append(head_.first()).append(" ").append(head_.second()).append(" HTTP/1.1\r\n");
-    std::string forwarded_for;
+    std::string_view first_forwarded_for;
+    std::string more_forwarded_for;  // rare: several X-Forwarded-For lines
     for (const auto& h : head_.headers()) {
         if (http::iequals(h.name, "x-forwarded-for")) {
-            forwarded_for.append(h.value).append(", ");
+            if (first_forwarded_for.empty())
+                first_forwarded_for = h.value;
+            else
+                more_forwarded_for.append(", ").append(h.value);
             continue;
         }
         if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto")) continue;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
-    out.append("X-Forwarded-For: ").append(forwarded_for).append(client_ip_).append("\r\n");
+    out.append("X-Forwarded-For: ");
+    if (!first_forwarded_for.empty())
+        out.append(first_forwarded_for).append(more_forwarded_for).append(", ");
+    out.append(client_ip_).append("\r\n");
     out.append("X-Forwarded-Proto: http\r\n");
     if (upgrade_request_) {
         const http::Header* upgrade = head_.find("upgrade");
@@ -332,7 +340,6 @@ std::string HttpSession::build_request_head(size_t) {
             .append("\r\n");
     }
     out.append("\r\n");
-    return out;
 }
 
 // ---- backend selection and connection -----------------------------------------------

@@ -62,7 +62,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     double next_deadline() const;
     void log_request();
 
-    std::string build_request_head(size_t service_index);
+    void build_request_head();
     void build_response_head(const http::Head& head, bool interim);
     void watch_client(int events);
 
