@@ -89,17 +89,17 @@ bool valid_name(std::string_view name) {
     return true;
 }
 
-void Loader::report_second_document(const std::string& yaml, const YAML::Mark& mark) {
-    auto at = static_cast<size_t>(std::max(mark.pos, 0));
+bool Loader::report_second_document(const std::string& yaml, const YAML::Mark& mark) {
+    auto at = std::min(static_cast<size_t>(std::max(mark.pos, 0)), yaml.size());
     if (yaml.compare(at, 3, "---") == 0) {
         diag_.error(mark,
                     "a second YAML document starts here: the configuration is a single "
                     "document (remove the extra \"---\")");
-    } else {
-        diag_.error(mark,
-                    "YAML syntax error: unexpected " +
-                        in_quotes(std::string_view(yaml).substr(std::min(at, yaml.size()), 1)));
+        return true;
     }
+    diag_.error(mark,
+                "YAML syntax error: unexpected " + in_quotes(std::string_view(yaml).substr(at, 1)));
+    return false;
 }
 
 Loader::Loader(std::string file, std::string base_dir)
@@ -112,9 +112,10 @@ LoadResult Loader::load(const std::string& yaml, const std::string& name) {
         if (yaml.size() > kMaxInputBytes) {
             diag_.error(YAML::Mark::null_mark(), "file is larger than 4 MiB: not a configuration");
         } else {
-            if (auto second = second_document_start(yaml)) {
-                report_second_document(yaml, *second);
-            } else {
+            // A stray token is reported alone; after a real second document, the first is
+            // still checked so that every error shows at once.
+            auto second = second_document_start(yaml);
+            if (!second || report_second_document(yaml, *second)) {
                 load_document(YAML::Load(yaml), *config);
             }
         }

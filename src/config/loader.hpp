@@ -29,7 +29,8 @@ class Loader {
         std::string owner;
     };
 
-    void report_second_document(const std::string& yaml, const YAML::Mark& mark);
+    // True when it is a real document ("---"), false for a stray token yaml-cpp skipped.
+    bool report_second_document(const std::string& yaml, const YAML::Mark& mark);
     void load_document(const YAML::Node& root, Config& config);
     Global load_global(const YAML::Node& node);
     Admin load_admin(const YAML::Node& node);

@@ -38,6 +38,12 @@ TEST(Errors, SecondDocumentIsRefused) {
     EXPECT_EQ(errors_of(std::string(kOneService) + "---\nservices: []\n"),
               Errors{"t.yaml:6:1: a second YAML document starts here: the configuration is a "
                      "single document (remove the extra \"---\")"});
+    // The first document is still checked.
+    EXPECT_EQ(errors_of("global: { workers: 0 }\n---\n"),
+              (Errors{"t.yaml:1:1: missing required key \"services\" in the top level",
+                      "t.yaml:1:20: global.workers: 0 is out of range 1..256",
+                      "t.yaml:2:1: a second YAML document starts here: the configuration is a "
+                      "single document (remove the extra \"---\")"}));
 }
 
 // yaml-cpp 0.7's LoadAll never returns on these (found by fuzz_config_load).
