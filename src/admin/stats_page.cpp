@@ -28,6 +28,7 @@ main{padding:16px 24px;max-width:1600px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;margin-bottom:16px;overflow-x:auto}
 section h2{margin:0;padding:10px 16px;font-size:16px;border-bottom:1px solid var(--line);display:flex;gap:10px;align-items:center}
 .facts{margin:0;padding:8px 16px;color:var(--muted);font-size:13px}
+h3{margin:0;padding:8px 16px;font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em;border-top:1px solid var(--line)}
 .facts b{color:var(--fg);font-weight:600}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 10px;text-align:left;border-top:1px solid var(--line);white-space:nowrap}
@@ -116,8 +117,10 @@ void backend_row(std::string& out, const Context& ctx, const runtime::ServiceEnt
     std::string role = b.config->backup ? "backup" : "primary";
     if (backend_eligible(svc, index)) role += ", in use";
     out += "<tr>";
-    out += fmt::format("<td><b>{}</b></td><td>{}</td><td>{}</td>", html_escape(b.config->name),
-                       html_escape(b.config->address.to_string()), pill(state, state));
+    // A drained backend still has a health verdict: show it on hover.
+    out += fmt::format(R"(<td><b>{}</b></td><td>{}</td><td title="health checks: {}">{}</td>)",
+                       html_escape(b.config->name), html_escape(b.config->address.to_string()),
+                       b.up ? "UP" : "DOWN", pill(state, state));
     out += num(b.config->weight);
     out += fmt::format("<td>{}</td>", html_escape(role));
     out += fmt::format(R"(<td class="reason">{}</td>)",
@@ -175,7 +178,7 @@ void bgp_section(std::string& out, const Context& ctx) {
         "<b>{}</b></p>\n",
         html_escape(s.router_id), s.local_as);
     out +=
-        "<table><thead><tr><th>Peer</th><th class=num>Remote AS</th><th>State</th>"
+        "<h3>Peers</h3><table><thead><tr><th>Peer</th><th class=num>Remote AS</th><th>State</th>"
         "<th>Uptime</th><th>Last error</th><th class=num>Msgs in</th><th class=num>Msgs out</th>"
         "<th class=num>Updates in</th><th class=num>Updates out</th><th class=num>Flaps</th>"
         "</tr></thead><tbody>\n";
@@ -196,7 +199,8 @@ void bgp_section(std::string& out, const Context& ctx) {
     if (s.peers.empty()) out += "<tr><td colspan=10 class=dim>no peers configured</td></tr>\n";
     out += "</tbody></table>\n";
     out +=
-        "<table><thead><tr><th>VIP</th><th>Status</th><th>Reason</th><th>Since</th></tr>"
+        "<h3>VIPs</h3><table><thead><tr><th>VIP</th><th>Status</th><th>Reason</th><th>Since</th></"
+        "tr>"
         "</thead><tbody>\n";
     for (const auto& v : s.vips) {
         const char* status = v.announced ? "ANNOUNCED" : "WITHDRAWN";
