@@ -109,9 +109,13 @@ std::string item_path(const std::string& path, size_t index) {
 
 std::optional<std::string_view> closest(std::string_view word,
                                         const std::vector<std::string_view>& candidates) {
+    // Keys and names are short; a long word is no typo, and the distance is quadratic.
+    constexpr size_t kMaxWord = 64;
+    if (word.size() > kMaxWord) return std::nullopt;
     std::optional<std::string_view> best;
     size_t best_distance = std::numeric_limits<size_t>::max();
     for (auto candidate : candidates) {
+        if (candidate.size() > kMaxWord) continue;
         size_t d = edit_distance(word, candidate);
         if (d < best_distance) {
             best_distance = d;
@@ -247,7 +251,8 @@ std::optional<int64_t> Scalars::integer(const YAML::Node& node, const std::strin
     int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        diag_.error(node, path + ": " + text + " is out of range " + range);
+        std::string shown = text.size() <= 24 ? text : text.substr(0, 24) + "...";
+        diag_.error(node, path + ": " + shown + " is out of range " + range);
         return std::nullopt;
     }
     return value;
@@ -275,14 +280,16 @@ std::optional<Duration> Scalars::duration(const YAML::Node& node, const std::str
     }
     // Other modules add durations to clocks and multiply them; keep them far from overflow.
     constexpr Duration kMax = std::chrono::hours(24);
+    // As written, unless it is padded out of all proportion ("0000...0001s").
+    std::string shown = text->size() <= 24 ? *text : format_duration(*value);
     if (*value < min) {
         diag_.error(
-            node, path + ": " + *text + " is too short: must be " +
+            node, path + ": " + shown + " is too short: must be " +
                       (min == Duration(1) ? "greater than 0" : "at least " + format_duration(min)));
         return std::nullopt;
     }
     if (*value > kMax) {
-        diag_.error(node, path + ": " + *text + " is too long: must be at most 24h");
+        diag_.error(node, path + ": " + shown + " is too long: must be at most 24h");
         return std::nullopt;
     }
     return value;

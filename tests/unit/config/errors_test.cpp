@@ -190,6 +190,20 @@ TEST(Errors, DurationTooLong) {
               Errors{"t.yaml:7:10: global.grace: 25h is too long: must be at most 24h"});
 }
 
+TEST(Errors, HugeValuesAreShortenedInMessages) {
+    const std::string digits(5000, '9');
+    const std::string name(5000, 'x');
+    EXPECT_EQ(errors_of(std::string(kOneService) + "global:\n  max_connections: " + digits + "\n"),
+              Errors{"t.yaml:7:20: global.max_connections: 999999999999999999999999... is out of "
+                     "range 1..10000000"});
+    EXPECT_EQ(errors_of(std::string(kOneService) + "global:\n  grace: " + std::string(100, '0') +
+                        "25h\n"),
+              Errors{"t.yaml:7:10: global.grace: 25h is too long: must be at most 24h"});
+    auto errors = errors_of(std::string(kOneService) + "global:\n  " + name + ": 1\n");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_LT(errors[0].size(), 300u);
+}
+
 // --- admin ----------------------------------------------------------------------------------
 
 TEST(Errors, AdminListen) {
