@@ -63,8 +63,8 @@ contrail-lb is starting with conf/demo.yaml. Try, in another terminal:
   curl http://127.0.0.1:9090/stats               # status page (open it in a browser)
   curl http://127.0.0.1:9090/api/v1/status       # the same as JSON
   curl http://127.0.0.1:9090/metrics             # Prometheus metrics
-  curl -X POST http://127.0.0.1:9101/admin/fail     # api1's health check fails: watch it go DOWN
-  curl -X POST http://127.0.0.1:9101/admin/recover  # and come back UP
+  curl -X POST http://127.0.0.1:9090/api/v1/services/contrail-api/backends/api1/drain
+  curl -X POST http://127.0.0.1:9090/api/v1/services/contrail-api/backends/api1/enable
 
 Ctrl-C stops contrail-lb (gracefully) and the backends.
 

@@ -298,7 +298,11 @@ class Proxy:
             raise TimeoutError(f"{error}\n--- contrail-lb log ---\n{self.log()}") from None
 
     def listen_addresses(self) -> list[str]:
-        return [a for s in self.config.get("services", []) for a in s.get("listen", [])]
+        addresses = []
+        for service in self.config.get("services", []):
+            listen = service.get("listen", [])
+            addresses += [listen] if isinstance(listen, str) else listen
+        return addresses
 
     def service_address(self, service: int | str = 0) -> tuple[str, int]:
         """(host, port) of a service's first listener, by index or name; a 0.0.0.0 or
@@ -306,7 +310,8 @@ class Proxy:
         services = self.config["services"]
         if isinstance(service, str):
             service = next(i for i, s in enumerate(services) if s["name"] == service)
-        host, port = split_address(services[service]["listen"][0])
+        listen = services[service]["listen"]
+        host, port = split_address(listen if isinstance(listen, str) else listen[0])
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         return host, port
 

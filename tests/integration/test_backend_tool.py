@@ -282,3 +282,13 @@ def test_unknown_option_is_an_error(backend_bin):
 
     result = subprocess.run([backend_bin, "--bogus"], capture_output=True, timeout=10)
     assert result.returncode == 2 and b"usage" in result.stderr
+
+
+def test_oversized_head_gets_431(backend):
+    huge = b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    with clb.RawConnection(backend.host, backend.port) as connection:
+        try:
+            connection.send(huge)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it may close while we still send
+        assert connection.read_response().status == 431

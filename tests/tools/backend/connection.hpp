@@ -266,6 +266,10 @@ inline void Connection::read_input() {
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) die();
         return;
     }
+    if (in_filled_ == kInputCapacity) {  // full: let the parser make room first
+        pump();
+        return;
+    }
     const ssize_t n = ::read(fd_.get(), in_.get() + in_filled_, kInputCapacity - in_filled_);
     if (n > 0) {
         in_filled_ += static_cast<size_t>(n);
