@@ -10,8 +10,6 @@
 //
 // The table is built once per snapshot in prepare() (O(M log M) probes on average) and
 // shared read-only by every worker.
-#include <numeric>
-
 #include "balance/common.hpp"
 
 namespace clb::balance::detail {
