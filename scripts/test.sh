@@ -65,6 +65,20 @@ fail_stage() {
 
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 
+# The sanitizer and fuzz builds compile only what they run.
+unit_targets() {
+    local dir
+    for dir in tests/unit/*/; do
+        compgen -G "$dir*.cpp" >/dev/null && echo "unit_$(basename "$dir")"
+    done
+}
+fuzz_targets() {
+    local source
+    for source in tests/fuzz/*.cpp; do
+        [[ -e "$source" ]] && echo "fuzz_$(basename "$source" .cpp)"
+    done
+}
+
 run_fuzzer() {
     local binary="$1"
     local name module corpus work status
@@ -105,7 +119,8 @@ if ! skipped release; then
 fi
 
 if ! skipped asan; then
-    if stage "build asan+ubsan ($prefix-asan/)" bash scripts/build.sh "$prefix-asan" \
+    if stage "build asan+ubsan ($prefix-asan/)" env BUILD_TARGETS="$(unit_targets | xargs)" \
+        bash scripts/build.sh "$prefix-asan" \
         -DCMAKE_BUILD_TYPE=Debug -DCLB_SANITIZE=ON -DCLB_BENCH=OFF -DCLB_TESTS=ON; then
         stage "ctest -L unit ($prefix-asan/)" \
             ctest --test-dir "$prefix-asan" -L unit --output-on-failure --timeout 900
@@ -114,8 +129,10 @@ if ! skipped asan; then
     fi
 fi
 
-if ! skipped fuzz; then
-    if stage "build fuzzers ($prefix-fuzz/, clang)" env CC=clang CXX=clang++ \
+if ! skipped fuzz && [[ -z "$(fuzz_targets)" ]]; then
+    echo "test: no fuzzers in tests/fuzz/, nothing to fuzz"
+elif ! skipped fuzz; then
+    if stage "build fuzzers ($prefix-fuzz/, clang)" env BUILD_TARGETS="$(fuzz_targets | xargs)" \
         bash scripts/build.sh "$prefix-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
         -DCLB_FUZZ=ON -DCLB_TESTS=OFF -DCLB_BENCH=OFF; then
