@@ -57,7 +57,7 @@ class Speaker::Impl {
         : loop_(loop),
           random_(static_cast<unsigned>(std::random_device{}())),
           graceful_timer_(loop, [this] { withdraw_and_close(); }),
-          shutdown_timer_(loop, [this] { finish_shutdown(); }),
+          shutdown_timer_(loop, [this] { finish_shutdown("the 1 s bound ran out"); }),
           finish_check_(loop, [this] { check_shutdown_done(); }) {
         apply(config);
     }
@@ -110,7 +110,10 @@ class Speaker::Impl {
 
     void shutdown(std::function<void()> done) {
         done_.push_back(std::move(done));
-        if (shutting_down_) return;
+        if (shutting_down_) {
+            if (withdrawing_) finish_check_.start(0);  // may already be complete
+            return;
+        }
         shutting_down_ = true;
         listeners_.clear();
         const bool announced = std::any_of(sessions_.begin(), sessions_.end(),
@@ -261,7 +264,8 @@ class Speaker::Impl {
             if (healthy < vip.require.min_healthy_backends)
                 return {false, fmt::format("{} has {} healthy backends (needs {})", name, healthy,
                                            vip.require.min_healthy_backends)};
-            if (!it->second.listening) return {false, name + " is not listening"};
+            if (it == health_.end() || !it->second.listening)
+                return {false, name + " is not listening"};
         }
         return {true, ""};
     }
@@ -309,14 +313,14 @@ class Speaker::Impl {
         if (!withdrawing_) return;
         const bool all_closed = std::all_of(sessions_.begin(), sessions_.end(),
                                             [](const auto& s) { return s->finished(); });
-        if (all_closed) finish_shutdown();
+        if (all_closed) finish_shutdown("every session closed");
     }
 
-    void finish_shutdown() {
+    void finish_shutdown(const char* why) {
         if (done_.empty()) return;
         shutdown_timer_.stop();
         finish_check_.stop();
-        spdlog::info("bgp: all sessions closed");
+        spdlog::info("bgp: shutdown complete: {}", why);
         // Last thing: a `done` may destroy the speaker.
         auto callbacks = std::move(done_);
         done_.clear();
