@@ -15,14 +15,14 @@
 namespace clb::balance {
 
 struct Candidate {
-    uint32_t weight = 1;                 // > 0
-    uint64_t key_hash = 0;               // stable hash of the backend's name (Maglev)
+    uint32_t weight = 1;                           // > 0
+    uint64_t key_hash = 0;                         // stable hash of the backend's name (Maglev)
     const std::atomic<int32_t>* active = nullptr;  // in-flight connections, all workers
 };
 
 // Immutable, shared by all workers (e.g. the Maglev table); may be null.
 class Prepared {
-public:
+  public:
     virtual ~Prepared() = default;
 };
 
@@ -31,7 +31,7 @@ public:
 std::shared_ptr<const Prepared> prepare(config::Algorithm algo, std::span<const Candidate> cands);
 
 class Picker {
-public:
+  public:
     virtual ~Picker() = default;
     // Index into the candidates, or -1 when every candidate is excluded or there are
     // none. `exclude` holds the indexes already tried for this request (retries go
