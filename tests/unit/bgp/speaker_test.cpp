@@ -45,6 +45,30 @@ const PeerStatus& peer_status(const SpeakerStatus& s) {
     return s.peers.at(0);
 }
 
+TEST(BgpSpeaker, PolicyReasons) {
+    net::Loop loop;
+    auto vip = make_vip("10.0.0.100/32", {"api", "analytics"});
+    vip.require.min_healthy_backends = 0;  // only "listening" matters then
+    Speaker speaker(loop.raw(), make_config(64512, {}, {vip}));
+    auto reason = [&] { return speaker.status().vips.at(0).reason; };
+    EXPECT_EQ(reason(), "api is not listening");  // no health report yet
+    speaker.set_service_health({{"api", {0, true}}, {"analytics", {0, false}}});
+    EXPECT_EQ(reason(), "analytics is not listening");
+    speaker.set_service_health({{"api", {0, true}}, {"analytics", {0, true}}});
+    EXPECT_TRUE(speaker.status().vips[0].announced);
+    speaker.set_node_healthy(false, "worker 3 stalled for 2.1s");
+    EXPECT_FALSE(speaker.status().vips[0].announced);
+    EXPECT_EQ(reason(), "node unhealthy: worker 3 stalled for 2.1s");
+    speaker.set_node_healthy(true, "");
+    EXPECT_TRUE(speaker.status().vips[0].announced);
+    EXPECT_GT(speaker.status().vips[0].changed_at, 0);
+    bool done = false;
+    speaker.shutdown([&] { done = true; });
+    EXPECT_TRUE(run_until(
+        loop, [&] { return done; }, 1s));
+    EXPECT_EQ(reason(), "shutting down");
+}
+
 TEST(BgpSpeaker, EstablishesAnnouncesWithdrawsAndShutsDown) {
     net::Loop loop;
     ScriptedPeer peer;
