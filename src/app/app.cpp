@@ -228,6 +228,10 @@ class Control {
         checker_.stop();
         for (auto& w : workers_)
             w->begin_drain();
+        // The workers drop their references as they start draining; once ours go too the
+        // sockets close, and new connections are refused instead of waiting in an accept
+        // queue nobody reads.
+        listeners_ = Listeners(static_cast<unsigned>(workers_.size()));
         drain_poll_.start(0.02, 0.05);
     }
 

@@ -12,15 +12,26 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
     complete_.clear();
     for (const auto& svc : config.services) {
         complete_[svc.name] = true;
+        std::shared_ptr<const tls::ServerContext> tls;
+        if (svc.tls) {
+            try {
+                tls = tls::ServerContext::load(svc.tls->cert, svc.tls->key);
+            } catch (const std::exception& e) {
+                errors.push_back(svc.name + ": " + e.what());
+                complete_[svc.name] = false;
+                continue;
+            }
+        }
         for (const auto& addr : svc.listen) {
             std::string key = addr.to_string();
             if (auto old = groups_.find(key); old != groups_.end()) {
                 old->second.service = svc.name;  // an address may move to another service
+                old->second.tls = tls;
                 groups[key] = std::move(old->second);
                 groups_.erase(old);
                 continue;
             }
-            Group g{svc.name, addr, {}};
+            Group g{svc.name, addr, {}, tls};
             for (unsigned w = 0; w < workers_; ++w) {
                 int err = 0;
                 net::Fd fd = net::listen_tcp(addr, {}, err);
@@ -33,7 +44,7 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
                 g.fds.push_back(std::make_shared<net::Fd>(std::move(fd)));
             }
             if (g.fds.size() == workers_) {
-                spdlog::info("{}: listening on {}", svc.name, key);
+                spdlog::info("{}: listening on {}{}", svc.name, key, tls ? " (TLS)" : "");
                 groups[key] = std::move(g);
             }
         }
@@ -47,7 +58,7 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
 std::vector<proxy::ListenerSocket> Listeners::for_worker(unsigned worker) const {
     std::vector<proxy::ListenerSocket> out;
     for (const auto& [key, g] : groups_)
-        out.push_back({g.fds[worker], g.address, g.service});
+        out.push_back({g.fds[worker], g.address, g.service, g.tls});
     return out;
 }
 

@@ -17,7 +17,8 @@ class Listeners {
   public:
     explicit Listeners(unsigned workers) : workers_(workers) {}
 
-    // Binds what `config` adds, closes what it drops. Returns the errors, one line each
+    // Binds what `config` adds, closes what it drops, (re)loads TLS certificates (so a
+    // reload picks up renewed ones). Returns the errors, one line each
     // ("contrail-api: cannot listen on 0.0.0.0:8082: Address already in use").
     std::vector<std::string> apply(const config::Config& config);
     std::vector<proxy::ListenerSocket> for_worker(unsigned worker) const;
@@ -29,6 +30,7 @@ class Listeners {
         std::string service;
         net::SocketAddress address;
         std::vector<std::shared_ptr<net::Fd>> fds;  // one per worker
+        std::shared_ptr<const tls::ServerContext> tls;
     };
     unsigned workers_;
     std::map<std::string, Group> groups_;   // by address text

@@ -44,14 +44,16 @@ void count_status(runtime::StatusCounters& counters, int status) {
 
 std::unique_ptr<Session> make_http_session(Worker::Impl& worker, net::Fd fd,
                                            const net::SocketAddress& peer,
-                                           const std::string& service) {
-    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service);
+                                           const std::string& service,
+                                           const std::shared_ptr<const tls::ServerContext>& tls) {
+    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service, tls);
 }
 
 HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                         const std::string& service)
+                         const std::string& service,
+                         const std::shared_ptr<const tls::ServerContext>& tls)
     : worker_(worker),
-      fd_(std::move(fd)),
+      client_(std::move(fd), tls),
       peer_(peer),
       client_ip_(peer.ip().to_string()),
       client_hash_(balance::hash_client(peer.ip())),
@@ -62,7 +64,7 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
     service_state_->connections_total.add();
-    ev_io_init(&io_, &HttpSession::on_client_io, fd_.get(), EV_READ);
+    ev_io_init(&io_, &HttpSession::on_client_io, client_.fd(), EV_READ);
     io_.data = this;
     ev_init(&timer_, &HttpSession::on_timer);
     timer_.data = this;
@@ -91,7 +93,8 @@ void HttpSession::drain() {
 
 void HttpSession::on_client_io(struct ev_loop*, ev_io* w, int revents) {
     auto* self = static_cast<HttpSession*>(w->data);
-    if (revents & EV_READ) self->read_client();
+    // TLS may need a write to make a read progress (and the reverse): try on any event.
+    if ((revents & EV_READ) || self->client_.secure()) self->read_client();
     self->pump();
 }
 
@@ -113,13 +116,21 @@ void HttpSession::read_client() {
     if (phase_ == Phase::linger) {
         char sink[4096];
         ssize_t n;
-        while ((n = ::read(fd_.get(), sink, sizeof sink)) > 0) {
+        while ((n = ::read(client_.fd(), sink, sizeof sink)) > 0) {
         }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) close();
         return;
     }
+    bool failed = false;
+    if (!client_.ready(failed)) {
+        if (failed) {
+            spdlog::debug("{}: {}: {}", service_name_, peer_.to_string(), client_.tls_error());
+            close();
+        }
+        return;
+    }
     if (client_eof_ || in_.full()) return;
-    ReadResult r = read_into(fd_.get(), in_);
+    ReadResult r = client_.read(in_);
     if (r.n > 0) {
         client_seen_ = now();
         if (phase_ == Phase::head && head_first_byte_ == 0) head_first_byte_ = client_seen_;
@@ -332,7 +343,7 @@ void HttpSession::build_request_head() {
     if (!first_forwarded_for.empty())
         out.append(first_forwarded_for).append(more_forwarded_for).append(", ");
     out.append(client_ip_).append("\r\n");
-    out.append("X-Forwarded-Proto: http\r\n");
+    out.append(client_.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
     if (upgrade_request_) {
         const http::Header* upgrade = head_.find("upgrade");
         out.append("Connection: Upgrade\r\nUpgrade: ")
@@ -500,8 +511,8 @@ bool HttpSession::forward_response() {
             if (response_ahead_ == 0 && !response_done_) break;
             if (response_ahead_ == 0) continue;
         }
-        ssize_t n = write2(fd_.get(), down_head_.data() + down_head_sent_, head_left,
-                           up_->in.data(), response_ahead_);
+        ssize_t n = client_.write(down_head_.data() + down_head_sent_, head_left, up_->in.data(),
+                                  response_ahead_);
         if (n == 0) break;
         if (n < 0) {
             abort("client write failed: " + net::error_text(static_cast<int>(-n)));
@@ -628,7 +639,7 @@ void HttpSession::finish_request() {
 }
 
 void HttpSession::relay_tunnel() {
-    RelayEnd client{fd_.get(), &in_, client_eof_, false, client_error_};
+    RelayEnd client{client_.fd(), &in_, client_eof_, false, client_error_, &client_};
     RelayEnd server{up_->fd(), &up_->in, up_eof_, false, up_error_};
     client.shut = tunnel_client_shut_;
     server.shut = tunnel_server_shut_;
@@ -674,8 +685,8 @@ void HttpSession::fail(int status, std::string why) {
 
 void HttpSession::flush_error() {
     while (error_sent_ < error_out_.size()) {
-        ssize_t n = write2(fd_.get(), error_out_.data() + error_sent_,
-                           error_out_.size() - error_sent_, nullptr, 0);
+        ssize_t n = client_.write(error_out_.data() + error_sent_, error_out_.size() - error_sent_,
+                                  nullptr, 0);
         if (n == 0) return;
         if (n < 0) {
             close();
@@ -689,7 +700,7 @@ void HttpSession::flush_error() {
 // Half-close and read what the client still sends before closing, so the kernel does not
 // answer its unread bytes with a RST that could destroy the response in flight.
 void HttpSession::linger() {
-    ::shutdown(fd_.get(), SHUT_WR);
+    client_.shutdown_write();
     phase_ = Phase::linger;
     phase_since_ = now();
     if (client_eof_ || client_error_) close();
@@ -721,7 +732,7 @@ void HttpSession::watch_client(int events) {
     ev_io_stop(worker_.loop(), &io_);
     client_events_ = events;
     if (!events) return;
-    ev_io_set(&io_, fd_.get(), events);
+    ev_io_set(&io_, client_.fd(), events);
     ev_io_start(worker_.loop(), &io_);
 }
 
@@ -742,7 +753,8 @@ void HttpSession::update_interest() {
             break;
         }
         case Phase::tunnel: {
-            RelayEnd c{fd_.get(), &in_, client_eof_, tunnel_client_shut_, client_error_};
+            RelayEnd c{client_.fd(),        &in_,          client_eof_,
+                       tunnel_client_shut_, client_error_, &client_};
             RelayEnd s{up_->fd(), &up_->in, up_eof_, tunnel_server_shut_, up_error_};
             client = relay_events(c, s);
             server = relay_events(s, c);
@@ -756,6 +768,11 @@ void HttpSession::update_interest() {
             break;
         case Phase::closed:
             return;
+    }
+    if (client_.secure()) {
+        client |= client_.tls_wants();
+        // Decrypted bytes already inside OpenSSL raise no socket event: deliver one.
+        if ((client & EV_READ) && client_.pending()) ev_feed_event(worker_.loop(), &io_, EV_READ);
     }
     watch_client(client);
     if (up_) up_->watch(server);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "buffer.hpp"
+#include "client_stream.hpp"
 #include "contrail_lb/http/head.hpp"
 #include "contrail_lb/http/parser.hpp"
 #include "upstream.hpp"
@@ -20,7 +21,7 @@ namespace clb::proxy {
 class HttpSession final : public Session, private UpstreamOwner {
   public:
     HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                const std::string& service);
+                const std::string& service, const std::shared_ptr<const tls::ServerContext>& tls);
     ~HttpSession() override;
     void drain() override;
 
@@ -67,7 +68,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void watch_client(int events);
 
     Worker::Impl& worker_;
-    net::Fd fd_;
+    ClientStream client_;
     net::SocketAddress peer_;
     std::string client_ip_;
     uint64_t client_hash_;

@@ -11,7 +11,8 @@ namespace {
 uint64_t pass(RelayEnd& from, RelayEnd& to) {
     uint64_t moved = 0;
     while (!from.in->empty() && !to.error) {
-        ssize_t n = write2(to.fd, from.in->data(), from.in->size(), nullptr, 0);
+        ssize_t n = to.stream ? to.stream->write(from.in->data(), from.in->size(), nullptr, 0)
+                              : write2(to.fd, from.in->data(), from.in->size(), nullptr, 0);
         if (n == 0) break;
         if (n < 0) {
             to.error = static_cast<int>(-n);
@@ -21,7 +22,10 @@ uint64_t pass(RelayEnd& from, RelayEnd& to) {
         moved += static_cast<uint64_t>(n);
     }
     if (from.eof && from.in->empty() && !to.shut && !to.error) {
-        ::shutdown(to.fd, SHUT_WR);
+        if (to.stream)
+            to.stream->shutdown_write();
+        else
+            ::shutdown(to.fd, SHUT_WR);
         to.shut = true;
     }
     return moved;

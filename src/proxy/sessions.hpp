@@ -6,13 +6,15 @@
 
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/net/fd.hpp"
+#include "contrail_lb/tls/tls.hpp"
 #include "worker_impl.hpp"
 
 namespace clb::proxy {
 
 std::unique_ptr<Session> make_http_session(Worker::Impl& worker, net::Fd fd,
                                            const net::SocketAddress& peer,
-                                           const std::string& service);
+                                           const std::string& service,
+                                           const std::shared_ptr<const tls::ServerContext>& tls);
 std::unique_ptr<Session> make_tcp_session(Worker::Impl& worker, net::Fd fd,
                                           const net::SocketAddress& peer,
                                           const std::string& service);

@@ -208,12 +208,13 @@ void Worker::Impl::accept_from(Listener& listener) {
         }
         net::Fd client(fd);
         auto peer = net::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-        start_session(std::move(client), peer, listener.socket.service);
+        start_session(std::move(client), peer, listener.socket);
     }
 }
 
 void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
-                                 const std::string& service) {
+                                 const ListenerSocket& listener) {
+    const std::string& service = listener.service;
     int index = service_index(service);
     if (index < 0) return;  // service removed by a reload this instant
     const auto& svc = snapshot_->services[static_cast<size_t>(index)];
@@ -231,7 +232,7 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
     }
     net::set_nodelay(fd.get());
     auto session = svc.config->mode == config::Mode::http
-                       ? make_http_session(*this, std::move(fd), peer, service)
+                       ? make_http_session(*this, std::move(fd), peer, service, listener.tls)
                        : make_tcp_session(*this, std::move(fd), peer, service);
     sessions_.push_front(std::move(session));
     sessions_.front()->self = sessions_.begin();

@@ -76,7 +76,7 @@ class Worker::Impl {
     static void on_prepare(struct ev_loop*, ev_prepare* w, int);
     static void on_tick(struct ev_loop*, ev_timer* w, int);
     void accept_from(Listener& listener);
-    void start_session(net::Fd fd, const net::SocketAddress& peer, const std::string& service);
+    void start_session(net::Fd fd, const net::SocketAddress& peer, const ListenerSocket& listener);
     void read_mailbox();
     void install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);
     void install_listeners(std::vector<ListenerSocket> listeners);

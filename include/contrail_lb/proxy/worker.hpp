@@ -13,6 +13,7 @@
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/net/fd.hpp"
 #include "contrail_lb/runtime/state.hpp"
+#include "contrail_lb/tls/tls.hpp"
 
 namespace clb::proxy {
 
@@ -22,6 +23,7 @@ struct ListenerSocket {
     std::shared_ptr<net::Fd> fd;
     net::SocketAddress address;
     std::string service;
+    std::shared_ptr<const tls::ServerContext> tls;  // null: plain TCP
 };
 
 // Shared by all workers of a process.

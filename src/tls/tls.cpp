@@ -1,0 +1,141 @@
+#include "contrail_lb/tls/tls.hpp"
+
+#include <ev.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace clb::tls {
+
+namespace {
+
+std::string openssl_error() {
+    unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (!code) return "unknown error";
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    return buf;
+}
+
+// Offer http/1.1 only: we do not speak h2 to clients.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+    static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+std::shared_ptr<const ServerContext> ServerContext::load(const std::string& cert_file,
+                                                         const std::string& key_file) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) throw std::runtime_error("tls: cannot create a context: " + openssl_error());
+    std::shared_ptr<const ServerContext> context(new ServerContext(ctx));
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
+        throw std::runtime_error("tls: cannot load certificate " + cert_file + ": " +
+                                 openssl_error());
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        throw std::runtime_error("tls: cannot load key " + key_file + ": " + openssl_error());
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        throw std::runtime_error("tls: key " + key_file + " does not match certificate " +
+                                 cert_file);
+    return context;
+}
+
+ServerContext::~ServerContext() {
+    SSL_CTX_free(ctx_);
+}
+
+Connection::Connection(const ServerContext& context, int fd) : ssl_(SSL_new(context.raw())) {
+    if (!ssl_) throw std::runtime_error("tls: SSL_new: " + openssl_error());
+    SSL_set_fd(ssl_, fd);
+    SSL_set_accept_state(ssl_);
+}
+
+Connection::~Connection() {
+    SSL_free(ssl_);
+}
+
+// Maps an OpenSSL result to our conventions and records what it waits for.
+int Connection::settle(int ret, const char* what) {
+    wants_ = 0;
+    switch (SSL_get_error(ssl_, ret)) {
+        case SSL_ERROR_WANT_READ:
+            wants_ = EV_READ;
+            return 0;
+        case SSL_ERROR_WANT_WRITE:
+            wants_ = EV_WRITE;
+            return 0;
+        case SSL_ERROR_ZERO_RETURN:
+            return 0;
+        case SSL_ERROR_SYSCALL:
+            error_ = std::string(what) + ": connection lost";
+            ERR_clear_error();
+            return -1;
+        default:
+            error_ = std::string(what) + ": " + openssl_error();
+            return -1;
+    }
+}
+
+int Connection::handshake() {
+    if (established_) return 1;
+    int ret = SSL_do_handshake(ssl_);
+    if (ret == 1) {
+        established_ = true;
+        wants_ = 0;
+        return 1;
+    }
+    return settle(ret, "TLS handshake") < 0 ? -1 : 0;
+}
+
+ssize_t Connection::read(char* buf, size_t len, bool& eof) {
+    size_t n = 0;
+    int ret = SSL_read_ex(ssl_, buf, len, &n);
+    if (ret == 1) {
+        wants_ = 0;
+        return static_cast<ssize_t>(n);
+    }
+    int err = SSL_get_error(ssl_, ret);
+    if (err == SSL_ERROR_ZERO_RETURN ||
+        (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {  // close_notify, or plain FIN
+        eof = true;
+        ERR_clear_error();
+        return 0;
+    }
+    return settle(ret, "TLS read");
+}
+
+ssize_t Connection::write(const char* buf, size_t len) {
+    if (len == 0) return 0;
+    size_t n = 0;
+    int ret = SSL_write_ex(ssl_, buf, len, &n);
+    if (ret == 1) {
+        wants_ = 0;
+        return static_cast<ssize_t>(n);
+    }
+    return settle(ret, "TLS write");
+}
+
+bool Connection::pending() const {
+    return SSL_pending(ssl_) > 0;
+}
+
+void Connection::shutdown() {
+    if (established_) SSL_shutdown(ssl_);
+    ERR_clear_error();
+}
+
+}  // namespace clb::tls
