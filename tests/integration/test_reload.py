@@ -1,0 +1,175 @@
+"""Reload on SIGHUP (SPEC "Reload (SIGHUP)"): an invalid file changes nothing; a valid
+one is applied in place without dropping a connection or a request, unchanged listeners
+keep their sockets and unchanged backends their health state."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import pytest
+
+import clb
+from clb import RawConnection, make_config, make_service, wait_until
+from e2e import (
+    SteadyLoad,
+    backend_status,
+    log_lines_since,
+    spread,
+    transition_pattern,
+    wait_all_up,
+    wait_state,
+)
+
+CHECK = dict(clb.FAST_HTTP_CHECK)
+NO_CHECK = {"type": "none"}
+APPLIED = r"reload: applied "
+
+
+def reload_and_wait(proxy: clb.Proxy, config: dict) -> None:
+    offset = len(proxy.log())
+    proxy.reload(config)
+    proxy.wait_for_log(APPLIED, start=offset)
+
+
+def entries_of(config: dict, service: int = 0) -> list[dict]:
+    return config["services"][service]["backends"]
+
+
+@pytest.mark.deadline(30)
+def test_invalid_file_logged_and_old_config_keeps_serving(start_backend, start_proxy, free_port):
+    backend = start_backend("b1")
+    service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    assert proxy.get("/").status == 200
+    offset = len(proxy.log())
+    proxy.config_path.write_text("global:\n  workers: 1\n  no_such_key: 1\nservices: []\n")
+    proxy.send_signal(1)  # SIGHUP
+    line = proxy.wait_for_log(r"the running configuration stays", start=offset)
+    assert "error" in line
+    assert "no_such_key" in proxy.log()[offset:]
+    assert proxy.alive
+    for _ in range(5):
+        assert proxy.get("/").status == 200
+    # Garbage that is not even YAML: same outcome.
+    offset = len(proxy.log())
+    proxy.config_path.write_text("services: [\n  - {name: \n")
+    proxy.send_signal(1)
+    proxy.wait_for_log(r"the running configuration stays", start=offset)
+    assert proxy.get("/").status == 200
+
+
+@pytest.mark.deadline(30)
+def test_added_backend_gets_traffic_and_health_state_is_kept(
+        start_backend, start_proxy, free_port):
+    up, down, added = start_backend("up"), start_backend("down"), start_backend("added")
+    service = make_service("api", free_port(), [up, down], health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    wait_all_up(proxy, "api", ["up", "down"])
+    down.kill()
+    wait_state(proxy, "api", "down", False)
+
+    config = copy.deepcopy(proxy.config)
+    entries_of(config).append({"name": "added", "address": added.address})
+    offset = len(proxy.log())
+    reload_and_wait(proxy, config)
+    wait_state(proxy, "api", "added", True)
+    # Let several more check rounds pass for the kept backends, then look for flaps.
+    checks = backend_status(proxy, "api", "up")["check"]["checks"]
+    wait_until(lambda: backend_status(proxy, "api", "up")["check"]["checks"] >= checks + 5, 5,
+               message="five more checks of `up`")
+    assert set(spread(proxy, 20)) == {"up", "added"}
+    assert not log_lines_since(proxy, offset, transition_pattern("api", "up", "(UP|DOWN)"))
+    assert not log_lines_since(proxy, offset, transition_pattern("api", "down", "UP"))
+    assert not backend_status(proxy, "api", "down")["up"]
+
+
+@pytest.mark.deadline(30)
+def test_new_weight_takes_effect(start_backend, start_proxy, free_port):
+    b1, b2 = start_backend("b1"), start_backend("b2")
+    service = make_service("api", free_port(), [b1, b2], health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    wait_all_up(proxy, "api", ["b1", "b2"])
+    assert spread(proxy, 40) == {"b1": 20, "b2": 20}
+    config = copy.deepcopy(proxy.config)
+    entries_of(config)[0]["weight"] = 3
+    offset = len(proxy.log())
+    reload_and_wait(proxy, config)
+    seen = spread(proxy, 200)
+    assert 140 <= seen["b1"] <= 160, seen
+    assert backend_status(proxy, "api", "b1")["weight"] == 3
+    # Same backend (service, name, address): its health state survived the change.
+    assert not log_lines_since(proxy, offset, transition_pattern("api", "b[12]", "(UP|DOWN)"))
+
+
+@pytest.mark.deadline(30)
+def test_unchanged_listener_keeps_connections_and_requests_in_flight(
+        start_backend, start_proxy, free_port):
+    b1, b2 = start_backend("b1"), start_backend("b2")
+    service = make_service("api", free_port(), [b1], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    with RawConnection(*proxy.service_address()) as kept:
+        kept.send(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+        first = kept.read_response()
+        assert first.status == 200
+        slow: dict = {}
+        thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/1000")))
+        thread.start()
+        wait_until(lambda: b1.stats()["requests"] >= 3, 3, message="the delay in flight")
+        config = copy.deepcopy(proxy.config)
+        entries_of(config).append({"name": "b2", "address": b2.address})
+        reload_and_wait(proxy, config)
+        thread.join(timeout=5)
+        assert slow["r"].status == 200 and slow["r"].header("X-Backend") == "b1"
+        seen = set()
+        for _ in range(4):  # the connection opened before the reload, now over both
+            kept.send(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+            response = kept.read_response()
+            assert response.status == 200
+            seen.add(response.header("X-Backend"))
+        assert seen == {"b1", "b2"}
+    assert "no longer listening" not in proxy.log()
+
+
+@pytest.mark.deadline(30)
+def test_listener_added_and_removed_with_its_service(start_backend, start_proxy, free_port):
+    backend = start_backend("b1")
+    api = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    old = make_service("old", free_port(), [backend], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([api, old], admin_port=free_port()))
+    old_host, old_port = proxy.service_address("old")
+    assert proxy.get("/", service="old").status == 200
+    new = make_service("new", free_port(), [backend], health_check=NO_CHECK)
+    config = copy.deepcopy(proxy.config)
+    config["services"] = [api, new]
+    reload_and_wait(proxy, config)
+    wait_until(lambda: proxy.get("/", service="new").status == 200, 3,
+               message="the new listener to serve")
+    wait_until(lambda: not clb.port_accepts(old_host, old_port, timeout=0.2), 3,
+               message="the removed listener to close")
+    assert proxy.get("/", service="api").status == 200
+    assert [s["name"] for s in proxy.admin_json()["services"]] == ["api", "new"]
+
+
+@pytest.mark.deadline(45)
+def test_no_request_fails_across_reloads_under_light_load(start_backend, start_proxy, free_port):
+    b1, b2, b3 = start_backend("b1"), start_backend("b2"), start_backend("b3")
+    service = make_service("api", free_port(), [b1, b2], health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    wait_all_up(proxy, "api", ["b1", "b2"])
+    host, port = proxy.service_address()
+    with SteadyLoad(host, port, threads=2, pause=0.005) as load, \
+            SteadyLoad(host, port, threads=1, pause=0.005, keep_alive=False) as fresh:
+        load.wait_for(100)
+        config = copy.deepcopy(proxy.config)
+        entries_of(config).append({"name": "b3", "address": b3.address})
+        reload_and_wait(proxy, config)
+        load.wait_for(50)
+        config = copy.deepcopy(config)
+        entries_of(config)[0]["weight"] = 2
+        config["services"][0]["timeouts"] = {"server": "30s"}
+        reload_and_wait(proxy, config)
+        load.wait_for(50)
+    assert load.total() + fresh.total() >= 200
+    assert not load.failed, load.failed[:5]
+    assert not fresh.failed, fresh.failed[:5]
