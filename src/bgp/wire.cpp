@@ -194,8 +194,8 @@ std::vector<uint8_t> as_path_value(const AsPath& path, bool four_octet) {
     std::vector<uint8_t> v;
     Writer w(v);
     for (const auto& seg : path) {
-        // A segment holds at most 255 ASNs; longer ones are split.
-        for (size_t i = 0; i < seg.asns.size() || (i == 0 && seg.asns.empty()); i += 255) {
+        // A segment holds 1 to 255 ASNs: longer ones are split, empty ones not sent.
+        for (size_t i = 0; i < seg.asns.size(); i += 255) {
             const size_t n = std::min<size_t>(255, seg.asns.size() - i);
             w.u8(seg.type);
             w.u8(static_cast<uint8_t>(n));
@@ -205,7 +205,6 @@ std::vector<uint8_t> as_path_value(const AsPath& path, bool four_octet) {
                 else
                     w.u16(seg.asns[j] > 0xFFFF ? kAsTrans : static_cast<uint16_t>(seg.asns[j]));
             }
-            if (seg.asns.empty()) break;
         }
     }
     return v;

@@ -76,6 +76,16 @@ TEST(BgpWire, UpdateRoundTripEveryAttribute) {
     EXPECT_EQ(round_trip(u, {.four_octet_as = true, .ibgp = true}), Message{u});
 }
 
+TEST(BgpWire, LongAsPathIsSplitIntoSegmentsOf255) {
+    Update u = ipv4_announcement();
+    u.attributes.as_path = AsPath{{kAsSequence, std::vector<uint32_t>(300, 65001)}};
+    auto decoded = std::get<Update>(round_trip(u));
+    ASSERT_TRUE(decoded.attributes.as_path);
+    ASSERT_EQ(decoded.attributes.as_path->size(), 2u);
+    EXPECT_EQ((*decoded.attributes.as_path)[0].asns.size(), 255u);
+    EXPECT_EQ((*decoded.attributes.as_path)[1].asns.size(), 45u);
+}
+
 TEST(BgpWire, LocalPrefIsDiscardedFromEbgp) {
     Update u = ipv4_announcement();
     u.attributes.local_pref = 100;
