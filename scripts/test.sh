@@ -8,6 +8,7 @@
 #   5. ctest -L unit             build-asan/
 #   6. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
 #   7. one stage per fuzz_*      each for CLB_FUZZ_SECONDS over tests/fuzz/corpus/MODULE/
+#                                (and tests/fuzz/NAME.dict when present)
 #
 # Environment knobs (defaults are what CI runs):
 #   CLB_FUZZ_SECONDS=60     time per fuzzer
@@ -91,9 +92,13 @@ run_fuzzer() {
     if [[ -d "tests/fuzz/corpus/$module" ]]; then
         cp -r "tests/fuzz/corpus/$module/." "$corpus/"
     fi
+    local options=(-max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048
+        -print_final_stats=1 -artifact_prefix="$work/artifacts/")
+    if [[ -f "tests/fuzz/${name#fuzz_}.dict" ]]; then
+        options+=(-dict="tests/fuzz/${name#fuzz_}.dict")
+    fi
     echo "fuzz: $name for ${fuzz_seconds}s, seeds: $(find "$corpus" -type f | wc -l) files from tests/fuzz/corpus/$module/"
-    "$binary" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$corpus" >"$work/log" 2>&1
+    "$binary" "${options[@]}" "$corpus" >"$work/log" 2>&1
     status=$?
     grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done )" "$work/log" || true
     if ((status != 0)); then

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend/connection.hpp"
+#include "backend/connection_http.hpp"
 #include "backend/shared.hpp"
 #include "backend/socket.hpp"
 #include "backend/worker.hpp"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "connection_http.hpp"
 #include "shared.hpp"
 #include "socket.hpp"
 
