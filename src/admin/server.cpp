@@ -275,7 +275,13 @@ void Connection::process_input() {
 void Connection::dispatch() {
     in_request_ = false;
     bool keep_alive = !closing_ && llhttp_should_keep_alive(&parser_);
-    Response response = server_.router_.handle(request_, server_.now());
+    Response response;
+    try {
+        response = server_.router_.handle(request_, server_.now());
+    } catch (const std::exception& e) {  // a bug in a view must not take the process down
+        spdlog::error("admin: {} {} failed: {}", request_.method, request_.target, e.what());
+        response = text_response(500, "internal error\n");
+    }
     out_ += serialize(response, request_.method == "HEAD", keep_alive,
                       server_.router_.sources().version, server_.now());
     if (!keep_alive) closing_ = true;

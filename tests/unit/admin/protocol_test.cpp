@@ -241,5 +241,21 @@ TEST_F(AdminTimeoutTest, ClientThatNeverReadsIsDropped) {
         loop_, [&] { return server_->connection_count() == 0; }, 3s));
 }
 
+TEST_F(AdminTest, ServesOnIpv6Loopback) {
+    int error = 0;
+    net::ListenOptions options;
+    options.reuse_port = false;
+    if (!net::listen_tcp(*net::SocketAddress::parse("[::1]:0"), options, error))
+        GTEST_SKIP() << "no ::1 here: " << net::error_text(error);
+    Server v6(loop_.raw(), *net::SocketAddress::parse("[::1]:0"),
+              Sources{&registry_, {}, "0.1.0", 0});
+    EXPECT_TRUE(v6.address().to_string().starts_with("[::1]:"));
+    Client client(loop_, v6.address());
+    auto r = client.request("POST", "/api/v1/services/contrail-api/backends/api3/drain");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(entry("contrail-api", "api3").drained);
+}
+
 }  // namespace
 }  // namespace clb::admin::testing
