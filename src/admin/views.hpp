@@ -3,6 +3,8 @@
 // without a socket.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 
