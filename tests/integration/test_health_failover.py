@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -58,11 +60,16 @@ def report(name: str, seconds: float) -> None:
 # ---- failover -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["/", "/delay/20"], ids=["fast", "slow"])
 @pytest.mark.deadline(60)
 def test_kill_under_load_detected_in_bound_and_nothing_fails_after(
-        start_backend, start_proxy, free_port):
-    (b1, b2, b3), proxy = start_service(start_backend, start_proxy, free_port, ["b1", "b2", "b3"])
-    with SteadyLoad(*proxy.service_address(), threads=3) as load:
+        start_backend, start_proxy, free_port, path):
+    backends = [start_backend(name) for name in ("b1", "b2", "b3")]
+    b2 = backends[1]
+    service = make_service("api", free_port(), backends, health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port(), workers=2))
+    wait_all_up(proxy, "api", ["b1", "b2", "b3"])
+    with SteadyLoad(*proxy.service_address(), threads=3, path=path) as load:
         load.wait_for(150)
         assert not load.failed, load.failed[:5]
         offset = len(proxy.log())
@@ -73,11 +80,14 @@ def test_kill_under_load_detected_in_bound_and_nothing_fails_after(
         report("kill -9 -> DOWN under load", down_at - killed_at)
         assert down_at - killed_at <= DETECTION_BOUND + SLACK, line
         assert not is_up(proxy, "api", "b2")
+        assert 'contrail_lb_backend_up{service="api",backend="b2"} 0' in proxy.metrics()
         load.wait_for(300)
         after_down = time.time()
         load.wait_for(150)
     # Requests in flight at the kill may fail (at most one per client thread, and only
     # before DOWN); none after.
+    print(f"failed requests around the kill: {len(load.failed)} of {load.total()}: "
+          f"{load.failed}")
     late = [f for f in load.failed if f[0] > down_at]
     assert not late, late
     assert len(load.failed) <= len(load.threads), load.failed
@@ -96,6 +106,43 @@ def test_active_check_detects_kill_without_traffic(start_backend, start_proxy, f
     assert log_time(line) - killed_at <= DETECTION_BOUND + SLACK, line
     assert "connection refused (2 consecutive failures)" in line
     assert "connection refused" in backend_status(proxy, "api", "b2")["check"]["last_reason"]
+
+
+@pytest.mark.deadline(30)
+def test_hung_backend_marked_down_by_check_timeouts(start_backend, start_proxy, free_port):
+    # SIGSTOP: the kernel still accepts connections, nothing answers. timeout < interval,
+    # so the checks keep their pace and the bound is fall x interval + timeout.
+    check = {"type": "http", "path": "/health", "interval": "300ms", "timeout": "200ms",
+             "rise": 2, "fall": 2}
+    bound = 2 * 0.300 * 1.05 + 0.200
+    (b1, b2), proxy = start_service(start_backend, start_proxy, free_port, ["b1", "b2"],
+                                    health_check=check)
+    offset = len(proxy.log())
+    stopped_at = time.time()
+    os.kill(b2.pid, signal.SIGSTOP)
+    try:
+        line = proxy.wait_for_log(transition_pattern("api", "b2", "DOWN"), start=offset)
+        report("SIGSTOP -> DOWN by check timeouts", log_time(line) - stopped_at)
+        assert log_time(line) - stopped_at <= bound + SLACK, line
+        assert "timeout after 200ms (2 consecutive failures)" in line
+        assert set(spread(proxy, 10)) == {"b1"}
+        offset = len(proxy.log())
+    finally:
+        os.kill(b2.pid, signal.SIGCONT)
+    proxy.wait_for_log(transition_pattern("api", "b2", "UP"), start=offset)
+    assert set(spread(proxy, 10)) == {"b1", "b2"}
+
+
+@pytest.mark.deadline(30)
+def test_backends_checked_at_once_at_start(start_backend, start_proxy, free_port):
+    slow = {"type": "http", "path": "/health", "interval": "10s", "timeout": "1s",
+            "rise": 3, "fall": 3}
+    backends = [start_backend(name) for name in ("b1", "b2")]
+    service = make_service("api", free_port(), backends, health_check=slow)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    # One success at startup is enough (not rise=3 checks 10 s apart).
+    wait_all_up(proxy, "api", ["b1", "b2"], timeout=2)
+    assert spread(proxy, 10) == {"b1": 5, "b2": 5}
 
 
 @pytest.mark.deadline(30)
@@ -226,6 +273,21 @@ def test_spaced_requests_survive_backend_closing_idle_connections(start_proxy, f
                        message="the origin to close its connection")
         for n in range(6):
             assert origin.count("POST" if n % 2 else "GET", f"/r/{n}") == 1
+
+
+@pytest.mark.deadline(30)
+def test_back_to_back_gets_survive_backend_closing_right_after_answering(
+        start_proxy, free_port):
+    # The origin closes each connection the moment it has answered (no Connection:
+    # close): the next GET races the FIN. Whichever way the race goes, it must succeed.
+    with ScriptedOrigin("origin", lambda i, m, p: "answer-then-close", close_delay=0) as origin:
+        proxy = race_proxy(start_proxy, free_port, origin)
+        with RawConnection(*proxy.service_address()) as client:
+            for n in range(50):
+                client.send(b"GET /r/%d HTTP/1.1\r\nHost: api\r\n\r\n" % n)
+                response = client.read_response()
+                assert response.status == 200, (n, response)
+                assert response.body == b"GET /r/%d from origin\n" % n
 
 
 # ---- balancing seen from a client -----------------------------------------------------

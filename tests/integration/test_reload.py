@@ -26,6 +26,18 @@ NO_CHECK = {"type": "none"}
 APPLIED = r"reload: applied "
 
 
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on 127.0.0.1:port (/proc/net/tcp, state 0A)."""
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for row in table:
+            fields = row.split()
+            if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+                inodes.add(fields[9])
+    return inodes
+
+
 def reload_and_wait(proxy: clb.Proxy, config: dict) -> None:
     offset = len(proxy.log())
     proxy.reload(config)
@@ -85,6 +97,52 @@ def test_added_backend_gets_traffic_and_health_state_is_kept(
 
 
 @pytest.mark.deadline(30)
+def test_changed_check_settings_keep_health_state(start_backend, start_proxy, free_port):
+    up, down = start_backend("up"), start_backend("down")
+    service = make_service("api", free_port(), [up, down], health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    wait_all_up(proxy, "api", ["up", "down"])
+    down.kill()
+    wait_state(proxy, "api", "down", False)
+    config = copy.deepcopy(proxy.config)
+    config["services"][0]["health_check"].update(interval="150ms", rise=3, fall=3)
+    offset = len(proxy.log())
+    reload_and_wait(proxy, config)
+    checks = backend_status(proxy, "api", "up")["check"]["checks"]
+    wait_until(lambda: backend_status(proxy, "api", "up")["check"]["checks"] >= checks + 5, 5,
+               message="five more checks of `up`")
+    assert proxy.admin_json()["services"][0]["health_check"]["rise"] == 3
+    assert backend_status(proxy, "api", "up")["up"]
+    assert not backend_status(proxy, "api", "down")["up"]
+    assert not log_lines_since(proxy, offset, transition_pattern("api", "(up|down)", "(UP|DOWN)"))
+
+
+@pytest.mark.deadline(30)
+def test_removed_backend_finishes_its_request_and_gets_no_more(
+        start_backend, start_proxy, free_port):
+    b1, b2 = start_backend("b1"), start_backend("b2")
+    service = make_service("api", free_port(), [b1, b2], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    slow: dict = {}
+    thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/1000")))
+    thread.start()
+    try:
+        victim = wait_until(
+            lambda: next((n for n in ("b1", "b2")
+                          if backend_status(proxy, "api", n)["active_connections"]), None),
+            3, message="the delay in flight")
+        config = copy.deepcopy(proxy.config)
+        config["services"][0]["backends"] = [
+            e for e in entries_of(config) if e["name"] != victim]
+        reload_and_wait(proxy, config)
+        kept = {"b1": "b2", "b2": "b1"}[victim]
+        assert spread(proxy, 10) == {kept: 10}
+    finally:
+        thread.join(timeout=5)
+    assert slow["r"].status == 200 and slow["r"].header("X-Backend") == victim
+
+
+@pytest.mark.deadline(30)
 def test_new_weight_takes_effect(start_backend, start_proxy, free_port):
     b1, b2 = start_backend("b1"), start_backend("b2")
     service = make_service("api", free_port(), [b1, b2], health_check=dict(CHECK))
@@ -107,7 +165,9 @@ def test_unchanged_listener_keeps_connections_and_requests_in_flight(
         start_backend, start_proxy, free_port):
     b1, b2 = start_backend("b1"), start_backend("b2")
     service = make_service("api", free_port(), [b1], health_check=NO_CHECK)
-    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    proxy = start_proxy(make_config([service], admin_port=free_port(), workers=2))
+    sockets_before = listening_inodes(proxy.service_address()[1])
+    assert len(sockets_before) == 2  # one SO_REUSEPORT socket per worker
     with RawConnection(*proxy.service_address()) as kept:
         kept.send(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
         first = kept.read_response()
@@ -129,6 +189,7 @@ def test_unchanged_listener_keeps_connections_and_requests_in_flight(
             seen.add(response.header("X-Backend"))
         assert seen == {"b1", "b2"}
     assert "no longer listening" not in proxy.log()
+    assert listening_inodes(proxy.service_address()[1]) == sockets_before
 
 
 @pytest.mark.deadline(30)

@@ -4,6 +4,7 @@ in flight finish within global.grace, close idle keep-alive connections, exit 0.
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 
@@ -136,3 +137,39 @@ def test_sigterm_when_idle_exits_at_once(start_backend, start_proxy, free_port):
     proxy.send_signal(signal.SIGTERM)
     assert proxy.wait_exit(timeout=5) == 0
     assert time.monotonic() - signalled < 1.0
+
+
+@pytest.mark.deadline(30)
+def test_second_sigterm_stops_at_once(start_backend, start_proxy, free_port):
+    backend, proxy = start(start_backend, start_proxy, free_port, grace="10s")
+    stalled = InFlight(proxy, "/stall", 1, timeout=5)
+    wait_until(lambda: backend.stats()["requests"] >= 2, 3, message="the stall in flight")
+    proxy.send_signal(signal.SIGTERM)
+    proxy.wait_for_log(r"SIGTERM received: shutting down")
+    assert proxy.alive  # waiting for the stalled request, up to 10 s
+    signalled = time.monotonic()
+    proxy.send_signal(signal.SIGTERM)
+    assert proxy.wait_exit(timeout=5) == 0
+    assert time.monotonic() - signalled < 1.0
+    assert "SIGTERM again: stopping now" in proxy.log()
+    stalled.join()
+
+
+@pytest.mark.deadline(30)
+def test_tcp_connection_relayed_through_the_drain(start_backend, start_proxy, free_port):
+    backend = start_backend("echo", tcp_echo=True)
+    service = make_service("echo", free_port(), [backend], mode="tcp", health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port(), grace="10s"))
+    with socket.create_connection(proxy.service_address(), timeout=5) as sock:
+        sock.sendall(b"before")
+        assert sock.recv(64) == b"before"
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait_for_log(r"SIGTERM received: shutting down")
+        wait_until(lambda: not clb.port_accepts(*proxy.service_address(), timeout=0.2), 2,
+                   message="the listener to close")
+        sock.sendall(b"during")  # the open connection still relays
+        assert sock.recv(64) == b"during"
+        assert proxy.alive
+        closed = time.monotonic()
+    assert proxy.wait_exit(timeout=5) == 0
+    assert time.monotonic() - closed < 1.0
