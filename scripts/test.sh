@@ -30,13 +30,6 @@ failed=0
 failed_names=()
 started_at=$SECONDS
 
-# ctest runs the integration tests with "python3 -m pytest": make sure the python3
-# first in PATH is one that has pytest and yaml (a pyenv shim may not).
-if ! python3 -c 'import pytest, yaml' 2>/dev/null && /usr/bin/python3 -c 'import pytest, yaml' 2>/dev/null; then
-    echo "test: using /usr/bin/python3 (the python3 in PATH lacks pytest or yaml)"
-    export PATH="/usr/bin:$PATH"
-fi
-
 # stage NAME COMMAND...: runs one stage, prints its outcome and duration.
 stage() {
     local name="$1"
@@ -112,6 +105,14 @@ run_fuzzer() {
 }
 
 stage "install-deps" bash scripts/install-deps.sh
+
+# ctest runs the integration tests with "python3 -m pytest": make sure the python3
+# first in PATH is one that has pytest and yaml (a pyenv shim may not).
+if ! python3 -c 'import pytest, yaml' 2>/dev/null && /usr/bin/python3 -c 'import pytest, yaml' 2>/dev/null; then
+    echo "test: using /usr/bin/python3 (the python3 in PATH lacks pytest or yaml)"
+    export PATH="/usr/bin:$PATH"
+fi
+
 
 if ! skipped release; then
     if stage "build release ($prefix/)" bash scripts/build.sh "$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
