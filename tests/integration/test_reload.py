@@ -216,7 +216,7 @@ def test_listener_added_and_removed_with_its_service(start_backend, start_proxy,
 def test_no_request_fails_across_reloads_under_light_load(start_backend, start_proxy, free_port):
     b1, b2, b3 = start_backend("b1"), start_backend("b2"), start_backend("b3")
     service = make_service("api", free_port(), [b1, b2], health_check=dict(CHECK))
-    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    proxy = start_proxy(make_config([service], admin_port=free_port(), workers=2))
     wait_all_up(proxy, "api", ["b1", "b2"])
     host, port = proxy.service_address()
     with SteadyLoad(host, port, threads=2, pause=0.005) as load, \
@@ -231,6 +231,63 @@ def test_no_request_fails_across_reloads_under_light_load(start_backend, start_p
         config["services"][0]["timeouts"] = {"server": "30s"}
         reload_and_wait(proxy, config)
         load.wait_for(50)
+        config = copy.deepcopy(config)
+        config["services"][0]["balance"] = "leastconn"
+        reload_and_wait(proxy, config)
+        load.wait_for(50)
     assert load.total() + fresh.total() >= 200
     assert not load.failed, load.failed[:5]
     assert not fresh.failed, fresh.failed[:5]
+
+
+@pytest.mark.deadline(30)
+def test_moved_listener_keeps_its_open_connections(start_backend, start_proxy, free_port):
+    backend = start_backend("b1")
+    service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    old_host, old_port = proxy.service_address()
+    with RawConnection(old_host, old_port) as kept:
+        kept.send(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+        assert kept.read_response().status == 200
+        config = copy.deepcopy(proxy.config)
+        new_port = free_port()
+        config["services"][0]["listen"] = [f"127.0.0.1:{new_port}"]
+        reload_and_wait(proxy, config)
+        assert proxy.get("/").status == 200  # proxy.config now names the new port
+        wait_until(lambda: not clb.port_accepts(old_host, old_port, timeout=0.2), 3,
+                   message="the old listener to close")
+        # SPEC: no client connection is dropped by a reload, even one accepted on a
+        # listener the reload removed.
+        for _ in range(3):
+            kept.send(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+            assert kept.read_response().status == 200
+
+
+@pytest.mark.deadline(30)
+def test_drain_flag_survives_reload(start_backend, start_proxy, free_port):
+    b1, b2, b3 = start_backend("b1"), start_backend("b2"), start_backend("b3")
+    service = make_service("api", free_port(), [b1, b2], health_check=dict(CHECK))
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    wait_all_up(proxy, "api", ["b1", "b2"])
+    response = proxy.admin_post("/api/v1/services/api/backends/b1/drain")
+    assert response.status == 200
+    config = copy.deepcopy(proxy.config)
+    entries_of(config).append({"name": "b3", "address": b3.address})
+    reload_and_wait(proxy, config)
+    wait_state(proxy, "api", "b3", True)
+    assert backend_status(proxy, "api", "b1")["drained"]
+    assert set(spread(proxy, 20)) == {"b2", "b3"}
+
+
+@pytest.mark.deadline(30)
+def test_admin_listener_moves(start_backend, start_proxy, free_port):
+    backend = start_backend("b1")
+    service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    old_admin = proxy.admin_address
+    config = copy.deepcopy(proxy.config)
+    config["admin"] = {"listen": f"127.0.0.1:{free_port()}"}
+    reload_and_wait(proxy, config)
+    assert proxy.admin_get("/healthz").status == 200
+    wait_until(lambda: not clb.port_accepts(*old_admin, timeout=0.2), 3,
+               message="the old admin listener to close")
