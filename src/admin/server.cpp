@@ -282,6 +282,9 @@ void Connection::dispatch() {
         spdlog::error("admin: {} {} failed: {}", request_.method, request_.target, e.what());
         response = text_response(500, "internal error\n");
     }
+    // HTTP/1.0 keep-alive is opt-in on both sides: confirm it, or the client waits for a close.
+    if (keep_alive && parser_.http_major == 1 && parser_.http_minor == 0)
+        response.headers.emplace_back("Connection", "keep-alive");
     out_ += serialize(response, request_.method == "HEAD", keep_alive,
                       server_.router_.sources().version, server_.now());
     if (!keep_alive) closing_ = true;

@@ -60,6 +60,18 @@ TEST_F(AdminTest, Http10WithoutKeepAliveIsClosed) {
     EXPECT_TRUE(client->wait_closed());
 }
 
+TEST_F(AdminTest, Http10KeepAliveIsConfirmed) {
+    auto client = connect();
+    for (int i = 0; i < 2; ++i) {
+        client->send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        auto r = client->read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "ok");
+        EXPECT_EQ(r->header("connection"), "keep-alive");
+    }
+    EXPECT_EQ(server_->connection_count(), 1u);
+}
+
 TEST_F(AdminTest, ConnectionCloseIsHonoured) {
     auto client = connect();
     client->send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
