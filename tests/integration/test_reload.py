@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 
 import pytest
 
@@ -235,6 +236,16 @@ def test_no_request_fails_across_reloads_under_light_load(start_backend, start_p
         config["services"][0]["balance"] = "leastconn"
         reload_and_wait(proxy, config)
         load.wait_for(50)
+        config = copy.deepcopy(config)
+        del entries_of(config)[0]  # b1 goes, with requests in flight to it
+        config["services"][0]["health_check"]["type"] = "tcp"
+        del config["services"][0]["health_check"]["path"]
+        del config["services"][0]["health_check"]["expect_status"]
+        reload_and_wait(proxy, config)
+        applied = time.time()
+        load.wait_for(50)
+        # (requests that began before the workers had the new snapshot may end on b1)
+        assert set(load.successes_since(applied + 0.05)) == {"b2", "b3"}
     assert load.total() + fresh.total() >= 200
     assert not load.failed, load.failed[:5]
     assert not fresh.failed, fresh.failed[:5]
