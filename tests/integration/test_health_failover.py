@@ -26,7 +26,6 @@ from e2e import (
     drain,
     get_backend,
     is_up,
-    log_lines_since,
     log_time,
     spread,
     transition_pattern,
