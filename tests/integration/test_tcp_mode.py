@@ -113,6 +113,50 @@ def test_half_close_delivers_everything_then_eof(start_backend, start_proxy, fre
 
 
 @pytest.mark.deadline(30)
+def test_backend_half_close_still_carries_client_bytes(start_proxy, free_port):
+    # A backend that says its piece, shuts its sending side, then reads to the end (every
+    # connection: start_proxy's readiness probes are relayed to it too).
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve(conn):
+        with conn:
+            conn.sendall(b"banner\n")
+            conn.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+            received.append(data)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        backend = {"name": "talker", "address": f"127.0.0.1:{listener.getsockname()[1]}"}
+        proxy = tcp_proxy(start_proxy, free_port, [backend])
+        payload = b"after your EOF " * 10000
+        with socket.create_connection(proxy.service_address(), timeout=5) as sock:
+            data = b""
+            while chunk := sock.recv(64):
+                data += chunk
+            assert data == b"banner\n"  # then EOF, while our side stays open
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            wait_until(lambda: payload in received, 5, message="the backend to read it all")
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        acceptor.join(timeout=5)
+
+
+@pytest.mark.deadline(30)
 def test_connect_refused_retried_on_next_backend(start_backend, start_proxy, free_port):
     good = start_backend("good", tcp_echo=True)
     refused = {"name": "refused", "address": f"127.0.0.1:{free_port()}"}
