@@ -5,6 +5,7 @@ keep their sockets and unchanged backends their health state."""
 from __future__ import annotations
 
 import copy
+import signal
 import threading
 import time
 
@@ -57,7 +58,7 @@ def test_invalid_file_logged_and_old_config_keeps_serving(start_backend, start_p
     assert proxy.get("/").status == 200
     offset = len(proxy.log())
     proxy.config_path.write_text("global:\n  workers: 1\n  no_such_key: 1\nservices: []\n")
-    proxy.send_signal(1)  # SIGHUP
+    proxy.send_signal(signal.SIGHUP)
     line = proxy.wait_for_log(r"the running configuration stays", start=offset)
     assert "error" in line
     assert "no_such_key" in proxy.log()[offset:]
@@ -67,8 +68,17 @@ def test_invalid_file_logged_and_old_config_keeps_serving(start_backend, start_p
     # Garbage that is not even YAML: same outcome.
     offset = len(proxy.log())
     proxy.config_path.write_text("services: [\n  - {name: \n")
-    proxy.send_signal(1)
+    proxy.send_signal(signal.SIGHUP)
     proxy.wait_for_log(r"the running configuration stays", start=offset)
+    assert proxy.get("/").status == 200
+    status = proxy.admin_json()
+    assert [s["name"] for s in status["services"]] == ["api"]
+    assert [b["name"] for b in status["services"][0]["backends"]] == ["b1"]
+    # The next valid file is applied as usual.
+    config = copy.deepcopy(proxy.config)
+    config["services"][0]["name"] = "api2"
+    reload_and_wait(proxy, config)
+    assert [s["name"] for s in proxy.admin_json()["services"]] == ["api2"]
     assert proxy.get("/").status == 200
 
 
