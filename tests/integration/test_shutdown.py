@@ -20,10 +20,11 @@ def active_connections(proxy: clb.Proxy) -> int:
     return proxy.admin_json()["services"][0]["active_connections"]
 
 
-def start(start_backend, start_proxy, free_port, grace="10s"):
+def start(start_backend, start_proxy, free_port, grace="10s", workers=1):
     backend = start_backend("b1")
     service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
-    proxy = start_proxy(make_config([service], admin_port=free_port(), grace=grace))
+    proxy = start_proxy(make_config([service], admin_port=free_port(), grace=grace,
+                                    workers=workers))
     return backend, proxy
 
 
@@ -56,7 +57,7 @@ class InFlight:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.deadline(30)
 def test_in_flight_requests_complete_then_exit_0(start_backend, start_proxy, free_port, sig):
-    backend, proxy = start(start_backend, start_proxy, free_port, grace="10s")
+    backend, proxy = start(start_backend, start_proxy, free_port, grace="10s", workers=2)
     host, port = proxy.service_address()
     requests = InFlight(proxy, "/delay/1000", 4)
     wait_until(lambda: backend.stats()["requests"] >= 5, 3,  # 4 delays + this /stats
