@@ -6,11 +6,6 @@
 
 #include "contrail_lb/bgp/wire.hpp"
 
-// The codec is compiled into this translation unit so that it carries libFuzzer's coverage
-// instrumentation even when clb_bgp itself is built without it (only this file gets
-// -fsanitize=fuzzer). The linker then never pulls wire.o from libclb_bgp.a.
-#include "bgp/wire.cpp"
-
 using namespace clb::bgp::wire;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
