@@ -41,12 +41,13 @@ SLACK = 0.300
 NO_CHECK = {"type": "none"}
 
 
-def start_service(start_backend, start_proxy, free_port, names, health_check=None, **extra):
+def start_service(start_backend, start_proxy, free_port, names, health_check=None, workers=1,
+                  **extra):
     backends = [start_backend(name) for name in names]
     service = make_service("api", free_port(), backends,
                            health_check=dict(CHECK) if health_check is None else health_check,
                            **extra)
-    proxy = start_proxy(make_config([service], admin_port=free_port()))
+    proxy = start_proxy(make_config([service], admin_port=free_port(), workers=workers))
     if (health_check or CHECK)["type"] != "none":
         wait_all_up(proxy, "api", list(names))
     return backends, proxy
@@ -296,10 +297,11 @@ def test_back_to_back_gets_survive_backend_closing_right_after_answering(
 
 @pytest.mark.deadline(30)
 def test_leastconn_avoids_the_busy_backend(start_backend, start_proxy, free_port):
+    # Two workers: the in-flight counts that leastconn compares are shared by all of them.
     (b1, b2), proxy = start_service(start_backend, start_proxy, free_port, ["b1", "b2"],
-                                    health_check=NO_CHECK, balance="leastconn")
+                                    health_check=NO_CHECK, balance="leastconn", workers=2)
     slow: dict = {}
-    thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/3000", timeout=10)))
+    thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/1500", timeout=10)))
     thread.start()
     try:
         def busy_backend():
