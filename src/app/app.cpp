@@ -4,6 +4,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -264,9 +265,16 @@ class Control {
         if (!speaker_ || !config_->bgp) return;
         double limit = static_cast<double>(config_->bgp->watchdog.count()) / 1000.;
         double now = monotonic_seconds();
+        // This timer itself ran late: the whole process was frozen (SIGSTOP, a paused VM),
+        // so the workers' silence measures the freeze, not a stall of theirs. While the
+        // node is healthy, count their silence from the moment the process resumed.
+        if (last_watch_ > 0 && now - last_watch_ > limit) resumed_at_ = now;
+        last_watch_ = now;
         std::string stalled;
         for (const auto& w : workers_) {
-            double age = now - w->last_tick();
+            double silent_since =
+                node_healthy_ ? std::max(w->last_tick(), resumed_at_) : w->last_tick();
+            double age = now - silent_since;
             if (age > limit)
                 stalled = fmt::format("worker {} loop stalled for {:.1f}s", w->id(), age);
         }
@@ -300,6 +308,8 @@ class Control {
     bool shutting_down_ = false;
     bool draining_ = false;
     bool node_healthy_ = true;
+    double last_watch_ = 0;  // monotonic time of the previous watchdog run
+    double resumed_at_ = 0;  // when the process last came back from a freeze
     int exit_code_ = 0;
 };
 
