@@ -325,7 +325,10 @@ void HttpSession::build_request_head() {
     std::string& out = up_head_;
     out.clear();
     out.reserve(head_.start_line().size() + 256 + head_.headers().size() * 32);
-    out.append(head_.first()).append(" ").append(head_.second()).append(" HTTP/1.1\r\n");
+    // An HTTP/1.0 request stays 1.0 so that the backend answers without chunked encoding,
+    // which a 1.0 client cannot read; it still asks to keep the backend connection.
+    out.append(head_.first()).append(" ").append(head_.second());
+    out.append(client_http10_ ? " HTTP/1.0\r\nConnection: keep-alive\r\n" : " HTTP/1.1\r\n");
     std::string_view first_forwarded_for;
     std::string more_forwarded_for;  // rare: several X-Forwarded-For lines
     for (const auto& h : head_.headers()) {
@@ -477,9 +480,10 @@ bool HttpSession::send_request() {
         up_->backend()->bytes_out.add(written);
         server_seen_ = now();
     }
-    if (request_done_ && client_error_) client_error_ = 0;  // nothing more to read anyway
-    if (!request_done_ && (client_error_ || (client_eof_ && in_.empty()))) {
-        abort("client closed the connection mid-request");
+    // A FIN after a complete request may be a half-close: keep going. A reset may not.
+    if (client_error_ || (!request_done_ && client_eof_ && in_.empty())) {
+        abort(client_error_ ? "client connection failed: " + net::error_text(client_error_)
+                            : std::string("client closed the connection mid-request"));
         return false;
     }
     return true;

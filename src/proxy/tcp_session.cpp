@@ -39,6 +39,9 @@ class TcpSession final : public Session, private UpstreamOwner {
         ev_init(&timer_, &TcpSession::on_timer);
         timer_.data = this;
         started_ = client_seen_ = server_seen_ = now();
+    }
+
+    void start() override {
         connect_next();
         if (!closed_) update();
     }

@@ -235,8 +235,10 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
                        ? make_http_session(*this, std::move(fd), peer, service, listener.tls)
                        : make_tcp_session(*this, std::move(fd), peer, service);
     sessions_.push_front(std::move(session));
-    sessions_.front()->self = sessions_.begin();
+    Session& started = *sessions_.front();
+    started.self = sessions_.begin();
     owner_.sessions_.store(static_cast<uint32_t>(sessions_.size()), std::memory_order_relaxed);
+    started.start();
 }
 
 void Worker::Impl::start_drain() {

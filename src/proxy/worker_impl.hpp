@@ -21,6 +21,8 @@ namespace clb::proxy {
 class Session {
   public:
     virtual ~Session() = default;
+    // Called once the worker has registered the session: from here on it may close itself.
+    virtual void start() {}
     // Graceful shutdown: close when idle, else after the request in flight.
     virtual void drain() = 0;
 

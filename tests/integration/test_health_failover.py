@@ -349,9 +349,6 @@ def test_in_flight_counts_return_to_zero_after_clients_reset(
     assert spread(proxy, 10) == {"b1": 5, "b2": 5}
 
 
-@pytest.mark.xfail(reason="see notes/proxy-bugs.md #2: a client RST while waiting for the "
-                          "response is ignored; the backend connection is held until it "
-                          "answers or timeouts.server", strict=False)
 @pytest.mark.deadline(30)
 def test_client_reset_frees_the_backend_connection(start_backend, start_proxy, free_port):
     (b1,), proxy = start_service(start_backend, start_proxy, free_port, ["b1"],

@@ -183,8 +183,6 @@ def test_no_backend_closes_the_client_at_once(start_proxy, free_port):
             assert time.monotonic() - started < 0.5
 
 
-@pytest.mark.xfail(reason="see notes/proxy-bugs.md #1: tcp session closed inside its "
-                          "constructor (no backend UP) crashes the worker", strict=False)
 @pytest.mark.deadline(30)
 def test_no_backend_up_closes_client_and_survives(start_proxy, free_port):
     dead = {"name": "dead", "address": f"127.0.0.1:{free_port()}"}

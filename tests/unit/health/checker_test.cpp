@@ -398,6 +398,9 @@ TEST_F(CheckerTest, ReloadKeepsStateAndRetunes) {
     // A removed backend is no longer checked.
     apply(make_config(hc, {a.address()}));
     EXPECT_EQ(checker_.checked_backends(), 1u);
+    // A check already written to b's socket may still be read by the responder.
+    run_until(
+        loop_, [] { return false; }, 50ms);
     int requests_b = b.requests();
     run_until(
         loop_, [] { return false; }, 400ms);

@@ -59,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Head, RefusesNul) {
     Head h;
-    const std::string raw("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 29);
+    static constexpr char kRaw[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+    const std::string raw(kRaw, sizeof kRaw - 1);
     EXPECT_FALSE(h.parse(raw));
 }
 
