@@ -533,8 +533,8 @@ bool HttpSession::forward_response() {
     }
     bool flushed = down_head_sent_ == down_head_.size() && response_ahead_ == 0;
     if (!response_done_ && up_->in.empty() && (up_eof_ || up_error_)) {
-        upstream_closed(up_error_);
-        return false;
+        upstream_closed(up_error_);  // may complete a response delimited by the close
+        if (phase_ != Phase::exchange || !response_done_) return false;
     }
     if (response_done_ && flushed) finish_request();
     return true;

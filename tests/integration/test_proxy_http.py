@@ -133,6 +133,11 @@ def test_http10_client(one):
             r = c.read_response()
             assert r.status == 200
             assert r.header("Connection").lower() == "keep-alive"
+        # A 1.0 client cannot read chunked encoding: it must get a plain body.
+        c.send(b"GET /chunked/1000 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        assert r.header("Transfer-Encoding") is None
+        assert len(r.body) == 1000
 
 
 def test_expect_100_continue(one):
