@@ -25,9 +25,11 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -47,6 +49,31 @@ CLI_TIMEOUT = 5.0  # seconds for one CLI call
 
 def installed(*paths: str) -> bool:
     return all(os.access(path, os.X_OK) for path in paths)
+
+
+# Below the kernel's ephemeral range (32768-60999 by default), so no outgoing connection on
+# the machine takes the port between this choice and the daemon's bind; above the fixed
+# ports the unit interop tests use (179xx).
+_DAEMON_PORTS = range(21000, 32000)
+_handed_out: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port for a daemon (or contrail-lb's BGP listener) to listen on: nothing listens
+    there now, and it was never handed out before by this process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(1000):
+        port = random.choice(_DAEMON_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_DAEMON_PORTS} on {host}")
 
 
 @dataclass
@@ -197,7 +224,8 @@ class Daemon:
             return ""
 
     def diagnostics(self) -> str:
-        return f"--- {self.name} state ---\n{self.dump()}\n--- {self.name} output ---\n{self.output()}"
+        return (f"--- {self.name} state ---\n{self.dump()}\n"
+                f"--- {self.name} output ---\n{self.output()}")
 
     def __repr__(self) -> str:
         return f"<{self.name} AS{self.local_as} port {self.port}>"
@@ -218,16 +246,21 @@ class Bird(Daemon):
     name = "BIRD"
 
     def __init__(self, port: int, local_as: int, remote_as: int, listen: str = "127.0.0.1",
-                 neighbor: str = "127.0.0.1", ipv6: bool = False) -> None:
+                 neighbor: str = "127.0.0.1", ipv6: bool = False,
+                 neighbor_port: Optional[int] = None) -> None:
+        """neighbor_port: also dial the neighbour there (not passive)."""
         super().__init__(port, local_as, remote_as, "bird")
         self.listen = listen
         self.neighbor = neighbor
         self.ipv6 = ipv6
+        self.neighbor_port = neighbor_port
         self.config_path = self.dir / "bird.conf"
         self.socket_path = self.dir / "bird.ctl"
         self.log_path = self.dir / "bird.log"
 
     def configure(self) -> None:
+        port = f"port {self.neighbor_port}" if self.neighbor_port else ""
+        passive = "connect delay time 1; " if self.neighbor_port else "passive on; "
         channels = "  ipv4 { import all; export none; };\n"
         if self.ipv6:
             channels += "  ipv6 { import all; export none; };\n"
@@ -241,9 +274,9 @@ class Bird(Daemon):
             "protocol device {}\n"
             "protocol bgp lb {\n"
             f"  local {self.listen} port {self.port} as {self.local_as};\n"
-            f"  neighbor {self.neighbor} as {self.remote_as};\n"
+            f"  neighbor {self.neighbor} {port} as {self.remote_as};\n"
             "  hold time 3; min hold time 3; connect retry time 1; error wait time 1,3;\n"
-            "  passive on; multihop;\n"
+            f"  {passive}multihop;\n"
             "  debug { events, states, routes };\n"
             f"{channels}"
             "}\n")
@@ -256,7 +289,11 @@ class Bird(Daemon):
         return run_cli([BIRDC, "-s", str(self.socket_path), *command.split()])
 
     def ready(self) -> bool:
-        return "BIRD" in self.cli("show status") and "ready" in self.cli("show status")
+        if "ready" not in self.cli("show status"):
+            return False
+        if "No listening socket" in self.cli("show protocols lb"):
+            raise RuntimeError(f"BIRD could not listen on {self.listen} port {self.port}")
+        return True
 
     def protocol(self) -> str:
         return self.cli("show protocols all lb")

@@ -31,7 +31,9 @@ import pytest
 import bgp_peers
 import clb
 from bgp_peers import Bird, Daemon, Frr, GoBgp, Route
-from e2e import SteadyLoad, log_lines_since, log_time, transition_pattern, wait_all_up
+from bgp_peers import free_port  # outside the ephemeral range, unlike clb.free_port
+from e2e import (SteadyLoad, drain, log_lines_since, log_time, transition_pattern,
+                 wait_all_up)
 
 pytestmark = pytest.mark.skipif(
     not bgp_peers.installed(bgp_peers.BIRD, bgp_peers.BIRDC, bgp_peers.GOBGPD, bgp_peers.GOBGP,
@@ -117,11 +119,11 @@ class PeerSetup:
 @pytest.fixture(scope="module")
 def peers() -> dict[str, PeerSetup]:
     setups = {
-        "bird": PeerSetup("bird", Bird(clb.free_port(), 65001, LOCAL_AS), "127.0.0.1", False),
-        "gobgp": PeerSetup("gobgp", GoBgp(clb.free_port("127.0.0.2"), clb.free_port(), 65002,
-                                          LOCAL_AS, ipv6=True), "127.0.0.2", False),
-        "frr": PeerSetup("frr", Frr(clb.free_port("127.0.0.2"), LOCAL_AS, LOCAL_AS),
-                         "127.0.0.2", True),
+        "bird": PeerSetup("bird", Bird(free_port(), 65001, LOCAL_AS), "127.0.0.1", ibgp=False),
+        "gobgp": PeerSetup("gobgp", GoBgp(free_port("127.0.0.2"), free_port(), 65002, LOCAL_AS,
+                                          ipv6=True), "127.0.0.2", ibgp=False),
+        "frr": PeerSetup("frr", Frr(free_port("127.0.0.2"), LOCAL_AS, LOCAL_AS), "127.0.0.2",
+                         ibgp=True),
     }
     entries = [(f"{s.daemon.name} (main)", s.daemon.diagnostics) for s in setups.values()]
     try:
@@ -144,8 +146,8 @@ def vip4(med: int = MED, next_hop: str = NEXT_HOP, prepend: int = PREPEND) -> di
 
 
 def lb_config(backends: list[clb.Backend], bgp: dict) -> dict:
-    service = clb.make_service("api", clb.free_port(), backends, health_check=dict(CHECK))
-    return clb.make_config([service], admin_port=clb.free_port(), bgp=bgp, log_level="info")
+    service = clb.make_service("api", free_port(), backends, health_check=dict(CHECK))
+    return clb.make_config([service], admin_port=free_port(), bgp=bgp, log_level="info")
 
 
 class Lb:
@@ -184,7 +186,7 @@ def main_lb(backends, peers, workdir):
 @pytest.fixture(scope="module")
 def solo_bird(workdir):
     """A BIRD of its own for the tests that stop contrail-lb (eBGP, 2-octet AS 64512)."""
-    bird = Bird(clb.free_port(), 65003, 64512)
+    bird = Bird(free_port(), 65003, 64512)
     entry = ("BIRD (solo)", bird.diagnostics)
     try:
         bird.start()
@@ -298,7 +300,7 @@ def wait_keepalives(proxy: clb.Proxy, peers: dict[str, PeerSetup], count: int = 
                    timeout=HOLD_TIME * 3, interval=0.1, message="keepalives on every session")
 
 
-# ---- 1. sessions and announcements ------------------------------------------------------
+# ---- sessions and announcements ------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", ["bird", "gobgp", "frr"])
@@ -315,7 +317,7 @@ def test_session_established_and_vip_announced(main_lb, peers, key):
     check_route(route, expected_vip4(setup))
 
 
-# ---- 7. iBGP vs eBGP, 4-octet AS, IPv6 VIP ------------------------------------------------
+# ---- iBGP vs eBGP, 4-octet AS, IPv6 VIP ------------------------------------------------
 
 
 @pytest.mark.deadline(60)
@@ -351,7 +353,7 @@ def test_ipv6_vip_over_ipv6_session(backends, workdir):
     """A peer at [::1]: the session itself is IPv6, the /128 goes in MP_REACH_NLRI with
     next hop self = ::1 (BIRD's ipv6 channel, eBGP multihop)."""
     ensure_running(backends)
-    bird = Bird(clb.free_port("::1"), 65004, 64512, listen="::1", neighbor="::1", ipv6=True)
+    bird = Bird(free_port("::1"), 65004, 64512, listen="::1", neighbor="::1", ipv6=True)
     entry = ("BIRD (::1)", bird.diagnostics)
     _diagnostics.append(entry)
     bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
@@ -372,7 +374,34 @@ def test_ipv6_vip_over_ipv6_session(backends, workdir):
         bird.close()
 
 
-# ---- 2. health-driven withdraw ------------------------------------------------------------
+@pytest.mark.deadline(60)
+def test_listen_accepts_a_peer_that_dials_in(backends, workdir):
+    """bgp.listen: a router that only dials out (BIRD, not passive) reaches contrail-lb on
+    listen_port; our own dial-out goes to a port where nothing listens."""
+    ensure_running(backends)
+    listen_port = free_port()
+    bird = Bird(free_port(), 65005, 64512, neighbor_port=listen_port)
+    entry = ("BIRD (dials in)", bird.diagnostics)
+    _diagnostics.append(entry)
+    unreachable = free_port()
+    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+           "listen": True, "listen_port": listen_port,
+           "peers": [{"address": "127.0.0.1", "port": unreachable, "remote_as": bird.local_as}],
+           "vips": [vip4(next_hop="self", prepend=0)]}
+    try:
+        with Lb(lb_config(backends, bgp), workdir / "listen") as proxy:
+            bird.start()
+            route = wait_route(bird, VIP4, timeout=20)
+            check_route(route, {"next_hop": "127.0.0.1", "as_path": [64512], "med": MED})
+            label = f"127.0.0.1:{unreachable}"
+            assert peer_status(proxy, label)["established"]
+            proxy.wait_for_log(rf"bgp peer {re.escape(label)}: .*accepted incoming connection")
+    finally:
+        _diagnostics.remove(entry)
+        bird.close()
+
+
+# ---- health-driven withdraw ------------------------------------------------------------
 
 
 class WithdrawWatch(threading.Thread):
@@ -447,7 +476,29 @@ def test_last_backend_down_withdraws_within_a_second(main_lb, peers, backends):
         check_route(wait_route(setup.daemon, VIP4), expected_vip4(setup))
 
 
-# ---- 8. reload -----------------------------------------------------------------------------
+@pytest.mark.deadline(60)
+def test_draining_every_backend_withdraws(main_lb, peers, backends):
+    """A drained backend is not a healthy one for `require`: draining the last one through
+    the admin API withdraws the VIP, enabling one announces it again."""
+    ensure_running(backends)
+    wait_all_up(main_lb, "api", BACKENDS)
+    for setup in peers.values():
+        wait_route(setup.daemon, VIP4)
+    try:
+        for name in BACKENDS:
+            drain(main_lb, "api", name)
+        for setup in peers.values():
+            wait_no_route(setup.daemon, VIP4, timeout=5)
+        vip = next(v for v in main_lb.admin_json()["bgp"]["vips"] if v["prefix"] == VIP4)
+        assert not vip["announced"] and "api" in vip["reason"], vip
+    finally:
+        for name in BACKENDS:
+            drain(main_lb, "api", name, "enable")
+    for setup in peers.values():
+        check_route(wait_route(setup.daemon, VIP4), expected_vip4(setup))
+
+
+# ---- reload -----------------------------------------------------------------------------
 
 
 def reload_and_wait(proxy: clb.Proxy, config: dict) -> None:
@@ -488,7 +539,45 @@ def test_reload_changing_med_updates_the_route_in_place(main_lb, peers):
     assert session_marks(peers, main_lb) == before
 
 
-# ---- 5. peer restart -------------------------------------------------------------------------
+@pytest.mark.deadline(60)
+def test_reload_adding_a_vip_and_removing_a_peer(main_lb, peers):
+    """A reload that adds a VIP announces it on the sessions that stay; a removed peer gets
+    Cease/Peer De-configured; putting things back re-establishes it and withdraws the VIP.
+    The sessions the change did not touch never flap."""
+    original = main_lb.config
+    extra_vip = "10.0.0.101/32"
+    changed = {**original, "bgp": {
+        **original["bgp"],
+        "peers": [peers["bird"].config(), peers["gobgp"].config()],
+        "vips": original["bgp"]["vips"] + [{"prefix": extra_vip, "next_hop": NEXT_HOP,
+                                            "require": {"services": ["api"]}}]}}
+    kept = {key: peers[key] for key in ("bird", "gobgp")}
+    before = session_marks(kept, main_lb)
+    try:
+        reload_and_wait(main_lb, changed)
+        for setup in kept.values():
+            check_route(wait_route(setup.daemon, extra_vip),
+                        {"next_hop": NEXT_HOP, "med": None, "as_path": [LOCAL_AS]})
+        frr = peers["frr"].daemon
+        clb.wait_until(lambda: not frr.established(), timeout=5, message="FRR session down")
+        reset = frr.neighbor_state()
+        print(f"\n[bgp-e2e] FRR after its peer was removed: {reset.get('lastResetDueTo')!r}, "
+              f"{reset.get('lastNotificationReason')!r}")
+        assert reset.get("lastNotificationReason") == "Cease/Peer De-configured", reset
+        assert frr.route(VIP4) is None
+        assert [p["address"] for p in main_lb.admin_json()["bgp"]["peers"]] == \
+            [setup.label for setup in kept.values()]
+        assert session_marks(kept, main_lb) == before
+    finally:
+        reload_and_wait(main_lb, original)
+    wait_established(main_lb, peers["frr"])
+    check_route(wait_route(peers["frr"].daemon, VIP4), expected_vip4(peers["frr"]))
+    for setup in kept.values():
+        wait_no_route(setup.daemon, extra_vip, timeout=5)
+    assert session_marks(kept, main_lb) == before
+
+
+# ---- peer restart -------------------------------------------------------------------------
 
 
 def retry_delays(proxy: clb.Proxy, label: str, start: int) -> list[float]:
@@ -527,7 +616,7 @@ def test_peer_restart_reconnects_with_backoff_and_reannounces(main_lb, peers, ba
     assert peer_status(main_lb, setup.label)["flaps"] == flaps + 1
 
 
-# ---- 3. SIGTERM ------------------------------------------------------------------------------
+# ---- SIGTERM ------------------------------------------------------------------------------
 
 
 @pytest.mark.deadline(60)
@@ -568,7 +657,7 @@ def first_line(lines: list[str], pattern: str) -> int:
     raise AssertionError(f"no line matches /{pattern}/ in:\n" + "\n".join(lines[-60:]))
 
 
-# ---- 4. SIGSTOP: the peer's hold timer, then recovery ------------------------------------------
+# ---- SIGSTOP: the peer's hold timer, then recovery ------------------------------------------
 
 
 @pytest.mark.deadline(90)
@@ -599,7 +688,7 @@ def test_frozen_process_dropped_at_hold_time_then_recovers(backends, solo_bird, 
             proxy.log()[log_start:]
 
 
-# ---- 6. a malicious peer ---------------------------------------------------------------------
+# ---- a malicious peer ---------------------------------------------------------------------
 
 MARKER = b"\xff" * 16
 OPEN, UPDATE, NOTIFICATION, KEEPALIVE = 1, 2, 3, 4
