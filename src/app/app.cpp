@@ -64,7 +64,8 @@ class Control {
           int_signal_(loop_.raw(), SIGINT, [this] { shutdown("SIGINT"); }),
           watchdog_(loop_.raw(), [this] { watch_workers(); }),
           drain_poll_(loop_.raw(), [this] { poll_drain(); }),
-          grace_timer_(loop_.raw(), [this] { grace_expired(); }) {
+          grace_timer_(loop_.raw(), [this] { grace_expired(); }),
+          speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }) {
         context_.failures = &checker_;
     }
 
@@ -188,8 +189,7 @@ class Control {
 
     void reload_bgp(const config::Config& next) {
         if (!next.bgp) {
-            if (speaker_) spdlog::info("reload: bgp section removed, stopping the speaker");
-            speaker_.reset();
+            if (speaker_) retire_speaker();
             return;
         }
         if (speaker_)
@@ -197,6 +197,15 @@ class Control {
         else
             speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *next.bgp);
         publish_service_health();
+    }
+
+    // The bgp section is gone: the peers get what SIGTERM gives them (withdraws, then
+    // Cease/Administrative Shutdown), not just closed sockets; the speaker is destroyed
+    // once its sessions are closed, outside its own callback.
+    void retire_speaker() {
+        spdlog::info("reload: bgp section removed, stopping the speaker");
+        retiring_speaker_ = std::move(speaker_);
+        retiring_speaker_->shutdown([this] { speaker_reaper_.start(0); });
     }
 
     void reload_admin(const config::Config& next) {
@@ -257,6 +266,8 @@ class Control {
         watchdog_.stop();
         admin_.reset();
         speaker_.reset();
+        speaker_reaper_.stop();
+        retiring_speaker_.reset();
         loop_.stop();
     }
 
@@ -298,6 +309,7 @@ class Control {
     health::Checker checker_;
     std::vector<std::unique_ptr<proxy::Worker>> workers_;
     std::unique_ptr<bgp::Speaker> speaker_;
+    std::unique_ptr<bgp::Speaker> retiring_speaker_;  // bgp removed by a reload, closing
     std::unique_ptr<admin::Server> admin_;
     net::SignalWatcher reload_signal_;
     net::SignalWatcher term_signal_;
@@ -305,6 +317,7 @@ class Control {
     net::Timer watchdog_;
     net::Timer drain_poll_;
     net::Timer grace_timer_;
+    net::Timer speaker_reaper_;
     bool shutting_down_ = false;
     bool draining_ = false;
     bool node_healthy_ = true;

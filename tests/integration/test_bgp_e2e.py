@@ -648,6 +648,31 @@ def test_sigterm_withdraws_before_cease(backends, solo_bird, workdir):
                 < first_line(ours, r"contrail-lb stopped"))
 
 
+@pytest.mark.deadline(60)
+def test_reload_removing_bgp_withdraws_before_cease(backends, solo_bird, workdir):
+    """A reload without a bgp section stops the speaker the way SIGTERM does: the VIP is
+    withdrawn, then Cease/Administrative Shutdown; the proxy keeps serving. Putting the
+    section back brings the session and the VIP back."""
+    ensure_running(backends)
+    config = solo_config(backends, solo_bird)
+    without_bgp = {key: value for key, value in config.items() if key != "bgp"}
+    with Lb(config, workdir / "reload-no-bgp") as proxy:
+        wait_route(solo_bird, VIP4, timeout=20)
+        log_start = len(solo_bird.log())
+        reload_and_wait(proxy, without_bgp)
+        wait_no_route(solo_bird, VIP4, timeout=5)
+        clb.wait_until(lambda: "Received: Administrative shutdown" in solo_bird.last_error(),
+                       timeout=5, message="BIRD's last error: administrative shutdown received")
+        lines = solo_bird.log()[log_start:].splitlines()
+        assert (first_line(lines, rf"lb\.ipv4 > removed .*{re.escape(VIP4)}")
+                < first_line(lines, r"lb: Received: Administrative shutdown"))
+        assert proxy.admin_json()["bgp"] is None
+        assert proxy.get("/").status == 200
+        reload_and_wait(proxy, config)
+        wait_route(solo_bird, VIP4, timeout=20)
+        assert proxy.alive
+
+
 def first_line(lines: list[str], pattern: str) -> int:
     """Index of the first line matching pattern (fails the test when there is none)."""
     regex = re.compile(pattern)
