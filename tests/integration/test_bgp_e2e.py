@@ -724,12 +724,13 @@ def bgp_message(kind: int, body: bytes = b"") -> bytes:
     return MARKER + struct.pack("!HB", 19 + len(body), kind) + body
 
 
-def open_message(asn: int, hold_time: int, router_id: str) -> bytes:
+def open_message(asn: int = EVIL_AS, hold_time: int = HOLD_TIME,
+                 router_id: str = "10.255.0.9", version: int = 4) -> bytes:
     capabilities = (bytes([1, 4]) + struct.pack("!HBB", 1, 0, 1)  # IPv4 unicast
                     + bytes([65, 4]) + struct.pack("!I", asn))  # 4-octet AS
     parameters = bytes([2, len(capabilities)]) + capabilities
-    body = struct.pack("!BHH4sB", 4, asn, hold_time, socket.inet_aton(router_id),
-                       len(parameters)) + parameters
+    body = struct.pack("!BHH4sB", version, min(asn, 23456), hold_time,
+                       socket.inet_aton(router_id), len(parameters)) + parameters
     return bgp_message(OPEN, body)
 
 
@@ -827,7 +828,7 @@ class EvilPeer:
         self.accept()
         theirs = self.receive_until(OPEN)
         assert theirs is not None, "contrail-lb closed before its OPEN"
-        self.send(open_message(EVIL_AS, HOLD_TIME, "10.255.0.9") + bgp_message(KEEPALIVE))
+        self.send(open_message() + bgp_message(KEEPALIVE))
         assert self.receive_until(KEEPALIVE) is not None, "no KEEPALIVE: OPEN refused?"
         return theirs
 
@@ -900,3 +901,52 @@ def test_attribute_overrunning_its_field_is_treat_as_withdraw(evil_lb):
     status = peer_status(proxy, evil_label(evil))
     assert status["established"] and status["established_since"] == since, status
     assert status["updates_in"] >= 1
+
+
+BAD_OPENS = {
+    "unsupported-version": (open_message(version=5), 2, 1),
+    "bad-peer-as": (open_message(asn=65099), 2, 2),
+    "zero-bgp-identifier": (open_message(router_id="0.0.0.0"), 2, 3),
+    "hold-time-1s": (open_message(hold_time=1), 2, 6),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPENS))
+@pytest.mark.deadline(60)
+def test_bad_open_gets_notification(evil_lb, case):
+    proxy, evil = evil_lb
+    message, code, subcode = BAD_OPENS[case]
+    evil.accept()
+    assert evil.receive_until(OPEN) is not None
+    evil.send(message)
+    notification = evil.receive_until(NOTIFICATION)
+    assert notification is not None, "contrail-lb closed without a NOTIFICATION"
+    assert (notification[0], notification[1]) == (code, subcode), notification.hex()
+    assert evil.receive(timeout=3) is None
+    assert proxy.alive and proxy.get("/").status == 200
+
+
+BAD_HEADERS = {
+    "marker-not-all-ones": (b"\xfe" + bgp_message(KEEPALIVE)[1:], 1, 1),
+    "length-over-4096": (MARKER + struct.pack("!HB", 5000, UPDATE) + bytes(4981), 1, 2),
+    "keepalive-with-a-body": (bgp_message(KEEPALIVE, b"\x00"), 1, 2),
+    "type-9": (bgp_message(9), 1, 3),
+    "second-open-when-established": (open_message(), 5, 3),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HEADERS))
+@pytest.mark.deadline(60)
+def test_bad_message_on_established_session_gets_notification(evil_lb, case):
+    proxy, evil = evil_lb
+    message, code, subcode = BAD_HEADERS[case]
+    evil.establish()
+    clb.wait_until(lambda: peer_status(proxy, evil_label(evil))["established"],
+                   message="session Established with the scripted peer")
+    evil.send(message)
+    notification = evil.receive_until(NOTIFICATION)
+    assert notification is not None, "contrail-lb closed without a NOTIFICATION"
+    assert (notification[0], notification[1]) == (code, subcode), notification.hex()
+    assert evil.receive(timeout=3) is None
+    assert proxy.alive and proxy.get("/").status == 200
+    assert not peer_status(proxy, evil_label(evil))["established"]
