@@ -247,13 +247,14 @@ class Bird(Daemon):
 
     def __init__(self, port: int, local_as: int, remote_as: int, listen: str = "127.0.0.1",
                  neighbor: str = "127.0.0.1", ipv6: bool = False,
-                 neighbor_port: Optional[int] = None) -> None:
-        """neighbor_port: also dial the neighbour there (not passive)."""
+                 neighbor_port: Optional[int] = None, password: str = "") -> None:
+        """neighbor_port: also dial the neighbour there (not passive); password: TCP MD5."""
         super().__init__(port, local_as, remote_as, "bird")
         self.listen = listen
         self.neighbor = neighbor
         self.ipv6 = ipv6
         self.neighbor_port = neighbor_port
+        self.password = password
         self.config_path = self.dir / "bird.conf"
         self.socket_path = self.dir / "bird.ctl"
         self.log_path = self.dir / "bird.log"
@@ -277,6 +278,7 @@ class Bird(Daemon):
             f"  neighbor {self.neighbor} {port} as {self.remote_as};\n"
             "  hold time 3; min hold time 3; connect retry time 1; error wait time 1,3;\n"
             f"  {passive}multihop;\n"
+            + (f'  password "{self.password}";\n' if self.password else "") +
             "  debug { events, states, routes };\n"
             f"{channels}"
             "}\n")

@@ -401,6 +401,26 @@ def test_listen_accepts_a_peer_that_dials_in(backends, workdir):
         bird.close()
 
 
+@pytest.mark.deadline(60)
+def test_tcp_md5_password(backends, workdir):
+    """A peer with a TCP MD5 password (RFC 2385): BIRD configured with the same key."""
+    ensure_running(backends)
+    bird = Bird(free_port(), 65006, 64512, password="s3cret-md5")
+    entry = ("BIRD (md5)", bird.diagnostics)
+    _diagnostics.append(entry)
+    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+           "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": bird.local_as,
+                      "password": "s3cret-md5"}],
+           "vips": [vip4(next_hop="self", prepend=0)]}
+    try:
+        bird.start()
+        with Lb(lb_config(backends, bgp), workdir / "md5"):
+            check_route(wait_route(bird, VIP4, timeout=20), {"next_hop": "127.0.0.1"})
+    finally:
+        _diagnostics.remove(entry)
+        bird.close()
+
+
 # ---- health-driven withdraw ------------------------------------------------------------
 
 
@@ -671,6 +691,31 @@ def test_reload_removing_bgp_withdraws_before_cease(backends, solo_bird, workdir
         reload_and_wait(proxy, config)
         wait_route(solo_bird, VIP4, timeout=20)
         assert proxy.alive
+
+
+@pytest.mark.deadline(60)
+def test_sigterm_with_graceful_shutdown_sends_gshut_community_first(backends, solo_bird,
+                                                                    workdir):
+    """bgp.graceful_shutdown (RFC 8326): on SIGTERM the VIP is re-announced with 65535:0
+    while the proxy still serves, then withdrawn after that long, then the exit."""
+    ensure_running(backends)
+    config = solo_config(backends, solo_bird)
+    config["bgp"]["graceful_shutdown"] = "1s"
+    with Lb(config, workdir / "gshut") as proxy:
+        wait_route(solo_bird, VIP4, timeout=20)
+        sent_at = time.monotonic()
+        proxy.send_signal(signal.SIGTERM)
+        route = wait_route(solo_bird, VIP4, timeout=2,
+                           accept=lambda route: "65535:0" in route.communities)
+        assert route.communities == COMMUNITIES + ["65535:0"]
+        assert proxy.get("/").status == 200  # still serving while routers move away
+        wait_no_route(solo_bird, VIP4, timeout=5)
+        gone_after = time.monotonic() - sent_at
+        print(f"\n[bgp-e2e] graceful shutdown: VIP withdrawn {gone_after:.2f} s after SIGTERM")
+        assert 0.9 <= gone_after <= 3
+        assert proxy.wait_exit(timeout=10) == 0
+        clb.wait_until(lambda: "Received: Administrative shutdown" in solo_bird.last_error(),
+                       timeout=5, message="BIRD's last error: administrative shutdown received")
 
 
 def first_line(lines: list[str], pattern: str) -> int:
