@@ -995,3 +995,40 @@ def test_bad_message_on_established_session_gets_notification(evil_lb, case):
     assert evil.receive(timeout=3) is None
     assert proxy.alive and proxy.get("/").status == 200
     assert not peer_status(proxy, evil_label(evil))["established"]
+
+
+@pytest.mark.deadline(60)
+def test_silent_peer_is_dropped_at_our_hold_time(evil_lb):
+    """A peer that stops sending KEEPALIVEs once Established: our hold timer (3 s) expires,
+    NOTIFICATION 4 (Hold Timer Expired) goes out, and the speaker dials again."""
+    proxy, evil = evil_lb
+    evil.establish()
+    clb.wait_until(lambda: peer_status(proxy, evil_label(evil))["established"],
+                   message="session Established with the scripted peer")
+    silent_since = time.monotonic()
+    notification = evil.receive_until(NOTIFICATION, timeout=HOLD_TIME * 3)
+    elapsed = time.monotonic() - silent_since
+    assert notification is not None, "contrail-lb closed without a NOTIFICATION"
+    print(f"\n[bgp-e2e] silent peer: NOTIFICATION {notification[0]}/{notification[1]} "
+          f"after {elapsed:.2f} s")
+    assert notification[0] == 4
+    assert HOLD_TIME - 1.5 <= elapsed <= HOLD_TIME + 1.5
+    assert "hold timer expired" in peer_status(proxy, evil_label(evil))["last_error"].lower()
+    evil.establish()  # reconnects
+
+
+@pytest.mark.deadline(60)
+def test_messages_split_into_single_bytes(evil_lb):
+    """TCP may deliver a message in pieces: OPEN, KEEPALIVE and an UPDATE sent one byte at
+    a time still make a session, and the UPDATE counts."""
+    proxy, evil = evil_lb
+    evil.accept()
+    assert evil.receive_until(OPEN) is not None
+    update = update_message(GOOD_ATTRIBUTES, HOST_ROUTE)
+    for byte in open_message() + bgp_message(KEEPALIVE) + update:
+        evil.send(bytes([byte]))
+        time.sleep(0.001)
+    clb.wait_until(lambda: peer_status(proxy, evil_label(evil))["updates_in"] >= 1,
+                   message="the UPDATE sent byte by byte counted")
+    status = peer_status(proxy, evil_label(evil))
+    assert status["established"], status
