@@ -498,22 +498,26 @@ bool HttpSession::forward_response() {
                 return true;
             }
             if (response_done_) break;
+            // A new head only once the previous one (a 1xx) is out: it reuses down_head_.
             if (!response_head_done_) {
                 if (!parse_response_head()) break;
                 continue;
             }
-            if (!up_->in.empty()) {
-                auto step = up_->parser.parse_body(up_->in.data(), up_->in.size());
-                if (step.error) {
-                    abort("invalid response body from the backend: " +
-                          std::string(up_->parser.error()));
-                    return false;
-                }
-                response_ahead_ = step.consumed;
-                response_done_ = step.complete;
+        }
+        // Frame body bytes even while the head is pending, so both go in one write.
+        if (response_head_done_ && !response_done_ && response_ahead_ == 0 && !up_->in.empty()) {
+            auto step = up_->parser.parse_body(up_->in.data(), up_->in.size());
+            if (step.error) {
+                abort("invalid response body from the backend: " +
+                      std::string(up_->parser.error()));
+                return false;
             }
-            if (response_ahead_ == 0 && !response_done_) break;
-            if (response_ahead_ == 0) continue;
+            response_ahead_ = step.consumed;
+            response_done_ = step.complete;
+        }
+        if (head_left == 0 && response_ahead_ == 0) {
+            if (response_done_) continue;  // leaves the loop above, or enters the tunnel
+            break;
         }
         ssize_t n = client_.write(down_head_.data() + down_head_sent_, head_left, up_->in.data(),
                                   response_ahead_);

@@ -13,7 +13,7 @@ ReadResult read_into(int fd, IoBuffer& buf) {
     char* at = buf.space(room);
     if (room == 0) return {};
     for (;;) {
-        ssize_t n = ::read(fd, at, room);
+        ssize_t n = ::recv(fd, at, room, 0);  // recv, not read: skips the VFS layer
         if (n > 0) {
             buf.commit(static_cast<size_t>(n));
             return {n, false};
@@ -35,8 +35,10 @@ ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen) {
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<size_t>(cnt);
     for (;;) {
-        // sendmsg rather than writev: MSG_NOSIGNAL spares us SIGPIPE on a closed peer.
-        ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        // send/sendmsg rather than write/writev: MSG_NOSIGNAL spares us SIGPIPE on a closed
+        // peer; plain send when there is one piece, as it skips the iovec import.
+        ssize_t n = cnt == 1 ? ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                             : ::sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
