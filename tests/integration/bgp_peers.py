@@ -247,14 +247,17 @@ class Bird(Daemon):
 
     def __init__(self, port: int, local_as: int, remote_as: int, listen: str = "127.0.0.1",
                  neighbor: str = "127.0.0.1", ipv6: bool = False,
-                 neighbor_port: Optional[int] = None, password: str = "") -> None:
-        """neighbor_port: also dial the neighbour there (not passive); password: TCP MD5."""
+                 neighbor_port: Optional[int] = None, password: str = "",
+                 extended_next_hop: bool = False) -> None:
+        """neighbor_port: also dial the neighbour there (not passive); password: TCP MD5;
+        extended_next_hop: the ipv6 channel accepts IPv4 (and IPv4-mapped) next hops."""
         super().__init__(port, local_as, remote_as, "bird")
         self.listen = listen
         self.neighbor = neighbor
         self.ipv6 = ipv6
         self.neighbor_port = neighbor_port
         self.password = password
+        self.extended_next_hop = extended_next_hop
         self.config_path = self.dir / "bird.conf"
         self.socket_path = self.dir / "bird.ctl"
         self.log_path = self.dir / "bird.log"
@@ -264,7 +267,8 @@ class Bird(Daemon):
         passive = "connect delay time 1; " if self.neighbor_port else "passive on; "
         channels = "  ipv4 { import all; export none; };\n"
         if self.ipv6:
-            channels += "  ipv6 { import all; export none; };\n"
+            extended = " extended next hop on;" if self.extended_next_hop else ""
+            channels += f"  ipv6 {{ import all; export none;{extended} }};\n"
         self.config_path.write_text(
             "router id 10.255.0.2;\n"
             f'log "{self.log_path}" all;\n'

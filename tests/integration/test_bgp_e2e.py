@@ -348,6 +348,37 @@ def test_ipv6_vip_over_ipv4_session(main_lb, peers):
     assert peers["frr"].daemon.route(VIP6) is None
 
 
+@pytest.mark.parametrize("extended_next_hop", [True, False], ids=["extended-nh", "plain"])
+@pytest.mark.deadline(60)
+def test_ipv6_vip_over_ipv4_session_to_bird(backends, workdir, extended_next_hop):
+    """BIRD reads the IPv4-mapped next hop (::ffff:127.0.0.1) of an IPv6 VIP sent over an
+    IPv4 session as an IPv4 next hop: it takes the route only with `extended next hop on`
+    in its ipv6 channel; without it, it drops just that route ("mismatched address
+    family", treat-as-withdraw) and the session and the IPv4 VIP stay."""
+    ensure_running(backends)
+    bird = Bird(free_port(), 65007, 64512, ipv6=True, extended_next_hop=extended_next_hop)
+    entry = ("BIRD (IPv6 over IPv4)", bird.diagnostics)
+    _diagnostics.append(entry)
+    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+           "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": bird.local_as}],
+           "vips": [vip4(next_hop="self", prepend=0),
+                    {"prefix": VIP6, "med": 20, "require": {"services": ["api"]}}]}
+    try:
+        bird.start()
+        with Lb(lb_config(backends, bgp), workdir / f"v6-over-v4-{extended_next_hop}"):
+            wait_route(bird, VIP4, timeout=20)
+            if extended_next_hop:
+                check_route(wait_route(bird, VIP6), {"next_hop": "127.0.0.1", "med": 20})
+            else:
+                clb.wait_until(lambda: "mismatched address family" in bird.log(), timeout=5,
+                               message="BIRD refusing the IPv4-mapped next hop")
+                assert bird.route(VIP6) is None
+                assert bird.established() and bird.route(VIP4) is not None
+    finally:
+        _diagnostics.remove(entry)
+        bird.close()
+
+
 @pytest.mark.deadline(60)
 def test_ipv6_vip_over_ipv6_session(backends, workdir):
     """A peer at [::1]: the session itself is IPv6, the /128 goes in MP_REACH_NLRI with
