@@ -13,7 +13,8 @@ Backend::Backend(std::string service_name, std::string backend_name, net::Socket
 
 void Service::observe_duration(double seconds) {
     size_t i = 0;
-    while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i]) ++i;
+    while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i])
+        ++i;
     duration_buckets[i].add();
     duration_count.add();
     duration_sum_us.add(static_cast<uint64_t>(seconds * 1e6));
@@ -149,7 +150,8 @@ void Registry::publish() {
         snap->services.push_back(std::move(entry));
     }
     snapshot_ = std::move(snap);
-    for (const auto& s : subscribers_) s(snapshot_);
+    for (const auto& s : subscribers_)
+        s(snapshot_);
 }
 
 }  // namespace clb::runtime

@@ -54,7 +54,7 @@ struct Service {
     const std::string name;
     std::atomic<int32_t> active_connections{0};  // client connections
     Counter connections_total;
-    Counter refused_connections;  // max_connections reached
+    Counter refused_connections;               // max_connections reached
     StatusCounters responses_without_backend;  // 400, 408, 431, 503 ... from the proxy itself
     std::array<Counter, kDurationBuckets.size() + 1> duration_buckets;  // last: +Inf
     Counter duration_count;
@@ -92,15 +92,15 @@ struct Snapshot {
 // What the health checker knows about a backend beyond UP/DOWN, for logs and /stats.
 struct HealthDetail {
     bool up = false;
-    bool checked = false;        // at least one check finished
-    std::string last_reason;     // "status 500", "connection refused", "timeout after 1s"
-    double changed_at = 0;       // unix time of the last transition
+    bool checked = false;     // at least one check finished
+    std::string last_reason;  // "status 500", "connection refused", "timeout after 1s"
+    double changed_at = 0;    // unix time of the last transition
     uint64_t checks = 0;
     uint64_t check_failures = 0;
 };
 
 class Registry {
-public:
+  public:
     using Subscriber = std::function<void(const std::shared_ptr<const Snapshot>&)>;
 
     // Installs a configuration. Backends keep their state, health and drain flag when
@@ -118,7 +118,7 @@ public:
     // Called on the control thread after every publish, in subscription order.
     void subscribe(Subscriber s) { subscribers_.push_back(std::move(s)); }
 
-private:
+  private:
     struct Slot {
         std::shared_ptr<Backend> state;
         HealthDetail health;
@@ -138,7 +138,7 @@ private:
 // Workers report failures seen on live traffic (passive health); implemented by the
 // health checker. Thread-safe; called only on the failure path.
 class FailureSink {
-public:
+  public:
     virtual ~FailureSink() = default;
     virtual void connect_failed(const std::shared_ptr<Backend>& backend, int error) = 0;
 };
