@@ -106,9 +106,13 @@ class Control {
         context_.access_log.store(c.global.access_log);
     }
 
+    // On reload the new listener is bound before the old one closes: if it cannot be,
+    // the old one keeps serving.
     bool start_admin(const config::Config& c) {
-        admin_.reset();
-        if (!c.admin.listen) return true;
+        if (!c.admin.listen) {
+            admin_.reset();
+            return true;
+        }
         admin::Sources sources;
         sources.registry = &registry_;
         sources.bgp = [this]() -> std::optional<bgp::SpeakerStatus> {
@@ -120,7 +124,7 @@ class Control {
         try {
             admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources);
         } catch (const std::exception& e) {
-            spdlog::error("{}", e.what());
+            spdlog::error("{}{}", e.what(), admin_ ? " (the previous admin listener stays)" : "");
             return false;
         }
         return true;
