@@ -390,11 +390,7 @@ bool HttpSession::connect_backend(bool allow_pooled) {
         int err = 0;
         up_ = worker_.upstreams().connect(backend, err);
         if (!up_) {
-            backend->connect_failures.add();
-            spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
-                         backend->address.to_string(), net::error_text(err));
-            if (worker_.context().failures)
-                worker_.context().failures->connect_failed(backend, err);
+            worker_.connect_failed(backend, err, timeouts_.connect);
             return false;
         }
     }
@@ -422,13 +418,7 @@ void HttpSession::upstream_ready() {
 }
 
 void HttpSession::connect_failed(int error) {
-    auto backend = up_->backend();
-    backend->connect_failures.add();
-    spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
-                 backend->address.to_string(),
-                 error == ETIMEDOUT ? "timeout after " + config::format_duration(timeouts_.connect)
-                                    : net::error_text(error));
-    if (worker_.context().failures) worker_.context().failures->connect_failed(backend, error);
+    worker_.connect_failed(up_->backend(), error, timeouts_.connect);
     release_upstream(false);
     tried_.push_back(static_cast<uint32_t>(candidate_));
     phase_ = Phase::exchange;  // placeholder until a new backend is picked or we fail

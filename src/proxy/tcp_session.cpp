@@ -87,10 +87,7 @@ class TcpSession final : public Session, private UpstreamOwner {
     }
 
     void report_failure(const std::shared_ptr<runtime::Backend>& backend, int err) {
-        backend->connect_failures.add();
-        spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
-                     backend->address.to_string(), net::error_text(err));
-        if (worker_.context().failures) worker_.context().failures->connect_failed(backend, err);
+        worker_.connect_failed(backend, err, timeouts_.connect);
     }
 
     void count_without_backend() { service_state_->responses_without_backend[403].add(); }

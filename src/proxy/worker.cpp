@@ -181,6 +181,16 @@ int Worker::Impl::pick(size_t service_index, uint64_t client_hash,
     return pickers_[service_index]->pick(client_hash, tried);
 }
 
+void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                                  config::Duration connect_timeout) {
+    backend->connect_failures.add();
+    spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
+                 backend->address.to_string(),
+                 error == ETIMEDOUT ? "timeout after " + config::format_duration(connect_timeout)
+                                    : net::error_text(error));
+    if (context_.failures) context_.failures->connect_failed(backend, error);
+}
+
 void Worker::Impl::close(Session& session) {
     auto it = session.self;
     closed_.push_back(std::move(*it));

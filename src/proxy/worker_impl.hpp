@@ -50,6 +50,9 @@ class Worker::Impl {
     // A backend of the service for a new request: index into ServiceEntry::eligible, -1
     // when none is left. `tried` holds candidates already used by this request.
     int pick(size_t service_index, uint64_t client_hash, std::span<const uint32_t> tried);
+    // A connect to a backend failed: count it, log it, tell the health checker.
+    void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                        config::Duration connect_timeout);
     // The session ends; it is destroyed after the current event.
     void close(Session& session);
 
