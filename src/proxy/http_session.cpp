@@ -398,6 +398,7 @@ bool HttpSession::connect_backend(bool allow_pooled) {
     up_eof_ = false;
     up_error_ = 0;
     backend->active_connections.fetch_add(1, std::memory_order_relaxed);
+    counted_active_ = true;
     server_seen_ = phase_since_ = now();
     if (up_->connected) {
         upstream_ready();
@@ -429,9 +430,17 @@ void HttpSession::connect_failed(int error) {
     start_upstream();
 }
 
+// The backend finished its part: for leastconn it is no longer busy, even while the last
+// bytes are still on their way to the client.
+void HttpSession::uncount_active() {
+    if (!counted_active_) return;
+    counted_active_ = false;
+    up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void HttpSession::release_upstream(bool reusable) {
     if (!up_) return;
-    up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+    uncount_active();
     if (reusable) {
         up_->reused = false;
         worker_.upstreams().give_back(std::move(up_));
@@ -504,6 +513,7 @@ bool HttpSession::forward_response() {
             }
             response_ahead_ = step.consumed;
             response_done_ = step.complete;
+            if (response_done_) uncount_active();
         }
         if (head_left == 0 && response_ahead_ == 0) {
             if (response_done_) continue;  // leaves the loop above, or enters the tunnel
@@ -561,6 +571,7 @@ bool HttpSession::parse_response_head() {
         tunnel_pending_ = status == 101;
         if (up_->parser.body_until_close()) close_after_ = true;
         response_done_ = !tunnel_pending_ && up_->parser.message_complete();
+        if (response_done_) uncount_active();
     }
     build_response_head(head_, interim);
     up_->in.consume(raw.size());

@@ -58,6 +58,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void abort(std::string_view why);
     void close();
     void release_upstream(bool reusable);
+    void uncount_active();
     void update_interest();
     void arm(double deadline);
     double next_deadline() const;
@@ -101,6 +102,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     int candidate_ = -1;
     unsigned attempts_ = 0;
     std::unique_ptr<Upstream> up_;
+    bool counted_active_ = false;  // in the backend's active_connections
     bool up_eof_ = false;
     int up_error_ = 0;
     bool replayed_ = false;
