@@ -1,21 +1,26 @@
 """BGP end to end (SPEC "BGP", "Signals", "Reload"): the real contrail-lb binary announces
-its VIP to real BIRD 2, GoBGP 3 and FRR 8 daemons on loopback, withdraws it when the
-required service loses its last healthy backend, withdraws before the Cease on SIGTERM,
-is dropped by the peer's hold timer when frozen, reconnects after a peer restart or a
-freeze, answers a malformed UPDATE with a NOTIFICATION while it keeps proxying, and keeps
-its sessions across a reload.
+its VIPs to real BIRD 2, GoBGP 3 and FRR 8 daemons on loopback (helpers: bgp_peers.py).
 
-One contrail-lb ("main") peers with all three daemons for the module: BIRD and GoBGP over
-eBGP, FRR over iBGP, local AS 4200000001 (4-octet) everywhere, one IPv4 VIP with MED,
-communities and a 2x AS-path prepend (eBGP only), and one IPv6 VIP that only GoBGP asks
-for (MP-BGP over the IPv4 session). Tests that stop contrail-lb run their own instance
-against a BIRD of their own. Measured times are printed (pytest -s).
+One contrail-lb ("main") peers with all three daemons for the whole module: BIRD and GoBGP
+over eBGP, FRR over iBGP, local AS 4200000001 (4-octet) everywhere, an IPv4 VIP with MED,
+communities and a 2x AS-path prepend (eBGP only), and an IPv6 VIP that only GoBGP asks for
+(MP-BGP over the IPv4 session). With it: attributes as each daemon sees them, withdraw
+within 1 s of the last backend going DOWN (times printed, see docs/bgp.md), drain, reload
+without a flap (unchanged, new MED, new VIP, removed peer), peer restarts with backoff.
+
+Tests that stop or freeze contrail-lb, or need another session shape (IPv6 session, MD5,
+a peer dialling in to bgp.listen), run their own contrail-lb against a BIRD of their own:
+SIGTERM (withdraw before Cease, exit 0), RFC 8326 graceful shutdown, SIGSTOP (the peer's
+hold timer, then recovery), a reload removing the bgp section. A scripted peer (EvilPeer)
+sends malformed OPENs, headers and UPDATEs and goes silent; contrail-lb answers with the
+right NOTIFICATION and keeps proxying.
 
     CLB_BIN=... CLB_BACKEND_BIN=... python3 -m pytest -q -s -p no:cacheprovider test_bgp_e2e.py
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -24,7 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -54,21 +59,42 @@ CHECK = {"type": "http", "path": "/health", "expect_status": [200],
 BACKENDS = ["b1", "b2"]
 WITHDRAW_BOUND = 1.0  # seconds from the last backend's DOWN to the route gone at the peer
 
-# What to print when a test fails: (title, text producer), registered by the fixtures.
+# What to print when a test fails: (title, text producer). Module fixtures register their
+# daemons and contrail-lb here (_dump_on_failure prints them while they still run); a block
+# inside a test or a function fixture prints its own (`diagnosed`, `dump_if_failed`).
 _diagnostics: list[tuple[str, Callable[[], str]]] = []
+
+
+def _dump(title: str, produce: Callable[[], str]) -> None:
+    try:
+        text = produce()
+    except Exception as error:  # noqa: BLE001 - diagnostics must not hide the failure
+        text = repr(error)
+    sys.stderr.write(f"\n--- {title} ---\n{text[-12000:]}\n")
+
+
+def failed(request) -> bool:
+    report = getattr(request.node, "rep_call", None)
+    return report is not None and report.failed
 
 
 @pytest.fixture(autouse=True)
 def _dump_on_failure(request):
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
+    if failed(request):
         for title, produce in _diagnostics:
-            try:
-                text = produce()
-            except Exception as error:  # noqa: BLE001 - diagnostics must not hide the failure
-                text = repr(error)
-            sys.stderr.write(f"\n--- {title} ---\n{text[-12000:]}\n")
+            _dump(title, produce)
+
+
+@contextlib.contextmanager
+def diagnosed(title: str, produce: Callable[[], str]) -> Iterator[None]:
+    """Prints produce() when an exception leaves the block (before what it describes is
+    torn down)."""
+    try:
+        yield
+    except BaseException:
+        _dump(title, produce)
+        raise
 
 
 # ---- fixtures -------------------------------------------------------------------------
@@ -151,22 +177,22 @@ def lb_config(backends: list[clb.Backend], bgp: dict) -> dict:
 
 
 class Lb:
-    """A contrail-lb process with a bgp section, killed (after SIGCONT) at teardown."""
+    """A contrail-lb process with a bgp section, killed (after SIGCONT) at teardown; its
+    log is printed when an exception leaves the block."""
 
     def __init__(self, config: dict, workdir: Path) -> None:
         self.proxy = clb.Proxy(config, workdir)
-        self.entry = (f"contrail-lb {workdir.name}", self.proxy.log)
+        self.title = f"contrail-lb {workdir.name}"
 
     def __enter__(self) -> clb.Proxy:
-        _diagnostics.append(self.entry)
         return self.proxy.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            _dump(self.title, self.proxy.log)
         if self.proxy.alive:
             self.proxy.send_signal(signal.SIGCONT)  # a frozen process cannot die on SIGTERM
             self.proxy.kill()
-        if self.entry in _diagnostics:
-            _diagnostics.remove(self.entry)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +206,10 @@ def main_lb(backends, peers, workdir):
         wait_all_up(proxy, "api", BACKENDS)
         for setup in peers.values():
             wait_established(proxy, setup, timeout=30)
+        entry = ("contrail-lb main", proxy.log)
+        _diagnostics.append(entry)
         yield proxy
+        _diagnostics.remove(entry)
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +224,18 @@ def solo_bird(workdir):
     finally:
         if entry in _diagnostics:
             _diagnostics.remove(entry)
+        bird.close()
+
+
+@contextlib.contextmanager
+def own_bird(local_as: int, listen: str = "127.0.0.1", **options) -> Iterator[Bird]:
+    """A BIRD for one test, peering with AS 64512; its state and log are printed when an
+    exception leaves the block, and it is closed after."""
+    bird = Bird(free_port(listen), local_as, 64512, listen=listen, **options)
+    try:
+        with diagnosed(f"BIRD AS{local_as}", bird.diagnostics):
+            yield bird.start()
+    finally:
         bird.close()
 
 
@@ -356,15 +397,11 @@ def test_ipv6_vip_over_ipv4_session_to_bird(backends, workdir, extended_next_hop
     in its ipv6 channel; without it, it drops just that route ("mismatched address
     family", treat-as-withdraw) and the session and the IPv4 VIP stay."""
     ensure_running(backends)
-    bird = Bird(free_port(), 65007, 64512, ipv6=True, extended_next_hop=extended_next_hop)
-    entry = ("BIRD (IPv6 over IPv4)", bird.diagnostics)
-    _diagnostics.append(entry)
-    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
-           "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": bird.local_as}],
-           "vips": [vip4(next_hop="self", prepend=0),
-                    {"prefix": VIP6, "med": 20, "require": {"services": ["api"]}}]}
-    try:
-        bird.start()
+    with own_bird(65007, ipv6=True, extended_next_hop=extended_next_hop) as bird:
+        bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+               "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": 65007}],
+               "vips": [vip4(next_hop="self", prepend=0),
+                        {"prefix": VIP6, "med": 20, "require": {"services": ["api"]}}]}
         with Lb(lb_config(backends, bgp), workdir / f"v6-over-v4-{extended_next_hop}"):
             wait_route(bird, VIP4, timeout=20)
             if extended_next_hop:
@@ -374,9 +411,6 @@ def test_ipv6_vip_over_ipv4_session_to_bird(backends, workdir, extended_next_hop
                                message="BIRD refusing the IPv4-mapped next hop")
                 assert bird.route(VIP6) is None
                 assert bird.established() and bird.route(VIP4) is not None
-    finally:
-        _diagnostics.remove(entry)
-        bird.close()
 
 
 @pytest.mark.deadline(60)
@@ -384,25 +418,19 @@ def test_ipv6_vip_over_ipv6_session(backends, workdir):
     """A peer at [::1]: the session itself is IPv6, the /128 goes in MP_REACH_NLRI with
     next hop self = ::1 (BIRD's ipv6 channel, eBGP multihop)."""
     ensure_running(backends)
-    bird = Bird(free_port("::1"), 65004, 64512, listen="::1", neighbor="::1", ipv6=True)
-    entry = ("BIRD (::1)", bird.diagnostics)
-    _diagnostics.append(entry)
-    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
-           "peers": [{"address": "::1", "port": bird.port, "remote_as": bird.local_as}],
-           "vips": [{"prefix": VIP6, "med": 20, "communities": ["64512:6"],
-                     "require": {"services": ["api"]}}]}
-    try:
-        bird.start()
+    with own_bird(65004, listen="::1", neighbor="::1", ipv6=True) as bird:
+        bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+               "peers": [{"address": "::1", "port": bird.port, "remote_as": 65004}],
+               "vips": [{"prefix": VIP6, "med": 20, "communities": ["64512:6"],
+                         "require": {"services": ["api"]}}]}
         with Lb(lb_config(backends, bgp), workdir / "ipv6-session") as proxy:
             route = wait_route(bird, VIP6, timeout=20)
             check_route(route, {"next_hop": "::1", "med": 20, "as_path": [64512],
                                 "communities": ["64512:6"], "origin": "IGP"})
             label = f"[::1]:{bird.port}"
             assert peer_status(proxy, label)["state"] == "Established"
-            assert metric(proxy.metrics(), "contrail_lb_bgp_session_established", peer=label) == 1
-    finally:
-        _diagnostics.remove(entry)
-        bird.close()
+            assert metric(proxy.metrics(), "contrail_lb_bgp_session_established",
+                          peer=label) == 1
 
 
 @pytest.mark.deadline(60)
@@ -411,45 +439,31 @@ def test_listen_accepts_a_peer_that_dials_in(backends, workdir):
     listen_port; our own dial-out goes to a port where nothing listens."""
     ensure_running(backends)
     listen_port = free_port()
-    bird = Bird(free_port(), 65005, 64512, neighbor_port=listen_port)
-    entry = ("BIRD (dials in)", bird.diagnostics)
-    _diagnostics.append(entry)
     unreachable = free_port()
     bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
            "listen": True, "listen_port": listen_port,
-           "peers": [{"address": "127.0.0.1", "port": unreachable, "remote_as": bird.local_as}],
+           "peers": [{"address": "127.0.0.1", "port": unreachable, "remote_as": 65005}],
            "vips": [vip4(next_hop="self", prepend=0)]}
-    try:
-        with Lb(lb_config(backends, bgp), workdir / "listen") as proxy:
-            bird.start()
+    with Lb(lb_config(backends, bgp), workdir / "listen") as proxy:
+        with own_bird(65005, neighbor_port=listen_port) as bird:
             route = wait_route(bird, VIP4, timeout=20)
             check_route(route, {"next_hop": "127.0.0.1", "as_path": [64512], "med": MED})
             label = f"127.0.0.1:{unreachable}"
             assert peer_status(proxy, label)["established"]
             proxy.wait_for_log(rf"bgp peer {re.escape(label)}: .*accepted incoming connection")
-    finally:
-        _diagnostics.remove(entry)
-        bird.close()
 
 
 @pytest.mark.deadline(60)
 def test_tcp_md5_password(backends, workdir):
     """A peer with a TCP MD5 password (RFC 2385): BIRD configured with the same key."""
     ensure_running(backends)
-    bird = Bird(free_port(), 65006, 64512, password="s3cret-md5")
-    entry = ("BIRD (md5)", bird.diagnostics)
-    _diagnostics.append(entry)
-    bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
-           "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": bird.local_as,
-                      "password": "s3cret-md5"}],
-           "vips": [vip4(next_hop="self", prepend=0)]}
-    try:
-        bird.start()
+    with own_bird(65006, password="s3cret-md5") as bird:
+        bgp = {"router_id": "10.255.0.1", "local_as": 64512, "hold_time": f"{HOLD_TIME}s",
+               "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": 65006,
+                          "password": "s3cret-md5"}],
+               "vips": [vip4(next_hop="self", prepend=0)]}
         with Lb(lb_config(backends, bgp), workdir / "md5"):
             check_route(wait_route(bird, VIP4, timeout=20), {"next_hop": "127.0.0.1"})
-    finally:
-        _diagnostics.remove(entry)
-        bird.close()
 
 
 # ---- health-driven withdraw ------------------------------------------------------------
@@ -922,6 +936,8 @@ def evil_lb(backends, workdir, request):
         with Lb(lb_config(backends, bgp), workdir / name) as proxy:
             wait_all_up(proxy, "api", BACKENDS)
             yield proxy, evil
+            if failed(request):
+                _dump(f"contrail-lb {name}", proxy.log)
     finally:
         evil.close()
 
