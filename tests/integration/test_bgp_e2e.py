@@ -371,10 +371,14 @@ def test_prepend_only_on_ebgp_and_four_octet_as(main_lb, peers):
     assert routes["frr"].as_path == []
     assert routes["frr"].local_pref == 100
     assert routes["gobgp"].local_pref is None  # never sent on eBGP
-    # The peers saw the 4-octet AS in the OPEN too.
-    assert re.search(rf"Neighbor AS:\s+{LOCAL_AS}\b", peers["bird"].daemon.protocol())
+    # The 4-octet AS capability was exchanged (a session with a peer configured for AS
+    # 4200000001 could not come up otherwise: the OPEN's My AS is AS_TRANS).
+    bird = peers["bird"].daemon.protocol()
+    assert re.search(r"Neighbor capabilities(\n\s{6,}.*)*\n\s+4-octet AS numbers", bird), bird
+    assert "Session:          external multihop AS4" in bird
     frr = peers["frr"].daemon.neighbor_state()
-    assert frr.get("remoteAs") == LOCAL_AS and frr.get("nbrInternalLink") is True, frr
+    assert frr["neighborCapabilities"]["4byteAs"] == "advertisedAndReceived", frr
+    assert frr.get("nbrInternalLink") is True, frr
 
 
 @pytest.mark.deadline(60)
