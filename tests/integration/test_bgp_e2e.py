@@ -505,6 +505,7 @@ def test_last_backend_down_withdraws_within_a_second(main_lb, peers, backends):
     wait_all_up(main_lb, "api", BACKENDS)
     for setup in peers.values():
         wait_route(setup.daemon, VIP4)
+    flaps = {key: peer_status(main_lb, setup.label)["flaps"] for key, setup in peers.items()}
     log_start = len(main_lb.log())
     watches = {key: WithdrawWatch(setup.daemon, VIP4, timeout=15) for key, setup in peers.items()}
     for watch in watches.values():
@@ -536,6 +537,10 @@ def test_last_backend_down_withdraws_within_a_second(main_lb, peers, backends):
               f"({watch.polls} CLI polls)")
     for key, seconds in measured.items():
         assert seconds < WITHDRAW_BOUND, f"{key}: withdraw took {seconds:.3f}s"
+        assert seconds > -0.002, f"{key}: route gone before the DOWN ({seconds:.3f}s)"
+    # A withdraw in an UPDATE, not a session reset.
+    assert {key: peer_status(main_lb, setup.label)["flaps"] for key, setup in peers.items()} \
+        == flaps
 
     # Backends back: UP after `rise` checks, and the VIP is announced again.
     for backend in backends:
@@ -543,6 +548,26 @@ def test_last_backend_down_withdraws_within_a_second(main_lb, peers, backends):
     wait_all_up(main_lb, "api", BACKENDS)
     for key, setup in peers.items():
         check_route(wait_route(setup.daemon, VIP4), expected_vip4(setup))
+
+
+@pytest.mark.deadline(60)
+def test_one_backend_down_keeps_the_vip(main_lb, peers, backends):
+    """min_healthy_backends 1: while one backend is UP the VIP stays announced."""
+    ensure_running(backends)
+    wait_all_up(main_lb, "api", BACKENDS)
+    updates = {key: peer_status(main_lb, s.label)["updates_out"] for key, s in peers.items()}
+    log_start = len(main_lb.log())
+    backends[0].kill()
+    try:
+        main_lb.wait_for_log(transition_pattern("api", backends[0].name, "DOWN"),
+                             start=log_start)
+        for setup in peers.values():
+            assert setup.daemon.route(VIP4) is not None
+        assert {key: peer_status(main_lb, s.label)["updates_out"]
+                for key, s in peers.items()} == updates, "an UPDATE went out for nothing"
+    finally:
+        backends[0].start()
+    wait_all_up(main_lb, "api", BACKENDS)
 
 
 @pytest.mark.deadline(60)
