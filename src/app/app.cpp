@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
@@ -67,6 +68,13 @@ class Control {
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
           speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }) {
         context_.failures = &checker_;
+        if (std::getenv("CLB_TEST_HOOKS")) {
+            // SIGUSR2 stalls worker 0 for three watchdog periods (tests/integration).
+            stall_signal_ = std::make_unique<net::SignalWatcher>(loop_.raw(), SIGUSR2, [this] {
+                double period = config_->bgp ? config_->bgp->watchdog.count() / 1000. : 1.;
+                if (!workers_.empty()) workers_[0]->stall_for_test(3 * period);
+            });
+        }
     }
 
     int run() {
@@ -318,6 +326,7 @@ class Control {
     net::SignalWatcher reload_signal_;
     net::SignalWatcher term_signal_;
     net::SignalWatcher int_signal_;
+    std::unique_ptr<net::SignalWatcher> stall_signal_;
     net::Timer watchdog_;
     net::Timer drain_poll_;
     net::Timer grace_timer_;

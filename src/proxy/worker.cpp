@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 #include <chrono>
+#include <thread>
+#include <utility>
 
 #include "contrail_lb/net/socket.hpp"
 #include "sessions.hpp"
@@ -52,6 +54,9 @@ void Worker::begin_drain() {
 }
 void Worker::stop() {
     impl_->post_stop();
+}
+void Worker::stall_for_test(double seconds) {
+    impl_->post_stall(seconds);
 }
 void Worker::join() {
     if (thread_.joinable()) thread_.join();
@@ -124,12 +129,22 @@ void Worker::Impl::post_stop() {
     waker_.send();
 }
 
+void Worker::Impl::post_stall(double seconds) {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.stall = seconds;
+    }
+    waker_.send();
+}
+
 void Worker::Impl::read_mailbox() {
     std::shared_ptr<const runtime::Snapshot> snapshot;
     std::optional<std::vector<ListenerSocket>> listeners;
     bool drain = false, stop = false;
+    double stall = 0;
     {
         std::lock_guard lock(mailbox_.mutex);
+        stall = std::exchange(mailbox_.stall, 0.);
         snapshot = std::move(mailbox_.snapshot);
         listeners = std::move(mailbox_.listeners);
         mailbox_.listeners.reset();
@@ -140,6 +155,10 @@ void Worker::Impl::read_mailbox() {
     if (listeners && !draining_) install_listeners(std::move(*listeners));
     if (drain && !draining_) start_drain();
     if (stop) loop_.stop();
+    if (stall > 0) {
+        spdlog::warn("worker {}: stalling for {:.1f}s (test hook)", owner_.id(), stall);
+        std::this_thread::sleep_for(std::chrono::duration<double>(stall));
+    }
 }
 
 void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot) {

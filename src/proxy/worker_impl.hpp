@@ -62,6 +62,7 @@ class Worker::Impl {
     void post_listeners(std::vector<ListenerSocket> listeners);
     void post_drain();
     void post_stop();
+    void post_stall(double seconds);
 
   private:
     struct Listener {
@@ -75,6 +76,7 @@ class Worker::Impl {
         std::optional<std::vector<ListenerSocket>> listeners;
         bool drain = false;
         bool stop = false;
+        double stall = 0;
     };
 
     static void on_accept(struct ev_loop*, ev_io* w, int);

@@ -49,6 +49,9 @@ class Worker {
     // ends by itself when the last session is gone.
     void begin_drain();
     void stop();  // ends the loop now (grace expired)
+    // Test hook (CLB_TEST_HOOKS): blocks the worker's loop, as a bug or a stuck syscall
+    // would, so that the watchdog can be tested for real.
+    void stall_for_test(double seconds);
     void join();
 
     unsigned id() const { return id_; }
