@@ -607,9 +607,12 @@ def test_reload_with_unchanged_bgp_keeps_sessions(main_lb, peers):
         wait_established(main_lb, setup)
     before = session_marks(peers, main_lb)
     assert all(mark[2] is not None for mark in before.values()), before
+    updates = {key: peer_status(main_lb, s.label)["updates_out"] for key, s in peers.items()}
     reload_and_wait(main_lb, main_lb.config)
     wait_keepalives(main_lb, peers)
     assert session_marks(peers, main_lb) == before
+    assert {key: peer_status(main_lb, s.label)["updates_out"] for key, s in peers.items()} \
+        == updates, "an unchanged reload re-sent announcements"
     for setup in peers.values():
         assert setup.daemon.route(VIP4) is not None
 
