@@ -94,6 +94,7 @@ backend bench
 CFG
 "$HAPROXY" -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=("$!")
+haproxy_pid="$!"
 
 cat >"$work/contrail-lb.yaml" <<CFG
 global:
@@ -119,6 +120,8 @@ services:
 CFG
 "$CLB_BIN" -c "$work/contrail-lb.yaml" >"$work/contrail-lb.log" 2>&1 &
 pids+=("$!")
+clb_pid="$!"
+backend_pid="${pids[0]}"
 
 wait_http "http://127.0.0.1:$haproxy_port$WRK_PATH" || { cat "$work/haproxy.log" >&2; exit 1; }
 wait_http "http://127.0.0.1:$clb_port$WRK_PATH" || { cat "$work/contrail-lb.log" >&2; exit 1; }
@@ -131,13 +134,23 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-declare -A rps p50 p99 errors
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A rps p50 p99 errors cpu
 measure() {
-    local name="$1" port="$2" out="$work/wrk-$1.txt"
+    local name="$1" port="$2" pid="$3" out="$work/wrk-$1.txt"
     echo "bench: $name: warm-up $WARMUP, then wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION" >&2
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WARMUP" "http://127.0.0.1:$port$WRK_PATH" >/dev/null
+    local before after
+    before="$(cpu_ticks "$pid")"
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency \
         "http://127.0.0.1:$port$WRK_PATH" >"$out"
+    after="$(cpu_ticks "$pid")"
+    # CPU microseconds the measured process spent per request: the proxy's own cost,
+    # less sensitive than req/s to wrk and the origin competing for the same CPUs.
+    cpu[$name]="$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+        '/ requests in / {printf "%.1f", t * 1e6 / hz / $1}' "$out")"
     rps[$name]="$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")"
     p50[$name]="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
     p99[$name]="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
@@ -145,23 +158,23 @@ measure() {
         /Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")"
 }
 
-measure backend "$backend_port"
-measure haproxy "$haproxy_port"
-measure contrail-lb "$clb_port"
+measure backend "$backend_port" "$backend_pid"
+measure haproxy "$haproxy_port" "$haproxy_pid"
+measure contrail-lb "$clb_port" "$clb_pid"
 
 clb_version="$("$CLB_BIN" --version 2>&1 | head -n 1)"
 haproxy_version="$("$HAPROXY" -v 2>&1 | head -n 1 | awk '{print $3}')"
 command_line="WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS WRK_CONNECTIONS=$WRK_CONNECTIONS WRK_DURATION=$WRK_DURATION WRK_PATH=$WRK_PATH bash bench/run.sh"
 table="$(
-    echo "| target | req/s | p50 ms | p99 ms | errors | vs HAProxy |"
-    echo "|--------|------:|-------:|-------:|-------:|-----------:|"
+    echo "| target | req/s | p50 ms | p99 ms | errors | CPU µs/request | vs HAProxy (req/s) |"
+    echo "|--------|------:|-------:|-------:|-------:|---------------:|-------------------:|"
     for name in backend haproxy contrail-lb; do
         label="$name"
         [[ "$name" == backend ]] && label="backend direct (clb-test-backend, 1 thread)"
         [[ "$name" == haproxy ]] && label="HAProxy $haproxy_version (nbthread $WORKERS)"
         [[ "$name" == contrail-lb ]] && label="contrail-lb (workers $WORKERS)"
         ratio="$(awk -v a="${rps[$name]}" -v b="${rps[haproxy]}" 'BEGIN {printf (b > 0 ? "%.2fx" : "n/a"), a / b}')"
-        echo "| $label | ${rps[$name]} | ${p50[$name]} | ${p99[$name]} | ${errors[$name]} | $ratio |"
+        echo "| $label | ${rps[$name]} | ${p50[$name]} | ${p99[$name]} | ${errors[$name]} | ${cpu[$name]} | $ratio |"
     done
 )"
 
