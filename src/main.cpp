@@ -1,4 +1,6 @@
 // contrail-lb: the command line (SPEC "Command line").
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -65,6 +67,9 @@ int main(int argc, char** argv) {
         std::printf("%s: configuration is valid\n", path.c_str());
         return 0;
     }
+    // Connection buffers (32 KiB) come from mmap, so the memory of a burst of connections
+    // goes back to the system when they close instead of staying in the malloc heap.
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     clb::app::setup_logging(loaded.config->global.log_level);
     return clb::app::run(loaded.config);
 }

@@ -57,8 +57,7 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
       peer_(peer),
       client_ip_(peer.ip().to_string()),
       client_hash_(balance::hash_client(peer.ip())),
-      service_name_(service),
-      in_(worker.buffers().get()) {
+      service_name_(service) {
     const auto* svc = worker_.snapshot()->find(service);
     service_state_ = svc->state;
     timeouts_ = svc->config->timeouts;
@@ -130,6 +129,8 @@ void HttpSession::read_client() {
         return;
     }
     if (client_eof_ || in_.full()) return;
+    // Idle connections hold no buffer (HAProxy does the same): take one to read into.
+    if (!in_.allocated()) in_.attach(worker_.buffers().get());
     ReadResult r = client_.read(in_);
     if (r.n > 0) {
         client_seen_ = now();
@@ -645,6 +646,7 @@ void HttpSession::finish_request() {
     phase_ = Phase::head;
     phase_since_ = now();
     head_first_byte_ = in_.empty() ? 0 : phase_since_;
+    if (in_.empty()) worker_.buffers().put(in_.detach());
 }
 
 void HttpSession::relay_tunnel() {
