@@ -43,6 +43,7 @@ GOBGPD = "/usr/bin/gobgpd"
 GOBGP = "/usr/bin/gobgp"
 FRR_BGPD = "/usr/lib/frr/bgpd"
 VTYSH = "/usr/bin/vtysh"
+SETPRIV = "/usr/bin/setpriv"
 
 CLI_TIMEOUT = 5.0  # seconds for one CLI call
 
@@ -140,9 +141,18 @@ class Daemon:
 
     # -- lifecycle
     def start(self, timeout: float = 10.0) -> "Daemon":
+        """Starts the daemon and waits until its CLI answers. On a running daemon it does
+        nothing (a second process would be left behind); restart() restarts."""
+        if self.alive:
+            return self
         self.configure()
+        # Its own session, so that stop() reaches whatever it forks; and SIGKILL when this
+        # process dies (a test runner killed by a timeout), which no atexit hook sees.
+        argv = self.argv()
+        if os.access(SETPRIV, os.X_OK):
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
         with open(self.stdout_path, "ab") as out:
-            self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out,
+            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                             stderr=out, start_new_session=True)
         _running.add(self)
         deadline = time.monotonic() + timeout
