@@ -606,7 +606,7 @@ TEST(BgpInterop, GoBgpIbgp) {
     // configured next hop; next hop self is covered with BIRD and FRR, and by the IPv6 test.
     s.next_hop = "192.0.2.10";
     s.expected_next_hop = "192.0.2.10";
-    GoBgp gobgp(s.port, 50911, s.remote_as, s.local_as);
+    GoBgp gobgp(s.port, 17931, s.remote_as, s.local_as);
     net::Loop loop;
     Speaker speaker(loop.raw(), scenario_config(s));
     announce_withdraw_announce(loop, speaker, gobgp, s);
@@ -619,7 +619,7 @@ TEST(BgpInterop, GoBgpEbgpIpv6VipOverIpv4Session) {
     s.port = 17912;
     s.vip = "2001:db8:100::1/128";
     s.expected_next_hop = "::ffff:127.0.0.1";
-    GoBgp gobgp(s.port, 50912, s.remote_as, s.local_as, true);
+    GoBgp gobgp(s.port, 17932, s.remote_as, s.local_as, true);
     net::Loop loop;
     Speaker speaker(loop.raw(), scenario_config(s));
     announce_withdraw_announce(loop, speaker, gobgp, s);
