@@ -155,17 +155,23 @@ class Daemon:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                             stderr=out, start_new_session=True)
         _running.add(self)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not self.ready():
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n"
                                    f"{self.output()}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise TimeoutError(f"{self.name} did not answer its CLI in {timeout}s:\n"
                                    f"{self.output()}")
             time.sleep(0.05)
-        return self
 
     @property
     def alive(self) -> bool:
