@@ -22,8 +22,7 @@ LOCAL_AS = 65010
 @pytest.mark.deadline(90)
 def test_stalled_worker_withdraws_the_vip_and_recovery_restores_it(start_backend, tmp_path):
     backend = start_backend("b1")
-    with Bird(free_port(), 65011, LOCAL_AS) as bird:
-        bird.start()
+    with Bird(free_port(), 65011, LOCAL_AS) as bird:  # started by `with`
         service = make_service("api", free_port(), [backend], health_check={"type": "none"})
         bgp = {"router_id": "10.255.0.1", "local_as": LOCAL_AS, "hold_time": "3s",
                "watchdog": "500ms",
