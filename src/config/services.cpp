@@ -79,8 +79,12 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
     if (auto value = section.find_section("timeouts")) {
         service.timeouts = load_timeouts(*value, section.path_of("timeouts"));
     }
-    if (auto value = section.find_section("tls"))
+    if (auto value = section.find_section("tls")) {
         service.tls = load_tls(*value, section.path_of("tls"));
+        if (service.mode == Mode::tcp)
+            diag_.error(*value, section.path_of("tls") +
+                                    ": TLS termination is supported in mode http only");
+    }
     if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
     }

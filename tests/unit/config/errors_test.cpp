@@ -387,6 +387,20 @@ services:
               Errors{"t.yaml:4:38: services[0].tls.key: \"/tmp\" is not a regular file"});
 }
 
+TEST(Errors, TlsOnlyInHttpMode) {
+    EXPECT_EQ(
+        errors_of(R"(
+services:
+  - name: amqp
+    listen: "127.0.0.1:5673"
+    mode: tcp
+    tls: { cert: /etc/hostname, key: /etc/hostname }
+    backends:
+      - { name: b1, address: "127.0.0.1:5672" }
+)"),
+        Errors{"t.yaml:5:10: services[0].tls: TLS termination is supported in mode http only"});
+}
+
 TEST(Errors, HealthCheckType) {
     EXPECT_EQ(errors_of(R"(
 services:
