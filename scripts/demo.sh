@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: contrail-lb in front of five local test backends, as in conf/demo.yaml.
 #
-#   sudo bash scripts/demo.sh        (root only to install missing packages)
+#   bash scripts/demo.sh        (as root, or as a user once scripts/install-deps.sh has run)
 #
 # Installs dependencies, builds, starts the backends (api1..3 for contrail-api on
 # 127.0.0.1:9101-9103, analytics1..2 for contrail-analytics-api on :9201-9202), then
