@@ -719,10 +719,8 @@ void HttpSession::linger() {
 
 void HttpSession::abort(std::string_view why) {
     spdlog::debug("{}: {} {}: closing: {}", service_name_, client_ip_, request_line_, why);
-    if (status_ == 0) {
-        reason_ = why;
-        status_ = 0;
-    }
+    // A request cut short is logged once, with status 0 when no answer had started.
+    if (status_ == 0) reason_ = why;
     if (!request_line_.empty() && phase_ != Phase::tunnel) log_request();
     close();
 }
