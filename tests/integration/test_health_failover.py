@@ -295,6 +295,12 @@ def test_back_to_back_gets_survive_backend_closing_right_after_answering(
 # ---- balancing seen from a client -----------------------------------------------------
 
 
+def busy_backend(proxy):
+    """The one of b1/b2 with a request in flight, or None."""
+    busy = [n for n in ("b1", "b2") if backend_status(proxy, "api", n)["active_connections"] > 0]
+    return busy[0] if busy else None
+
+
 @pytest.mark.deadline(30)
 def test_leastconn_avoids_the_busy_backend(start_backend, start_proxy, free_port):
     # Two workers: the in-flight counts that leastconn compares are shared by all of them.
@@ -304,12 +310,8 @@ def test_leastconn_avoids_the_busy_backend(start_backend, start_proxy, free_port
     thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/1500", timeout=10)))
     thread.start()
     try:
-        def busy_backend():
-            busy = [n for n in ("b1", "b2")
-                    if backend_status(proxy, "api", n)["active_connections"] > 0]
-            return busy[0] if busy else None
-
-        busy = wait_until(busy_backend, 2, message="the slow request to reach a backend")
+        busy = wait_until(lambda: busy_backend(proxy), 2,
+                          message="the slow request to reach a backend")
         other = {"b1": "b2", "b2": "b1"}[busy]
         host, port = proxy.service_address()
         seen = collections.Counter(get_backend(host, port)[1] for _ in range(10))
@@ -426,12 +428,8 @@ def test_drain_stops_new_traffic_but_keeps_existing(start_backend, start_proxy, 
         thread = threading.Thread(target=lambda: slow.update(r=proxy.get("/delay/1500")))
         thread.start()
         try:
-            def busy_backend():
-                busy = [n for n in ("b1", "b2")
-                        if backend_status(proxy, "api", n)["active_connections"] > 0]
-                return busy[0] if busy else None
-
-            victim = wait_until(busy_backend, 2, message="the slow request to reach a backend")
+            victim = wait_until(lambda: busy_backend(proxy), 2,
+                                message="the slow request to reach a backend")
             other = {"b1": "b2", "b2": "b1"}[victim]
             answer = drain(proxy, "api", victim)
             assert answer["drained"] is True
