@@ -737,12 +737,7 @@ void HttpSession::close() {
 // ---- plumbing ------------------------------------------------------------------------
 
 void HttpSession::watch_client(int events) {
-    if (events == client_events_ && (events == 0 || ev_is_active(&io_))) return;
-    ev_io_stop(worker_.loop(), &io_);
-    client_events_ = events;
-    if (!events) return;
-    ev_io_set(&io_, client_.fd(), events);
-    ev_io_start(worker_.loop(), &io_);
+    watch(worker_.loop(), io_, client_.fd(), events);
 }
 
 void HttpSession::update_interest() {

@@ -76,7 +76,6 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::string service_name_;
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection
     config::Timeouts timeouts_;
-    int client_events_ = 0;
     int client_error_ = 0;
     double head_first_byte_ = 0;
     ev_io io_{};

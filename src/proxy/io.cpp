@@ -46,4 +46,13 @@ ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen) {
     }
 }
 
+void watch(struct ev_loop* loop, ev_io& io, int fd, int events) {
+    bool active = ev_is_active(&io);
+    if (active ? (io.events & (EV_READ | EV_WRITE)) == events : events == 0) return;
+    ev_io_stop(loop, &io);
+    if (!events) return;
+    ev_io_set(&io, fd, events);
+    ev_io_start(loop, &io);
+}
+
 }  // namespace clb::proxy

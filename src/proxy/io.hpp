@@ -3,6 +3,7 @@
 // reported separately because it is not an error for HTTP.
 #pragma once
 
+#include <ev.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -17,6 +18,9 @@ struct ReadResult {
 };
 
 ReadResult read_into(int fd, IoBuffer& buf);
+// Sets the watcher to `events` (EV_READ | EV_WRITE, 0 = none) on `fd`; touches epoll only
+// when that differs from what it watches now.
+void watch(struct ev_loop* loop, ev_io& io, int fd, int events);
 // Writes a then b (either may be empty) with one writev; returns bytes written, 0 if it
 // would block, or -errno.
 ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen);

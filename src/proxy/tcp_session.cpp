@@ -196,14 +196,7 @@ class TcpSession final : public Session, private UpstreamOwner {
         ev_timer_start(worker_.loop(), &timer_);
     }
 
-    void watch_client(int events) {
-        if (events == client_events_) return;
-        ev_io_stop(worker_.loop(), &io_);
-        client_events_ = events;
-        if (!events) return;
-        ev_io_set(&io_, fd_.get(), events);
-        ev_io_start(worker_.loop(), &io_);
-    }
+    void watch_client(int events) { watch(worker_.loop(), io_, fd_.get(), events); }
 
     void log_end() {
         if (!worker_.context().access_log.load(std::memory_order_relaxed) || !up_) return;
@@ -236,7 +229,6 @@ class TcpSession final : public Session, private UpstreamOwner {
     std::unique_ptr<Upstream> up_;
     ev_io io_{};
     ev_timer timer_{};
-    int client_events_ = -1;
     bool client_eof_ = false, up_eof_ = false, client_shut_ = false, server_shut_ = false;
     int client_error_ = 0, up_error_ = 0;
     bool closed_ = false;

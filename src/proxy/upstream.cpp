@@ -1,5 +1,7 @@
 #include "upstream.hpp"
 
+#include "io.hpp"
+
 #include <algorithm>
 
 #include "contrail_lb/net/socket.hpp"
@@ -24,10 +26,7 @@ Upstream::~Upstream() {
 }
 
 void Upstream::watch(int events) {
-    if ((io_.events & (EV_READ | EV_WRITE)) == events && ev_is_active(&io_)) return;
-    ev_io_stop(loop_, &io_);
-    ev_io_set(&io_, fd_.get(), events);
-    if (events) ev_io_start(loop_, &io_);
+    proxy::watch(loop_, io_, fd_.get(), events);
 }
 
 void Upstream::on_io(struct ev_loop*, ev_io* w, int revents) {
