@@ -104,7 +104,7 @@ class Control {
         for (auto& w : workers_)
             w->join();
         spdlog::info("contrail-lb stopped");
-        return exit_code_;
+        return 0;
     }
 
   private:
@@ -336,7 +336,6 @@ class Control {
     bool node_healthy_ = true;
     double last_watch_ = 0;  // monotonic time of the previous watchdog run
     double resumed_at_ = 0;  // when the process last came back from a freeze
-    int exit_code_ = 0;
 };
 
 }  // namespace

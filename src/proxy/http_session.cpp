@@ -361,6 +361,9 @@ void HttpSession::build_request_head() {
 
 void HttpSession::start_upstream() {
     for (;;) {
+        // One first attempt plus `retries`, each on a backend not tried yet.
+        if (attempts_ > service_->config->retries)
+            return fail(503, "no backend accepted the connection");
         if (snapshot_ != worker_.snapshot()) {
             // Health or configuration changed during this request: pick from the new view.
             snapshot_ = worker_.snapshot();
@@ -378,8 +381,6 @@ void HttpSession::start_upstream() {
         ++attempts_;
         if (connect_backend(true)) return;
         tried_.push_back(static_cast<uint32_t>(candidate_));
-        if (attempts_ > service_->config->retries)
-            return fail(503, "no backend accepted the connection");
     }
 }
 
@@ -423,11 +424,6 @@ void HttpSession::connect_failed(int error) {
     worker_.connect_failed(up_->backend(), error, timeouts_.connect);
     release_upstream(false);
     tried_.push_back(static_cast<uint32_t>(candidate_));
-    phase_ = Phase::exchange;  // placeholder until a new backend is picked or we fail
-    if (attempts_ > service_->config->retries) {
-        fail(503, "no backend accepted the connection");
-        return;
-    }
     start_upstream();
 }
 
