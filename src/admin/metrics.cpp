@@ -63,6 +63,9 @@ void process_metrics(Exposition& m, const Context& ctx) {
     m.family("contrail_lb_state_generation", "gauge",
              "Number of state snapshots published (configuration, health and drain changes).");
     m.sample("contrail_lb_state_generation", {}, ctx.snapshot.generation);
+    m.family("contrail_lb_log_lines_dropped_total", "counter",
+             "Log lines dropped because stderr did not keep up (the queues were full).");
+    m.sample("contrail_lb_log_lines_dropped_total", {}, ctx.log_lines_dropped);
 }
 
 void request_metrics(Exposition& m, const Context& ctx) {
@@ -209,6 +212,10 @@ void bgp_metrics(Exposition& m, const Context& ctx) {
     peer_family("contrail_lb_bgp_session_flaps_total", "counter",
                 "Times the session left the Established state.",
                 [](const Peer& p) { return uint64_t{p.flaps}; });
+    peer_family("contrail_lb_bgp_md5_failures_total", "counter",
+                "Connections to or from a peer with a password not used because the TCP MD5 "
+                "key could not be set on them.",
+                [](const Peer& p) { return p.md5_failures; });
 
     m.family("contrail_lb_vip_announced", "gauge",
              "1 while the VIP prefix is announced to the BGP peers, 0 while withdrawn.");

@@ -20,6 +20,7 @@ struct Context {
     const std::string& version;
     double started_at;  // unix time
     double now;         // unix time
+    uint64_t log_lines_dropped = 0;
 };
 
 // "UP", "DOWN" or "DRAINED" (drained wins: the operator's decision is what matters).
