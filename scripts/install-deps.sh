@@ -16,7 +16,7 @@ build_packages=(
 )
 test_packages=(
     python3 python3-pytest python3-yaml
-    curl wrk nghttp2-client
+    curl wrk nghttp2-client openssl
     haproxy bird2 gobgpd frr
     iproute2 procps psmisc
 )

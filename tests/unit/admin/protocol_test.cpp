@@ -90,8 +90,10 @@ TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
              "GET /healthz HTTP/1.1\r\nHost: localhost\r\n folded: x\r\n\r\n",
              "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: "
+             "2\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: "
+             "chunked\r\n\r\nzz\r\n",
          }) {
         SCOPED_TRACE(raw);
         auto client = connect();
@@ -108,8 +110,8 @@ TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
 
 TEST_F(AdminTest, OversizedHeadIs431) {
     auto client = connect();
-    client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(70 * 1024, 'a') +
-                 "\r\n\r\n");
+    client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " +
+                 std::string(70 * 1024, 'a') + "\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
@@ -167,7 +169,8 @@ TEST_F(AdminTest, SmallChunkedBodyIsAccepted) {
 TEST_F(AdminTest, UpgradeIsAnsweredThenClosed) {
     auto client = connect();
     client->send(
-        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: "
+        "websocket\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -259,8 +262,7 @@ TEST_F(AdminTest, ServesOnIpv6Loopback) {
     options.reuse_port = false;
     if (!net::listen_tcp(*net::SocketAddress::parse("[::1]:0"), options, error))
         GTEST_SKIP() << "no ::1 here: " << net::error_text(error);
-    Server v6(loop_.raw(), *net::SocketAddress::parse("[::1]:0"),
-              Sources{&registry_, {}, "0.1.0", 0});
+    Server v6(loop_.raw(), *net::SocketAddress::parse("[::1]:0"), sources_of(&registry_));
     EXPECT_TRUE(v6.address().to_string().starts_with("[::1]:"));
     Client client(loop_, v6.address());
     auto r = client.request("POST", "/api/v1/services/contrail-api/backends/api3/drain");

@@ -437,9 +437,13 @@ TEST_F(FilesLoaded, CipherListMustSelectSomething) {
 }
 
 TEST_F(FilesLoaded, TokenFileHoldsOneVisibleLine) {
-    const std::string config = "admin:\n  listen: 127.0.0.1:9090\n  token_file: admin.token\n";
+    const std::string config =
+        "admin:\n  listen: 127.0.0.1:9090\n  token_file: admin.token\nservices:\n  - name: api\n"
+        "    listen: 127.0.0.1:8082\n    backends: [{name: b1, address: 127.0.0.1:9101}]\n";
     std::ofstream(dir_ / "admin.token") << "s3cret \n\n";
     auto loaded = load(config);
+    for (const auto& e : loaded.errors)
+        ADD_FAILURE() << e.to_string();
     ASSERT_TRUE(loaded.ok());
     EXPECT_EQ(loaded.config->admin.token, "s3cret");
     EXPECT_EQ(loaded.config->admin.token_file, path("admin.token"));
