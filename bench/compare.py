@@ -808,20 +808,20 @@ class Report:
             "set yrange [0:*]",
             "set xtics rotate by -20 font ',8'",
         ]
+        def panel(style: str, title: str, ylabel: str, plot: str) -> list[str]:
+            return [f"set style histogram {style}", f'set title "{title}"', f'set ylabel "{ylabel}"', plot]
+
         for i, w in enumerate(traffic):
-            script += [
-                "set style histogram rowstacked",
-                f'set title "{w.title}"',
-                'set ylabel "CPU µs / request"',
-                f'plot "{data}" index {i} using 2:xtic(1) title "proxy", "" index {i} using 3 title "backend", "" index {i} using 4 title "client (wrk)"',
-            ]
+            script += panel(
+                "rowstacked", w.title, "CPU µs / request",
+                f'plot "{data}" index {i} using 2:xtic(1) title "proxy", "" index {i} using 3 title "backend", '
+                f'"" index {i} using 4 title "client (wrk)"',
+            )
         for j, w in enumerate(idle):
-            script += [
-                "set style histogram clustered",
-                f'set title "{w.title} ({self.args.idle_connections})"',
-                'set ylabel "RSS KiB / connection"',
+            script += panel(
+                "clustered", f"{w.title} ({self.args.idle_connections})", "RSS KiB / connection",
                 f'plot "{data}" index {len(traffic) + j} using 2:xtic(1) title "serving process"',
-            ]
+            )
         script.append("unset multiplot")
         gp = png.with_suffix(".gp")
         gp.write_text("\n".join(script) + "\n")
