@@ -14,6 +14,7 @@
 #include "buffer.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/proxy/worker.hpp"
+#include "http_exchange.hpp"
 #include "upstream.hpp"
 
 namespace clb::proxy {
@@ -39,6 +40,7 @@ class Worker::Impl {
         return loop_.raw();
     }
     BufferPool& buffers() { return buffers_; }
+    ExchangePool& exchanges() { return exchanges_; }
     UpstreamPool& upstreams() { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
     WorkerContext& context() { return context_; }
@@ -95,6 +97,7 @@ class Worker::Impl {
     net::Loop loop_;
     BufferPool buffers_;
     UpstreamPool upstreams_;
+    ExchangePool exchanges_;
     AccessLog access_log_;
     std::shared_ptr<const runtime::Snapshot> snapshot_;
     std::vector<std::unique_ptr<balance::Picker>> pickers_;  // per snapshot service
