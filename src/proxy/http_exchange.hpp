@@ -10,6 +10,7 @@
 #include "contrail_lb/http/head.hpp"
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
+#include "contrail_lb/runtime/termination.hpp"
 #include "upstream.hpp"
 
 namespace clb::proxy {
@@ -23,11 +24,7 @@ struct HttpExchange {
 
     http::MessageParser request{http::Kind::request};
     http::Head head;
-    std::shared_ptr<const runtime::Snapshot> snapshot;  // pinned for the request
-    const runtime::ServiceEntry* service = nullptr;
-    const runtime::BackendEntry* backend = nullptr;
     std::unique_ptr<Upstream> up;
-    std::vector<uint32_t> tried;
     std::string up_head;       // request head as sent to the backend
     std::string down_head;     // response head as sent to the client
     std::string request_line;  // for the access log
@@ -41,11 +38,9 @@ struct HttpExchange {
     uint64_t bytes_down = 0;
     double started = 0;
     double server_seen = 0;  // last progress on the backend side
-    int service_index = -1;
-    int candidate = -1;
-    unsigned attempts = 0;
     int up_error = 0;
     int status = 0;
+    runtime::Termination termination = runtime::Termination::completed;
     bool counted_active = false;  // in the backend's active_connections
     bool up_eof = false;
     bool replayed = false;

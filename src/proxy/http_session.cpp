@@ -13,6 +13,8 @@
 
 namespace clb::proxy {
 
+using runtime::Termination;
+
 namespace {
 
 constexpr double kLingerSeconds = 2.0;  // reading what a closed client still sends
@@ -56,7 +58,8 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
       client_(std::move(fd), tls),
       service_state_(worker_.snapshot()->find(service)->state),
       client_ip_(peer.ip()),
-      client_port_(peer.port()) {
+      client_port_(peer.port()),
+      connector_(worker, service, balance::hash_client(peer.ip())) {
     const auto* svc = worker_.snapshot()->find(service);
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -73,6 +76,12 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
 HttpSession::~HttpSession() {
     ev_io_stop(worker_.loop(), &io_);
     ev_timer_stop(worker_.loop(), &timer_);
+    bool in_flight =
+        phase_ == Phase::connecting || phase_ == Phase::exchange || phase_ == Phase::tunnel;
+    if (in_flight) {  // the grace period ended under it
+        x_->termination = Termination::shutdown;
+        log_request();
+    }
     end_exchange();
     worker_.buffers().put(in_.detach());
     service_state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -181,13 +190,14 @@ void HttpSession::on_timeout() {
                     fail(504, "no response from the backend within " +
                                   config::format_duration(timeouts_.server));
                 else
-                    abort("backend went silent mid-response");
+                    abort(Termination::server_timeout, "backend went silent mid-response");
             } else {
-                abort("client inactive for " + config::format_duration(timeouts_.client));
+                abort(Termination::client_timeout,
+                      "client inactive for " + config::format_duration(timeouts_.client));
             }
             break;
         case Phase::tunnel:
-            abort("tunnel idle");
+            abort(Termination::client_timeout, "tunnel idle");
             break;
         case Phase::error:
         case Phase::linger:
@@ -276,14 +286,11 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
-    x_->snapshot = worker_.snapshot();
-    x_->service_index = worker_.service_index(service_name());
-    if (x_->service_index < 0) {
-        fail(503, "service removed by a reload");
+    if (!connector_.begin()) {
+        fail(503, connector_.cause(), connector_.why());
         return false;
     }
-    x_->service = &x_->snapshot->services[static_cast<size_t>(x_->service_index)];
-    timeouts_ = x_->service->config->timeouts;
+    timeouts_ = connector_.service()->config->timeouts;
     x_->client_http10 = x_->request.http_minor() == 0;
     close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
     x_->head_request = x_->request.method() == HTTP_HEAD;
@@ -299,11 +306,7 @@ bool HttpSession::start_request(size_t head_len) {
 // A pooled exchange starts as a new one would, but keeps its strings' capacity.
 void HttpExchange::reset() {
     request.reset();
-    snapshot.reset();
-    service = nullptr;
-    backend = nullptr;
     up.reset();
-    tried.clear();
     up_head.clear();
     down_head.clear();
     request_line.clear();
@@ -312,9 +315,8 @@ void HttpExchange::reset() {
     error_sent = up_head_sent = request_ahead = down_head_sent = response_ahead = 0;
     bytes_down = 0;
     started = server_seen = 0;
-    service_index = candidate = -1;
-    attempts = 0;
     up_error = status = 0;
+    termination = runtime::Termination::completed;
     counted_active = up_eof = replayed = client_http10 = false;
     tunnel_pending = tunnel_client_shut = tunnel_server_shut = false;
     request_done = replayable = head_request = upgrade_request = false;
@@ -326,7 +328,9 @@ HttpExchange& HttpSession::exchange() {
     return *x_;
 }
 
+// The request is over: its Routing and exchange are let go.
 void HttpSession::end_exchange() {
+    connector_.release();
     if (!x_) return;
     release_upstream(false);
     x_->reset();
@@ -372,48 +376,16 @@ void HttpSession::build_request_head() {
 // ---- backend selection and connection -----------------------------------------------
 
 void HttpSession::start_upstream() {
-    for (;;) {
-        // One first attempt plus `retries`, each on a backend not tried yet.
-        if (x_->attempts > x_->service->config->retries)
-            return fail(503, "no backend accepted the connection");
-        if (x_->snapshot != worker_.snapshot()) {
-            // Health or configuration changed during this request: pick from the new view.
-            x_->snapshot = worker_.snapshot();
-            x_->service_index = worker_.service_index(service_name());
-            if (x_->service_index < 0) return fail(503, "service removed by a reload");
-            x_->service = &x_->snapshot->services[static_cast<size_t>(x_->service_index)];
-            x_->tried.clear();
-        }
-        x_->candidate = worker_.pick(static_cast<size_t>(x_->service_index),
-                                     balance::hash_client(client_ip_), x_->tried);
-        if (x_->candidate < 0) {
-            return fail(
-                503, x_->tried.empty() ? "no backend is UP" : "no backend accepted the connection");
-        }
-        x_->backend =
-            &x_->service->backends[x_->service->eligible[static_cast<size_t>(x_->candidate)]];
-        ++x_->attempts;
-        if (connect_backend(true)) return;
-        x_->tried.push_back(static_cast<uint32_t>(x_->candidate));
-    }
+    x_->up = connector_.connect(true);
+    if (!x_->up) return fail(503, connector_.cause(), connector_.why());
+    use_upstream();
 }
 
-// False when the connect failed at once (already accounted as a failure).
-bool HttpSession::connect_backend(bool allow_pooled) {
-    const auto& backend = x_->backend->state;
-    x_->up = allow_pooled ? worker_.upstreams().take(*backend) : nullptr;
-    if (!x_->up) {
-        int err = 0;
-        x_->up = worker_.upstreams().connect(backend, err);
-        if (!x_->up) {
-            worker_.connect_failed(backend, err, timeouts_.connect);
-            return false;
-        }
-    }
+void HttpSession::use_upstream() {
     x_->up->set_owner(this);
     x_->up_eof = false;
     x_->up_error = 0;
-    backend->active_connections.fetch_add(1, std::memory_order_relaxed);
+    x_->up->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
     x_->counted_active = true;
     x_->server_seen = phase_since_ = now();
     if (x_->up->connected) {
@@ -422,7 +394,6 @@ bool HttpSession::connect_backend(bool allow_pooled) {
         phase_ = Phase::connecting;
         x_->up->watch(EV_WRITE);
     }
-    return true;
 }
 
 void HttpSession::upstream_ready() {
@@ -435,9 +406,8 @@ void HttpSession::upstream_ready() {
 }
 
 void HttpSession::connect_failed(int error) {
-    worker_.connect_failed(x_->up->backend(), error, timeouts_.connect);
     release_upstream(false);
-    x_->tried.push_back(static_cast<uint32_t>(x_->candidate));
+    connector_.failed(error);
     start_upstream();
 }
 
@@ -492,7 +462,8 @@ bool HttpSession::send_request() {
     }
     // A FIN after a complete request may be a half-close: keep going. A reset may not.
     if (client_error_ || (!x_->request_done && client_eof_ && in_.empty())) {
-        abort(client_error_ ? "client connection failed: " + net::error_text(client_error_)
+        abort(Termination::client_abort,
+              client_error_ ? "client connection failed: " + net::error_text(client_error_)
                             : std::string("client closed the connection mid-request"));
         return false;
     }
@@ -519,8 +490,8 @@ bool HttpSession::forward_response() {
             !x_->up->in.empty()) {
             auto step = x_->up->parser.parse_body(x_->up->in.data(), x_->up->in.size());
             if (step.error) {
-                abort("invalid response body from the backend: " +
-                      std::string(x_->up->parser.error()));
+                abort(Termination::bad_response, "invalid response body from the backend: " +
+                                                     std::string(x_->up->parser.error()));
                 return false;
             }
             x_->response_ahead = step.consumed;
@@ -535,7 +506,8 @@ bool HttpSession::forward_response() {
                                   x_->up->in.data(), x_->response_ahead);
         if (n == 0) break;
         if (n < 0) {
-            abort("client write failed: " + net::error_text(static_cast<int>(-n)));
+            abort(Termination::client_abort,
+                  "client write failed: " + net::error_text(static_cast<int>(-n)));
             return false;
         }
         auto written = static_cast<size_t>(n);
@@ -560,15 +532,17 @@ bool HttpSession::parse_response_head() {
     std::string_view view = x_->up->in.view();
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (x_->up->in.full()) fail(502, "response head from the backend too large");
+        if (x_->up->in.full())
+            fail(502, Termination::bad_response, "response head from the backend too large");
         return false;
     }
     std::string_view raw = view.substr(0, end + 4);
     if (x_->head_request) x_->up->parser.expect_no_body();
     if (!x_->up->parser.parse_head(raw.data(), raw.size()) || !x_->head.parse(raw)) {
-        fail(502, "invalid response from the backend: " +
-                      std::string(x_->up->parser.error().empty() ? x_->head.error()
-                                                                 : x_->up->parser.error()));
+        fail(502, Termination::bad_response,
+             "invalid response from the backend: " + std::string(x_->up->parser.error().empty()
+                                                                     ? x_->head.error()
+                                                                     : x_->up->parser.error()));
         return false;
     }
     int status = x_->up->parser.status();
@@ -577,7 +551,8 @@ bool HttpSession::parse_response_head() {
         x_->status = status;
         x_->response_head_done = true;
         if (status == 101 && !x_->upgrade_request) {
-            fail(502, "backend switched protocols without an Upgrade request");
+            fail(502, Termination::bad_response,
+                 "backend switched protocols without an Upgrade request");
             return false;
         }
         x_->tunnel_pending = status == 101;
@@ -625,25 +600,26 @@ void HttpSession::upstream_closed(int error) {
         x_->replayed = true;
         release_upstream(false);
         x_->up_head_sent = 0;
-        if (!connect_backend(false)) {
-            x_->tried.push_back(static_cast<uint32_t>(x_->candidate));
+        x_->up = connector_.reconnect();
+        if (x_->up)
+            use_upstream();
+        else
             start_upstream();
-        }
         return;
     }
     std::string why = error ? net::error_text(error) : "connection closed";
     if (x_->status == 0 && !x_->response_started)
         fail(502, "backend failed before answering: " + why);
     else
-        abort("backend failed mid-response: " + why);
+        abort(Termination::backend_reset, "backend failed mid-response: " + why);
 }
 
 void HttpSession::finish_request() {
-    if (x_->backend)
-        count_status(x_->backend->state->responses, x_->status);
+    if (const auto* backend = connector_.backend())
+        count_status(backend->state->responses, x_->status);
     else
-        count_status(x_->service->state->responses_without_backend, x_->status);
-    x_->service->state->observe_duration(now() - x_->started);
+        count_status(service_state_->responses_without_backend, x_->status);
+    service_state_->observe_duration(now() - x_->started);
     log_request();
     if (!x_->request_done) close_after_ = true;  // the backend answered before the body ended
     bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
@@ -677,6 +653,9 @@ void HttpSession::relay_tunnel() {
     client_error_ = client.error;
     x_->up_error = server.error;
     if (relay_done(client, server)) {
+        x_->termination = client_error_  ? Termination::client_abort
+                          : x_->up_error ? Termination::backend_reset
+                                         : Termination::completed;
         log_request();
         close();
     }
@@ -684,21 +663,43 @@ void HttpSession::relay_tunnel() {
 
 // ---- endings -------------------------------------------------------------------------
 
+// The usual cause of an answer from the proxy itself; callers that know better say so.
+Termination HttpSession::default_cause(int status) {
+    switch (status) {
+        case 408:
+            return Termination::request_timeout;
+        case 502:
+            return Termination::backend_reset;
+        case 503:
+            return Termination::no_backend;
+        case 504:
+            return Termination::server_timeout;
+        default:
+            return Termination::bad_request;
+    }
+}
+
 void HttpSession::fail(int status, std::string why) {
+    fail(status, default_cause(status), std::move(why));
+}
+
+void HttpSession::fail(int status, Termination cause, std::string why) {
     exchange();  // a request head that never completed has none yet
     if (x_->response_started) {
-        abort(why);
+        abort(cause, why);
         return;
     }
+    x_->termination = cause;
     x_->status = status;
     x_->reason = std::move(why);
     if (x_->started == 0) x_->started = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
-    if (x_->backend && (status == 502 || status == 504))
-        count_status(x_->backend->state->responses, status);
+    const auto* backend = connector_.backend();
+    if (backend && (status == 502 || status == 504))
+        count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (x_->service) x_->service->state->observe_duration(now() - x_->started);
+    if (connector_.service()) service_state_->observe_duration(now() - x_->started);
     log_request();
     x_->error_out = http::error_response(status);
     x_->error_sent = 0;
@@ -730,13 +731,13 @@ void HttpSession::linger() {
     if (client_eof_ || client_error_) close();
 }
 
-void HttpSession::abort(std::string_view why) {
-    exchange();
+void HttpSession::abort(Termination cause, std::string_view why) {
+    exchange().termination = cause;
     spdlog::debug("{}: {} {}: closing: {}", service_name(), client_ip_.to_string(),
                   x_->request_line, why);
     // A request cut short is logged once, with status 0 when no answer had started.
     if (x_->status == 0) x_->reason = why;
-    if (!x_->request_line.empty() && phase_ != Phase::tunnel) log_request();
+    if (x_->started != 0) log_request();
     close();
 }
 
@@ -840,12 +841,14 @@ void HttpSession::arm(double deadline) {
 }
 
 void HttpSession::log_request() {
+    service_state_->count(x_->termination);
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
+    const auto* backend = connector_.backend();
     std::string line = fmt::format(
-        "access: {} {} {} \"{}\" {} {} {:.3f}s", peer().to_string(), service_name(),
-        x_->backend ? std::string_view(x_->backend->state->name) : std::string_view("-"),
+        "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
+        backend ? std::string_view(backend->state->name) : std::string_view("-"),
         x_->request_line.empty() ? std::string_view("-") : std::string_view(x_->request_line),
-        x_->status, x_->bytes_down, now() - x_->started);
+        x_->status, x_->bytes_down, now() - x_->started, runtime::name(x_->termination));
     if (!x_->reason.empty()) line += fmt::format(" \"{}\"", x_->reason);
     worker_.access_log().append(line);
 }

@@ -11,6 +11,7 @@
 
 #include "buffer.hpp"
 #include "client_stream.hpp"
+#include "connector.hpp"
 #include "http_exchange.hpp"
 #include "upstream.hpp"
 #include "worker_impl.hpp"
@@ -50,12 +51,14 @@ class HttpSession final : public Session, private UpstreamOwner {
     void linger();
     void read_client();
     void read_upstream();
-    bool connect_backend(bool allow_pooled);
+    void use_upstream();
     HttpExchange& exchange();  // the request's, taken from the worker's pool when none
     void end_exchange();       // back to the pool: the connection is idle
     double now() const { return ev_now(worker_.loop()); }
+    static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
-    void abort(std::string_view why);
+    void fail(int status, runtime::Termination cause, std::string why);
+    void abort(runtime::Termination cause, std::string_view why);
     void close();
     void release_upstream(bool reusable);
     void uncount_active();
@@ -75,6 +78,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;
+    Connector connector_;  // pins the routing of the request in flight
     config::Timeouts timeouts_;
     ev_io io_{};
     ev_timer timer_{};
