@@ -386,6 +386,7 @@ void HttpSession::upstream_ready() {
     if (!up_->reused) {
         up_->connected = true;
         up_->backend()->connections_total.add();
+        connector_.connected();
     }
     phase_ = Phase::exchange;
     server_seen_ = now();
