@@ -828,6 +828,24 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(results: list[Result]) -> str:
+    """Per router and scenario, the figures without and with BFD next to each other."""
+    def cell(r: Optional[Result]) -> str:
+        if r is None or not r.started:
+            return "- | - | -"
+        change = f"{r.route_change:.2f} s" if r.route_change is not None else "-"
+        return f"{change} | {r.failed} | {r.longest_gap * 1000:.0f} ms"
+
+    by_key = {(r.router, r.scenario, r.bfd): r for r in results}
+    lines = ["| router | scenario | route change | failed | longest gap "
+             "| route change, BFD | failed, BFD | longest gap, BFD |",
+             "|---|---|---|---|---|---|---|---|"]
+    for router, scenario in dict.fromkeys((r.router, r.scenario) for r in results):
+        lines.append(f"| {router} | {scenario} | {cell(by_key.get((router, scenario, False)))} "
+                     f"| {cell(by_key.get((router, scenario, True)))} |")
+    return "\n".join(lines)
+
+
 # ---- main ----------------------------------------------------------------------------
 
 
@@ -971,6 +989,9 @@ def main() -> int:
 
     print()
     print(table(results))
+    if len({r.bfd for r in results}) == 2:
+        print()
+        print(side_by_side(results))
     print(f"\n{len(results)} runs in {time.monotonic() - started:.0f} s; "
           f"{sum(1 for r in results if r.problems)} with problems")
     if args.json:
