@@ -706,7 +706,9 @@ class Bed:
         bound = self.frozen_bound()
         r.check(r.route_change is not None and r.route_change <= bound,
                 f"route removed after {r.route_change} s > {bound} s")
-        time.sleep(0.5)
+        # Frozen past the client's timeout: a node that stays hung, so every request caught
+        # on it counts as failed whatever the moment of SIGCONT.
+        time.sleep(2.5)
         r.ended = time.time()
         self.restore(r)  # SIGCONT
 
@@ -727,7 +729,7 @@ class Bed:
         bound = self.frozen_bound()
         r.check(r.route_change is not None and r.route_change <= bound,
                 f"route removed after {r.route_change} s > {bound} s")
-        time.sleep(0.5)
+        time.sleep(2.5)  # cut past the client's timeout, as for sigstop
         r.ended = time.time()
         self.restore(r)
 
@@ -794,6 +796,9 @@ def analyse(results: list[Result], client: Client, nodes: dict[str, Node],
         done = sorted(q.done for q in window if q.result == "ok" and q.done <= r.ended)
         edges = [r.started] + done + [r.ended]
         r.longest_gap = max(b - a for a, b in zip(edges, edges[1:])) if len(edges) > 1 else 0
+        slow = [q for q in window if q.result == "ok" and q.done - q.sent > 1.0]
+        if slow:
+            r.notes.append(f"{len(slow)} answered after more than 1 s")
         rehashed = [q for q in bad if r.late_failures_after is not None and q.result == "reset"
                     and any(change - REHASH_WINDOW[0] <= q.sent <= change + REHASH_WINDOW[1]
                             for change in fib_changes)]
