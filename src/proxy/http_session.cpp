@@ -625,10 +625,19 @@ void HttpSession::finish_request() {
     bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
                     x_->up->in.empty() && x_->up->parser.keep_alive() && !worker_.draining();
     release_upstream(reusable);
+    // A client that asked for the close has sent its whole request and sends nothing more
+    // (RFC 9112 §9.6): with no unread byte, close() sends a FIN, not a RST, so there is
+    // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
+    // connection). TLS still lingers to exchange close_notify.
+    bool client_done =
+        x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
     ++requests_;
     end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
-        linger();
+        if (client_done)
+            close();
+        else
+            linger();
         return;
     }
     phase_ = Phase::head;
