@@ -244,12 +244,9 @@ bool HttpSession::read_request_head() {
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
         // A head that can never end in CRLFCRLF is refused now, not after a timeout.
-        for (size_t lf = view.find('\n'); lf != std::string_view::npos;
-             lf = view.find('\n', lf + 1)) {
-            if (lf == 0 || view[lf - 1] != '\r') {
-                fail(400, "malformed request: bare LF");
-                return false;
-            }
+        if (http::has_bare_lf(view)) {
+            fail(400, "malformed request: bare LF");
+            return false;
         }
         if (in_.full())
             fail(431, "request head larger than " + std::to_string(kBufferSize / 1024) + " KiB");
@@ -270,6 +267,10 @@ bool HttpSession::start_request(size_t head_len) {
     }
     if (!head_.parse(raw)) {
         fail(400, "malformed request: " + std::string(head_.error()));
+        return false;
+    }
+    if (std::string_view why = head_.semantic_error(); !why.empty()) {
+        fail(400, "malformed request: " + std::string(why));
         return false;
     }
     if (worker_.context().access_log.load(std::memory_order_relaxed))
@@ -294,6 +295,8 @@ bool HttpSession::start_request(size_t head_len) {
     replayable_ = request_done_ && !upgrade_request_ && idempotent(request_.method());
     build_request_head();
     in_.consume(head_len);
+    // Body bytes that came with the head are checked before a backend is even chosen.
+    if (!frame_request_body()) return false;
     start_upstream();
     return true;
 }
@@ -333,6 +336,7 @@ void HttpSession::build_request_head() {
     std::string_view first_forwarded_for;
     std::string more_forwarded_for;  // rare: several X-Forwarded-For lines
     for (const auto& h : head_.headers()) {
+        if (head_.named_by_connection(h.name)) continue;
         if (http::iequals(h.name, "x-forwarded-for")) {
             if (first_forwarded_for.empty())
                 first_forwarded_for = h.value;
@@ -448,17 +452,25 @@ void HttpSession::release_upstream(bool reusable) {
 
 // ---- request and response streaming --------------------------------------------------
 
+// Frames the request body bytes that arrived: request_ahead_ of them may go to the backend.
+// False after refusing the request (400), in which case the backend connection, which may
+// hold the start of this body but never its end, is reset.
+bool HttpSession::frame_request_body() {
+    if (request_ahead_ > 0 || request_done_ || in_.empty()) return true;
+    auto step = request_.parse_body(in_.data(), in_.size());
+    if (step.error) {
+        if (up_) net::reset_on_close(up_->fd());
+        fail(400, "malformed request body: " + std::string(request_.error()));
+        return false;
+    }
+    request_ahead_ = step.ready;
+    request_done_ = step.complete;
+    return true;
+}
+
 bool HttpSession::send_request() {
     for (;;) {
-        if (request_ahead_ == 0 && !request_done_ && !in_.empty()) {
-            auto step = request_.parse_body(in_.data(), in_.size());
-            if (step.error) {
-                fail(400, "malformed request body: " + std::string(request_.error()));
-                return false;
-            }
-            request_ahead_ = step.consumed;
-            request_done_ = step.complete;
-        }
+        if (!frame_request_body()) return false;
         size_t head_left = up_head_.size() - up_head_sent_;
         if (head_left == 0 && request_ahead_ == 0) break;
         ssize_t n = write2(up_->fd(), up_head_.data() + up_head_sent_, head_left, in_.data(),
@@ -508,7 +520,7 @@ bool HttpSession::forward_response() {
                       std::string(up_->parser.error()));
                 return false;
             }
-            response_ahead_ = step.consumed;
+            response_ahead_ = step.ready;
             response_done_ = step.complete;
             if (response_done_) uncount_active();
         }
@@ -532,6 +544,7 @@ bool HttpSession::forward_response() {
         response_started_ = true;
         client_seen_ = now();
     }
+    if (phase_ != Phase::exchange) return false;  // answered 502: the upstream is gone
     bool flushed = down_head_sent_ == down_head_.size() && response_ahead_ == 0;
     if (!response_done_ && up_->in.empty() && (up_eof_ || up_error_)) {
         upstream_closed(up_error_);  // may complete a response delimited by the close
@@ -545,19 +558,27 @@ bool HttpSession::parse_response_head() {
     std::string_view view = up_->in.view();
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (up_->in.full()) fail(502, "response head from the backend too large");
+        if (http::has_bare_lf(view))
+            fail(502, "invalid response from the backend: bare LF");
+        else if (up_->in.full())
+            fail(502, "response head from the backend too large");
         return false;
     }
     std::string_view raw = view.substr(0, end + 4);
     if (head_request_) up_->parser.expect_no_body();
-    if (!up_->parser.parse_head(raw.data(), raw.size()) || !head_.parse(raw)) {
-        fail(502,
-             "invalid response from the backend: " +
-                 std::string(up_->parser.error().empty() ? head_.error() : up_->parser.error()));
+    if (!up_->parser.parse_head(raw.data(), raw.size()) || !head_.parse(raw) ||
+        !head_.semantic_error().empty()) {
+        std::string_view why = up_->parser.error();
+        if (why.empty()) why = head_.error().empty() ? head_.semantic_error() : head_.error();
+        fail(502, "invalid response from the backend: " + std::string(why));
         return false;
     }
     int status = up_->parser.status();
     bool interim = status >= 100 && status < 200 && status != 101;
+    if (interim && client_http10_) {
+        up_->in.consume(raw.size());  // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
+        return true;
+    }
     if (!interim) {
         status_ = status;
         response_head_done_ = true;
@@ -570,20 +591,28 @@ bool HttpSession::parse_response_head() {
         response_done_ = !tunnel_pending_ && up_->parser.message_complete();
         if (response_done_) uncount_active();
     }
-    build_response_head(head_, interim);
+    build_response_head(head_, status);
     up_->in.consume(raw.size());
     return true;
 }
 
-void HttpSession::build_response_head(const http::Head& head, bool interim) {
+void HttpSession::build_response_head(const http::Head& head, int status) {
     down_head_.clear();
     down_head_sent_ = 0;
     down_head_.append(head.start_line()).append("\r\n");
-    bool switching = status_ == 101 && !interim;
+    bool switching = status == 101;
+    bool interim = status < 200 && !switching;
+    // These end with their head (RFC 9112 §6.3): a length or coding they announce anyway
+    // would make a lenient client wait for a body that is the next response.
+    bool drop_length = status < 200 || status == 204;
+    bool drop_coding = drop_length || status == 304;
     for (const auto& h : head.headers()) {
         if (!switching &&
             (http::iequals(h.name, "connection") || http::iequals(h.name, "keep-alive") ||
-             http::iequals(h.name, "proxy-connection")))
+             http::iequals(h.name, "proxy-connection") || head.named_by_connection(h.name)))
+            continue;
+        if ((drop_length && http::iequals(h.name, "content-length")) ||
+            (drop_coding && http::iequals(h.name, "transfer-encoding")))
             continue;
         down_head_.append(h.name).append(": ").append(h.value).append("\r\n");
     }
