@@ -112,6 +112,8 @@ CASES: list[Case] = [
     chunked("data_cr", "chunk CRLF", b"5\r\nhello\r0\r\n\r\n"),
     chunked("data_no_crlf", "chunk CRLF", b"5\r\nhello0\r\n\r\n"),
     chunked("data_longer_than_size", "chunk CRLF", b"5\r\nhelloXX\r\n0\r\n\r\n"),
+    # Loose llhttp took any two bytes after chunk data as its CRLF: "XX" here.
+    chunked("data_crlf_replaced", "chunk CRLF", b"5\r\nhelloXX0\r\n\r\n"),
     chunked("last_chunk_lf", "chunk CRLF", b"5\r\nhello\r\n0\n\r\n"),
     chunked("end_lf", "chunk CRLF", b"5\r\nhello\r\n0\r\n\n"),
     chunked("end_cr", "chunk CRLF", b"5\r\nhello\r\n0\r\n\rX"),
