@@ -37,6 +37,11 @@ MessageParser::MessageParser(Kind kind) : kind_(kind) {
     parser_.data = this;
 }
 
+void MessageParser::reset() {
+    skip_body_ = false;
+    start_message();
+}
+
 int MessageParser::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<MessageParser*>(p->data);
     self->headers_done_ = true;
