@@ -58,8 +58,7 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
       client_(std::move(fd), tls),
       service_state_(worker_.snapshot()->find(service)->state),
       client_ip_(peer.ip()),
-      client_port_(peer.port()),
-      connector_(worker, service, balance::hash_client(peer.ip())) {
+      client_port_(peer.port()) {
     const auto* svc = worker_.snapshot()->find(service);
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -287,11 +286,11 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
-    if (!connector_.begin()) {
-        fail(503, connector_.cause(), connector_.why());
+    if (!x_->connector->begin()) {
+        fail(503, x_->connector->cause(), x_->connector->why());
         return false;
     }
-    timeouts_ = connector_.service()->config->timeouts;
+    timeouts_ = x_->connector->service()->config->timeouts;
     x_->client_http10 = x_->request.http_minor() == 0;
     close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
     x_->head_request = x_->request.method() == HTTP_HEAD;
@@ -327,14 +326,20 @@ void HttpExchange::reset() {
 }
 
 HttpExchange& HttpSession::exchange() {
-    if (!x_) x_ = worker_.exchanges().get();
+    if (x_) return *x_;
+    x_ = worker_.exchanges().get();
+    uint64_t client_hash = balance::hash_client(client_ip_);
+    if (x_->connector)
+        x_->connector->rebind(service_name(), client_hash);
+    else
+        x_->connector.emplace(worker_, service_name(), client_hash);
     return *x_;
 }
 
 // The request is over: its Routing and exchange are let go.
 void HttpSession::end_exchange() {
-    connector_.release();
     if (!x_) return;
+    x_->connector->release();
     release_upstream(false);
     x_->reset();
     worker_.exchanges().put(std::move(x_));
@@ -380,8 +385,8 @@ void HttpSession::build_request_head() {
 // ---- backend selection and connection -----------------------------------------------
 
 void HttpSession::start_upstream() {
-    x_->up = connector_.connect(true);
-    if (!x_->up) return fail(503, connector_.cause(), connector_.why());
+    x_->up = x_->connector->connect(true);
+    if (!x_->up) return fail(503, x_->connector->cause(), x_->connector->why());
     use_upstream();
 }
 
@@ -411,7 +416,7 @@ void HttpSession::upstream_ready() {
 
 void HttpSession::connect_failed(int error) {
     release_upstream(false);
-    connector_.failed(error);
+    x_->connector->failed(error);
     start_upstream();
 }
 
@@ -629,7 +634,7 @@ void HttpSession::upstream_closed(int error) {
         x_->replayed = true;
         release_upstream(false);
         x_->up_head_sent = 0;
-        x_->up = connector_.reconnect();
+        x_->up = x_->connector->reconnect();
         if (x_->up)
             use_upstream();
         else
@@ -644,7 +649,7 @@ void HttpSession::upstream_closed(int error) {
 }
 
 void HttpSession::finish_request() {
-    if (const auto* backend = connector_.backend())
+    if (const auto* backend = x_->connector->backend())
         count_status(backend->state->responses, x_->status);
     else
         count_status(service_state_->responses_without_backend, x_->status);
@@ -654,10 +659,19 @@ void HttpSession::finish_request() {
     bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
                     x_->up->in.empty() && x_->up->parser.keep_alive() && !worker_.draining();
     release_upstream(reusable);
+    // A client that asked for the close has sent its whole request and sends nothing more
+    // (RFC 9112 §9.6): with no unread byte, close() sends a FIN, not a RST, so there is
+    // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
+    // connection). TLS still lingers to exchange close_notify.
+    bool client_done =
+        x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
     ++requests_;
     end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
-        linger();
+        if (client_done)
+            close();
+        else
+            linger();
         return;
     }
     phase_ = Phase::head;
@@ -723,12 +737,12 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
     x_->reason = std::move(why);
     if (x_->started == 0) x_->started = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
-    const auto* backend = connector_.backend();
+    const auto* backend = x_->connector->backend();
     if (backend && (status == 502 || status == 504))
         count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (connector_.service()) service_state_->observe_duration(now() - x_->started);
+    if (x_->connector->service()) service_state_->observe_duration(now() - x_->started);
     log_request();
     x_->error_out = http::error_response(status);
     x_->error_sent = 0;
@@ -872,7 +886,7 @@ void HttpSession::arm(double deadline) {
 void HttpSession::log_request() {
     service_state_->count(x_->termination);
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
-    const auto* backend = connector_.backend();
+    const auto* backend = x_->connector->backend();
     std::string line = fmt::format(
         "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
         backend ? std::string_view(backend->state->name) : std::string_view("-"),

@@ -79,7 +79,6 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;
-    Connector connector_;  // pins the routing of the request in flight
     config::Timeouts timeouts_;
     ev_io io_{};
     ev_timer timer_{};
