@@ -41,6 +41,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void start_upstream();
     void connect_failed(int error);
     void upstream_ready();
+    bool frame_request_body();
     bool send_request();
     bool forward_response();
     bool parse_response_head();
@@ -70,7 +71,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     const std::string& service_name() const { return service_state_->name; }
 
     void build_request_head();
-    void build_response_head(const http::Head& head, bool interim);
+    void build_response_head(const http::Head& head, int status);
     void watch_client(int events);
 
     Worker::Impl& worker_;
