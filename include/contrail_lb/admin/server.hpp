@@ -7,6 +7,8 @@
 // and a connection limit.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,6 +32,10 @@ struct Sources {
     std::function<std::string()> stalled;
     std::function<uint64_t()> log_lines_dropped;  // contrail_lb_log_lines_dropped_total
     std::string token;  // admin.token_file's token; empty: state changes need none
+    // Listener pauses (net::Acceptor: out of fds) for contrail_lb_accept_pauses_total; the
+    // BGP listener's come with the speaker's status. Either may be null.
+    const std::atomic<uint64_t>* proxy_accept_pauses = nullptr;
+    std::atomic<uint64_t>* admin_accept_pauses = nullptr;  // counted by the Server itself
 };
 
 // Protection against slow or hostile clients. The defaults suit production; tests shrink them.

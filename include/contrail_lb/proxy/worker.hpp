@@ -34,6 +34,7 @@ struct WorkerContext {
     std::atomic<bool> access_log{true};
     runtime::FailureSink* failures = nullptr;  // passive health reports
     log::Writer* log = nullptr;                // access log; null: no access log
+    std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)
 };
 
 class Worker {
