@@ -170,12 +170,11 @@ main() {
     build_image "$tag"
     log "built $tag in $((SECONDS - begin))s: $(image_size "$tag")"
     cat <<EOF
-image: run it (configuration from the host, host network; see docker/README.md):
+image: run it (the host's /etc/contrail-lb holds contrail-lb.yaml; see docker/README.md):
   $CLB_ENGINE run -d --name contrail-lb --network host --read-only \\
-      --cap-drop ALL --cap-add NET_BIND_SERVICE --stop-timeout 30 ${CLB_RUN_FLAGS[*]:+\\
-      ${CLB_RUN_FLAGS[*]} }\\
-      -v /etc/contrail-lb/contrail-lb.yaml:/etc/contrail-lb/contrail-lb.yaml:ro \\
-      $tag
+      --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges \\
+      --stop-timeout 30 ${CLB_RUN_FLAGS[*]:+${CLB_RUN_FLAGS[*]} }\\
+      -v /etc/contrail-lb:/etc/contrail-lb:ro $tag
 EOF
 }
 

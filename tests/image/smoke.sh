@@ -12,6 +12,7 @@
 #   - a request is proxied to the backend; the image's HEALTHCHECK passes
 #   - SIGHUP (podman kill --signal HUP) applies a changed configuration: a new backend
 #   - podman stop: the graceful-shutdown log lines, exit code 0, within the grace time
+#     (SIGTERM to exit, by the process's own log timestamps)
 # Any difference fails the test. Exit 77: skipped (no container engine, or no mmdebstrap
 # to make a missing base image), with the reason on stdout.
 set -euo pipefail
@@ -48,6 +49,9 @@ cleanup() {
 trap cleanup EXIT
 
 log() { echo "smoke: $*"; }
+# Without systemd, podman cannot schedule the HEALTHCHECK timer and says so on every
+# run/stop/rm; the check itself is run below with `podman healthcheck run`.
+engine_do() { "$engine" "$@" 2> >(grep -v 'unable to get systemd connection' >&2); }
 fail() {
     echo "smoke: FAIL: $*" >&2
     if "$engine" container exists "$name" 2>/dev/null || "$engine" inspect "$name" >/dev/null 2>&1; then
@@ -128,7 +132,7 @@ chmod 0644 "$work/etc/contrail-lb.yaml"
 
 # 2. Run it as docker/README.md says. The directory is mounted, not the file: a file
 # bind mount pins the inode, so an edit saved by rename would stay invisible.
-"$engine" run -d --name "$name" --network host --read-only \
+engine_do run -d --name "$name" --network host --read-only \
     --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges \
     -v "$work/etc:/etc/contrail-lb:ro" "$tag" >/dev/null ||
     fail "$engine run failed"
@@ -159,17 +163,25 @@ until_true 5 bash -c "'$engine' logs '$name' 2>&1 | grep -q 'reload: applied'" |
 [[ "$("$engine" inspect --format '{{.State.Pid}}' "$name")" == "$pid" ]] || fail "SIGHUP restarted the process"
 log "reloaded on SIGHUP: answered by smoke-two, same process"
 
-# 4. Stop: SIGTERM, graceful shutdown, exit 0 well within the grace time.
+# 4. Stop: SIGTERM, graceful shutdown within the grace time, exit 0 (an engine that had
+# to SIGKILL it at its stop timeout would report 137).
 begin_ms="$(date +%s%3N)"
-"$engine" stop -t "$stop_timeout_s" "$name" >/dev/null
+engine_do stop -t "$stop_timeout_s" "$name" >/dev/null
 stop_ms=$(($(date +%s%3N) - begin_ms))
 code="$("$engine" inspect --format '{{.State.ExitCode}}' "$name")"
 logs="$("$engine" logs "$name" 2>&1)"
 [[ "$code" == 0 ]] || fail "exit code $code after $engine stop, expected 0"
-((stop_ms < grace_s * 1000 + 1000)) || fail "stop took ${stop_ms}ms, beyond grace ${grace_s}s"
 for line in "SIGTERM received: shutting down" "contrail-lb stopped"; do
     grep -q "$line" <<<"$logs" || fail "no '$line' log line after $engine stop"
 done
-log "stopped in ${stop_ms}ms with exit code 0; shutdown log:"
-grep -E "SIGTERM|shutdown|stopped" <<<"$logs" | sed 's/^/    /'
+# The process's own account, from its log's timestamps: SIGTERM to exit within grace.
+shutdown_ms="$(awk -F'[][]' '
+    function ms(t,   p) { split(t, p, /[ :.]/); return ((p[2] * 60 + p[3]) * 60 + p[4]) * 1000 + p[5] }
+    /SIGTERM received/ { begin = ms($2) }
+    /contrail-lb stopped/ { end = ms($2) }
+    END { if (end < begin) end += 86400000; if (begin && end) print end - begin; else print -1 }' <<<"$logs")"
+((shutdown_ms >= 0 && shutdown_ms <= grace_s * 1000)) ||
+    fail "shutdown took ${shutdown_ms}ms by the log, beyond grace ${grace_s}s"
+log "stopped: exit code 0, SIGTERM to exit ${shutdown_ms}ms (grace ${grace_s}s), $engine stop ${stop_ms}ms; shutdown log:"
+grep -E "SIGTERM|shutdown|withdraw|stopped" <<<"$logs" | sed 's/^/    /'
 log "PASS"
