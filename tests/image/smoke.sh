@@ -116,7 +116,16 @@ proxied_by() { # BACKEND_NAME: a request through the container is answered by it
 
 # 1. The image: cached base images and layers make this seconds when nothing changed.
 begin=$SECONDS
-bash scripts/image.sh "$tag" | sed -n '/^image: /p'
+# Progress: image.sh's own lines and the build's steps; its whole output on failure.
+set +e
+bash scripts/image.sh "$tag" 2>&1 | tee "$work/image.log" |
+    grep --line-buffered -E '^(image: |\[[0-9]+/[0-9]+\] STEP |STEP [0-9]+/)'
+status="${PIPESTATUS[0]}"
+set -e
+if ((status != 0)); then
+    tail -n 60 "$work/image.log" | sed 's/^/    /' >&2
+    fail "scripts/image.sh $tag failed (exit $status)"
+fi
 log "image $tag ready in $((SECONDS - begin))s"
 
 service_port="$(free_port 900 1000)"
