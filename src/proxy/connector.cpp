@@ -17,6 +17,12 @@ Routing::Routing(std::shared_ptr<const runtime::Snapshot> snap, uint64_t seed)
 Connector::Connector(ConnectorHost& host, std::string service, uint64_t client_hash)
     : host_(host), service_name_(std::move(service)), client_hash_(client_hash) {}
 
+void Connector::rebind(std::string_view service, uint64_t client_hash) {
+    release();
+    service_name_.assign(service);
+    client_hash_ = client_hash;
+}
+
 bool Connector::begin() {
     tried_.clear();
     attempts_ = 0;
@@ -98,12 +104,17 @@ std::unique_ptr<Upstream> Connector::reconnect() {
     return nullptr;
 }
 
+void Connector::connected() {
+    auto& streak = backend_->state->consecutive_errors;
+    if (streak.load(std::memory_order_relaxed) != 0) streak.store(0, std::memory_order_relaxed);
+}
+
 void Connector::failed(int error) {
     record_failure(backend_->state, error);
 }
 
 void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error) {
-    host_.connect_failed(backend, error, service_->config->timeouts.connect);
+    host_.connect_failed(backend, error, *service_->config);
     last_error_ = error;
     if (runtime::backend_caused(error)) tried_.push_back(backend.get());
 }

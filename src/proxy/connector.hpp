@@ -34,9 +34,9 @@ class ConnectorHost {
     virtual const std::shared_ptr<Routing>& routing() const = 0;
     virtual UpstreamPool& upstreams() = 0;
     // A connect attempt failed: count it, log it, tell passive health when it was the
-    // backend's fault.
+    // backend's fault (`service` has the timeout and the passive-detection threshold).
     virtual void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                                config::Duration connect_timeout) = 0;
+                                const config::Service& service) = 0;
 
   protected:
     ~ConnectorHost() = default;
@@ -45,6 +45,9 @@ class ConnectorHost {
 class Connector {
   public:
     Connector(ConnectorHost& host, std::string service, uint64_t client_hash);
+    // Serve another client connection (a pooled Connector): releases the request and
+    // keeps the name's capacity, so that this allocates nothing once warm.
+    void rebind(std::string_view service, uint64_t client_hash);
 
     // A new request: forgets the previous one's attempts and pins the newest Routing.
     // False when a reload removed the service (cause() says no_backend).
@@ -59,6 +62,9 @@ class Connector {
     // (a pooled connection was closed by the backend as we reused it). Null when the
     // connect fails at once (reported); then call connect() to go on with the retries.
     std::unique_ptr<Upstream> reconnect();
+    // The connection returned by connect() completed its handshake: the backend's run of
+    // failures on live traffic ends.
+    void connected();
     // The connection returned by connect() failed (error from SO_ERROR, ETIMEDOUT on
     // timeouts.connect): reported; the next connect() tries another backend.
     void failed(int error);
@@ -83,8 +89,8 @@ class Connector {
     std::unique_ptr<Upstream> give_up(runtime::Termination cause, std::string why);
 
     ConnectorHost& host_;
-    const std::string service_name_;
-    const uint64_t client_hash_;
+    std::string service_name_;
+    uint64_t client_hash_;
     std::shared_ptr<Routing> routing_;
     size_t service_index_ = 0;
     const runtime::ServiceEntry* service_ = nullptr;
