@@ -33,6 +33,7 @@ struct SpeakerStatus {
     uint32_t local_as = 0;
     std::vector<PeerStatus> peers;
     std::vector<VipStatus> vips;
+    uint64_t accept_pauses = 0;  // bgp.listen: accepts paused, out of fds (net::Acceptor)
 };
 
 }  // namespace clb::bgp
