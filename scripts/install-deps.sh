@@ -19,6 +19,7 @@ test_packages=(
     curl wrk nghttp2-client
     haproxy bird2 gobgpd frr
     iproute2 procps psmisc
+    nginx libnginx-mod-http-echo gnuplot-nox util-linux
 )
 
 log() { echo "install-deps: $*"; }

@@ -4,6 +4,8 @@
 #   1. install-deps              scripts/install-deps.sh
 #   2. build release             build/        (-DCMAKE_BUILD_TYPE=RelWithDebInfo: -O2 -g)
 #   3. ctest                     build/        unit + integration, --output-on-failure
+#      bench smoke               bench/run.sh --smoke against build/: the harness works
+#                                (a few seconds per target; never a speed threshold)
 #   4. build asan+ubsan          build-asan/   (-DCLB_SANITIZE=ON)
 #   5. ctest -L unit             build-asan/
 #   6. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
@@ -119,8 +121,11 @@ if ! skipped release; then
         -DCLB_SANITIZE=OFF -DCLB_FUZZ=OFF -DCLB_TESTS=ON; then
         stage "ctest ($prefix/: unit + integration)" \
             ctest --test-dir "$prefix" --output-on-failure --timeout 900
+        stage "bench smoke ($prefix/)" bash bench/run.sh --smoke --out "$prefix/bench-smoke" \
+            --clb-bin "$prefix/contrail-lb" --clb-backend-bin "$prefix/clb-test-backend"
     else
         fail_stage "ctest ($prefix/: unit + integration)" "build failed"
+        fail_stage "bench smoke ($prefix/)" "build failed"
     fi
 fi
 
