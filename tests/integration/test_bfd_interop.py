@@ -344,6 +344,10 @@ class Bed:
     def ours(self) -> dict:
         return self.proxy.peer(self.address)
 
+    def wait_established(self, timeout: float = 20) -> None:
+        clb.wait_until(lambda: self.ours()["established"], timeout, interval=0.1,
+                       message="BGP Established")
+
     def wait_up(self, timeout: float = 30) -> dict:
         def up() -> Optional[dict]:
             p = self.ours()
@@ -489,8 +493,7 @@ def test_session_up_intervals_and_freezes(bed_factory, kind, ipv6):
 def test_peer_without_bfd_keeps_a_plain_bgp_session(bed_factory):
     bed = bed_factory("bird", False, peer_runs_bfd=False)
     with diagnosed(bed):
-        clb.wait_until(lambda: bed.ours()["established"], 20, interval=0.1,
-                       message="BGP Established without BFD")
+        bed.wait_established()
         ours = bed.ours()["bfd"]
         assert ours["state"] == "Down" and not ours["holding_bgp_down"]
         time.sleep(2)
@@ -502,8 +505,7 @@ def test_peer_without_bfd_keeps_a_plain_bgp_session(bed_factory):
 def test_per_peer_bfd_false_runs_no_session(bed_factory):
     bed = bed_factory("bird", False, peer_bfd=False)
     with diagnosed(bed):
-        clb.wait_until(lambda: bed.ours()["established"], 20, interval=0.1,
-                       message="BGP Established")
+        bed.wait_established()
         assert bed.ours()["bfd"] is None
         assert "contrail_lb_bfd_session_up{" not in bed.proxy.metrics()
 
