@@ -225,7 +225,8 @@ class Worker {
             err = errno;
             return fd;
         }
-        set_int(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1);
+        // No SO_REUSEADDR: with another BFD daemon on this host the kernel would hand each
+        // datagram to one of the two; a bind that fails says so instead.
         if (family == AF_INET) {
             err = set_int(fd.get(), IPPROTO_IP, IP_RECVTTL, 1);
         } else {
