@@ -223,6 +223,7 @@ class NsFrr(Daemon):
             f" neighbor {self.neighbor} passive\n"
             f" neighbor {self.neighbor} timers 1 3\n"
             f" neighbor {self.neighbor} timers connect 1\n"
+            f" neighbor {self.neighbor} update-source {RIGHT6 if self.ipv6 else RIGHT4}\n"
             f" neighbor {self.neighbor} bfd\n"
             f" neighbor {self.neighbor} bfd profile fast\n"
             f" address-family {family} unicast\n"
