@@ -18,7 +18,7 @@ test_packages=(
     python3 python3-pytest python3-yaml
     curl wrk nghttp2-client
     haproxy bird2 gobgpd frr
-    iproute2 procps psmisc
+    iproute2 iptables procps psmisc
     nginx libnginx-mod-http-echo gnuplot-nox util-linux
 )
 

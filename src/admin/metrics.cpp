@@ -125,6 +125,17 @@ void service_metrics(Exposition& m, const Context& ctx) {
     for (const auto& svc : services)
         m.sample("contrail_lb_refused_connections_total", {{"service", svc.config->name}},
                  svc.state->refused_connections.get());
+    m.family("contrail_lb_terminations_total", "counter",
+             "How requests (http mode) and connections (tcp mode) ended, by cause "
+             "(docs/operations.md \"Termination causes\").");
+    for (const auto& svc : services) {
+        for (size_t i = 0; i < svc.state->terminations.size(); ++i) {
+            auto cause = runtime::name(static_cast<runtime::Termination>(i));
+            m.sample("contrail_lb_terminations_total",
+                     {{"service", svc.config->name}, {"cause", cause}},
+                     svc.state->terminations[i].get());
+        }
+    }
     m.family("contrail_lb_service_backends_up", "gauge",
              "Backends of the service that are UP and not drained, backups included.");
     for (const auto& svc : services)

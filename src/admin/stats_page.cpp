@@ -140,6 +140,20 @@ void backend_row(std::string& out, const Context& ctx, const runtime::ServiceEnt
     out += "</tr>\n";
 }
 
+// "how requests ended: completed 1200 · client_timeout 3 · backend_refused 1" (non-zero only).
+void termination_line(std::string& out, const runtime::Service& c) {
+    std::string causes;
+    for (size_t i = 0; i < c.terminations.size(); ++i) {
+        uint64_t n = c.terminations[i].get();
+        if (n == 0) continue;
+        causes += fmt::format("{}<span class=cause>{}</span> <b>{}</b>",
+                              causes.empty() ? "" : " &middot; ",
+                              runtime::name(static_cast<runtime::Termination>(i)), n);
+    }
+    out += fmt::format("<p class=facts>how requests and connections ended: {}</p>",
+                       causes.empty() ? "none yet" : causes);
+}
+
 void service_section(std::string& out, const Context& ctx, const runtime::ServiceEntry& svc) {
     const config::Service& cfg = *svc.config;
     const runtime::Service& c = *svc.state;
@@ -167,7 +181,9 @@ void service_section(std::string& out, const Context& ctx, const runtime::Servic
     out += "<tr class=proxy><td colspan=12>answered by the proxy itself (no backend)</td>";
     for (uint64_t n : own)
         out += num(n);
-    out += "<td></td><td></td></tr>\n</tbody></table></section>\n";
+    out += "<td></td><td></td></tr>\n</tbody></table>";
+    termination_line(out, c);
+    out += "</section>\n";
 }
 
 // State, negotiated interval and detection time; why it is Down and whether BGP waits on it.

@@ -27,6 +27,16 @@ void status_classes_object(JsonWriter& w, const runtime::StatusCounters& counter
     w.end_object();
 }
 
+// Every cause, zero included: the keys are the documented list (docs/operations.md).
+void terminations(JsonWriter& w, const runtime::Service& counters) {
+    w.begin_object();
+    for (size_t i = 0; i < counters.terminations.size(); ++i) {
+        w.key(runtime::name(static_cast<runtime::Termination>(i)));
+        w.value(counters.terminations[i].get());
+    }
+    w.end_object();
+}
+
 int32_t load(const std::atomic<int32_t>& v) {
     return v.load(std::memory_order_relaxed);
 }
@@ -137,6 +147,8 @@ void service(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.value(counters.refused_connections.get());
     w.key("responses_without_backend");
     status_counters(w, counters.responses_without_backend);
+    w.key("terminations");
+    terminations(w, counters);
     w.key("request_duration");
     w.begin_object();
     w.key("count");

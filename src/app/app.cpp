@@ -226,8 +226,9 @@ class Control {
         start_admin(next);
     }
 
-    // SIGTERM: withdraw the VIPs first so the routers move new traffic away, then stop
-    // accepting and let the requests in flight finish within global.grace.
+    // SIGTERM: withdraw the VIPs first and keep serving while the routers move new traffic
+    // away (bgp.withdraw_wait), then stop accepting and let the requests in flight finish
+    // within global.grace.
     void shutdown(const char* signal) {
         if (shutting_down_) {
             spdlog::warn("{} again: stopping now", signal);
@@ -237,7 +238,6 @@ class Control {
         shutting_down_ = true;
         spdlog::info("{} received: shutting down (grace {})", signal,
                      config::format_duration(config_->global.grace));
-        grace_timer_.start(static_cast<double>(config_->global.grace.count()) / 1000.);
         if (speaker_)
             speaker_->shutdown([this] { drain(); });
         else
@@ -247,6 +247,7 @@ class Control {
     void drain() {
         if (draining_) return;
         draining_ = true;
+        grace_timer_.start(static_cast<double>(config_->global.grace.count()) / 1000.);
         checker_.stop();
         for (auto& w : workers_)
             w->begin_drain();

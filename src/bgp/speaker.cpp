@@ -15,7 +15,7 @@ namespace clb::bgp {
 
 namespace {
 
-constexpr double kShutdownBound = 1.0;  // after the withdraw, at most this long for Cease + FIN
+constexpr double kShutdownBound = 1.0;  // after the Cease, at most this long for the FIN
 
 uint16_t hold_seconds(config::Duration d) {
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
@@ -73,6 +73,7 @@ class Speaker::Impl {
         : loop_(loop),
           random_(static_cast<unsigned>(std::random_device{}())),
           graceful_timer_(loop, [this] { withdraw_and_close(); }),
+          withdraw_wait_timer_(loop, [this] { close_sessions(); }),
           shutdown_timer_(loop, [this] { finish_shutdown("the 1 s bound ran out"); }),
           finish_check_(loop, [this] { check_shutdown_done(); }) {
         apply(config);
@@ -428,10 +429,30 @@ class Speaker::Impl {
             s->sync();
     }
 
+    // Withdraw, then keep the sessions (and the caller its listeners) up for withdraw_wait:
+    // a router applies a withdraw to its FIB some time after receiving it (FRR's zebra
+    // batches for 50 ms), and a Cease or closed listener before then refuses connections
+    // the router still sends here.
     void withdraw_and_close() {
         graceful_phase_ = false;
+        const bool announced = std::any_of(sessions_.begin(), sessions_.end(),
+                                           [](const auto& s) { return s->has_announced(); });
         withdrawing_ = true;
         evaluate();  // the withdraws are queued before the Cease on every connection
+        const double wait = std::chrono::duration<double>(config_->withdraw_wait).count();
+        if (!announced || wait <= 0) {
+            close_sessions();
+            return;
+        }
+        spdlog::info(
+            "bgp: shutdown: VIPs withdrawn, sessions stay up for {} (withdraw_wait) "
+            "while the routers move traffic",
+            config::format_duration(config_->withdraw_wait));
+        ev_now_update(loop_);  // the wait counts from now, not from the loop's last wakeup
+        withdraw_wait_timer_.start(wait);
+    }
+
+    void close_sessions() {
         for (auto& s : sessions_)
             s->stop(wire::Notification{wire::err::kCease, wire::err::kAdministrativeShutdown, {}});
         shutdown_timer_.start(kShutdownBound);
@@ -474,6 +495,7 @@ class Speaker::Impl {
     std::vector<std::unique_ptr<Session>> retiring_;  // stopped by a reload, flushing their Cease
     std::vector<std::unique_ptr<Listener>> listeners_;
     net::Timer graceful_timer_;
+    net::Timer withdraw_wait_timer_;
     net::Timer shutdown_timer_;
     net::Timer finish_check_;
     std::vector<BfdGate> gates_;

@@ -11,6 +11,7 @@ namespace {
 
 constexpr int64_t kMaxAs = 4'294'967'295;  // 4-octet AS numbers (RFC 6793)
 constexpr size_t kMaxMd5KeyBytes = 80;     // TCP_MD5SIG_MAXKEYLEN
+constexpr Duration kMaxWithdrawWait = 60s;
 
 // RFC 1997 and RFC 8326 well-known communities, by the names operators write in BIRD and FRR.
 constexpr std::pair<std::string_view, uint32_t> kWellKnownCommunities[] = {
@@ -53,7 +54,7 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
     Bgp bgp;
     Section section(diag_, node, "bgp",
                     {"router_id", "local_as", "hold_time", "listen", "listen_port",
-                     "graceful_shutdown", "watchdog", "bfd", "peers", "vips"});
+                     "graceful_shutdown", "watchdog", "withdraw_wait", "bfd", "peers", "vips"});
     if (!section.valid()) return bgp;
     if (auto value = section.require_value("router_id")) {
         auto ip = scalars_.ip_address(*value, "bgp.router_id");
@@ -88,6 +89,19 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
                  duration_at_least(scalars_, Duration::zero()));
     // Shorter than this, an ordinary scheduling hiccup would withdraw every VIP.
     section.read("watchdog", bgp.watchdog, duration_at_least(scalars_, 100ms));
+    // Routers apply a withdraw to their FIB some time after receiving it (FRR batches for
+    // 50 ms); longer than a minute would only delay a restart that the routers left already.
+    section.read("withdraw_wait", bgp.withdraw_wait,
+                 [&](const YAML::Node& value, const std::string& at) {
+                     auto wait = scalars_.duration(value, at, Duration::zero());
+                     if (wait && *wait > kMaxWithdrawWait) {
+                         diag_.error(value, at + ": " + format_duration(*wait) +
+                                                " is too long: use 0..1m (routers move traffic "
+                                                "within milliseconds of a withdraw)");
+                         return std::optional<Duration>();
+                     }
+                     return wait;
+                 });
     if (auto value = section.find("bfd")) bgp.bfd = load_bfd(*value, "bgp.bfd", Bfd{});
     if (auto value = section.require_value("peers"))
         bgp.peers = load_peers(*value, "bgp.peers", bgp.bfd);

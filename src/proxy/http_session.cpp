@@ -13,6 +13,8 @@
 
 namespace clb::proxy {
 
+using runtime::Termination;
+
 namespace {
 
 constexpr double kLingerSeconds = 2.0;  // reading what a closed client still sends
@@ -56,8 +58,8 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
       client_(std::move(fd), tls),
       peer_(peer),
       client_ip_(peer.ip().to_string()),
-      client_hash_(balance::hash_client(peer.ip())),
-      service_name_(service) {
+      service_name_(service),
+      connector_(worker, service, balance::hash_client(peer.ip())) {
     const auto* svc = worker_.snapshot()->find(service);
     service_state_ = svc->state;
     timeouts_ = svc->config->timeouts;
@@ -75,6 +77,12 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
 HttpSession::~HttpSession() {
     ev_io_stop(worker_.loop(), &io_);
     ev_timer_stop(worker_.loop(), &timer_);
+    bool in_flight =
+        phase_ == Phase::connecting || phase_ == Phase::exchange || phase_ == Phase::tunnel;
+    if (in_flight) {  // the grace period ended under it
+        termination_ = Termination::shutdown;
+        log_request();
+    }
     release_upstream(false);
     worker_.buffers().put(in_.detach());
     service_state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -183,13 +191,14 @@ void HttpSession::on_timeout() {
                     fail(504, "no response from the backend within " +
                                   config::format_duration(timeouts_.server));
                 else
-                    abort("backend went silent mid-response");
+                    abort(Termination::server_timeout, "backend went silent mid-response");
             } else {
-                abort("client inactive for " + config::format_duration(timeouts_.client));
+                abort(Termination::client_timeout,
+                      "client inactive for " + config::format_duration(timeouts_.client));
             }
             break;
         case Phase::tunnel:
-            abort("tunnel idle");
+            abort(Termination::client_timeout, "tunnel idle");
             break;
         case Phase::error:
         case Phase::linger:
@@ -278,14 +287,11 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
-    snapshot_ = worker_.snapshot();
-    service_index_ = worker_.service_index(service_name_);
-    if (service_index_ < 0) {
-        fail(503, "service removed by a reload");
+    if (!connector_.begin()) {
+        fail(503, connector_.cause(), connector_.why());
         return false;
     }
-    service_ = &snapshot_->services[static_cast<size_t>(service_index_)];
-    timeouts_ = service_->config->timeouts;
+    timeouts_ = connector_.service()->config->timeouts;
     client_http10_ = request_.http_minor() == 0;
     close_after_ = close_after_ || !request_.keep_alive() || worker_.draining();
     head_request_ = request_.method() == HTTP_HEAD;
@@ -299,12 +305,7 @@ bool HttpSession::start_request(size_t head_len) {
 }
 
 void HttpSession::reset_request() {
-    snapshot_.reset();
-    service_ = nullptr;
-    backend_ = nullptr;
-    tried_.clear();
-    candidate_ = -1;
-    attempts_ = 0;
+    connector_.release();
     up_head_sent_ = 0;
     request_ahead_ = 0;
     request_done_ = false;
@@ -316,6 +317,7 @@ void HttpSession::reset_request() {
     response_ahead_ = 0;
     response_head_done_ = response_done_ = response_started_ = false;
     status_ = 0;
+    termination_ = Termination::completed;
     bytes_down_ = 0;
     started_ = 0;
     reason_.clear();
@@ -360,46 +362,16 @@ void HttpSession::build_request_head() {
 // ---- backend selection and connection -----------------------------------------------
 
 void HttpSession::start_upstream() {
-    for (;;) {
-        // One first attempt plus `retries`, each on a backend not tried yet.
-        if (attempts_ > service_->config->retries)
-            return fail(503, "no backend accepted the connection");
-        if (snapshot_ != worker_.snapshot()) {
-            // Health or configuration changed during this request: pick from the new view.
-            snapshot_ = worker_.snapshot();
-            service_index_ = worker_.service_index(service_name_);
-            if (service_index_ < 0) return fail(503, "service removed by a reload");
-            service_ = &snapshot_->services[static_cast<size_t>(service_index_)];
-            tried_.clear();
-        }
-        candidate_ = worker_.pick(static_cast<size_t>(service_index_), client_hash_, tried_);
-        if (candidate_ < 0) {
-            return fail(503,
-                        tried_.empty() ? "no backend is UP" : "no backend accepted the connection");
-        }
-        backend_ = &service_->backends[service_->eligible[static_cast<size_t>(candidate_)]];
-        ++attempts_;
-        if (connect_backend(true)) return;
-        tried_.push_back(static_cast<uint32_t>(candidate_));
-    }
+    up_ = connector_.connect(true);
+    if (!up_) return fail(503, connector_.cause(), connector_.why());
+    use_upstream();
 }
 
-// False when the connect failed at once (already accounted as a failure).
-bool HttpSession::connect_backend(bool allow_pooled) {
-    const auto& backend = backend_->state;
-    up_ = allow_pooled ? worker_.upstreams().take(*backend) : nullptr;
-    if (!up_) {
-        int err = 0;
-        up_ = worker_.upstreams().connect(backend, err);
-        if (!up_) {
-            worker_.connect_failed(backend, err, timeouts_.connect);
-            return false;
-        }
-    }
+void HttpSession::use_upstream() {
     up_->set_owner(this);
     up_eof_ = false;
     up_error_ = 0;
-    backend->active_connections.fetch_add(1, std::memory_order_relaxed);
+    up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
     counted_active_ = true;
     server_seen_ = phase_since_ = now();
     if (up_->connected) {
@@ -408,7 +380,6 @@ bool HttpSession::connect_backend(bool allow_pooled) {
         phase_ = Phase::connecting;
         up_->watch(EV_WRITE);
     }
-    return true;
 }
 
 void HttpSession::upstream_ready() {
@@ -421,9 +392,8 @@ void HttpSession::upstream_ready() {
 }
 
 void HttpSession::connect_failed(int error) {
-    worker_.connect_failed(up_->backend(), error, timeouts_.connect);
     release_upstream(false);
-    tried_.push_back(static_cast<uint32_t>(candidate_));
+    connector_.failed(error);
     start_upstream();
 }
 
@@ -478,7 +448,8 @@ bool HttpSession::send_request() {
     }
     // A FIN after a complete request may be a half-close: keep going. A reset may not.
     if (client_error_ || (!request_done_ && client_eof_ && in_.empty())) {
-        abort(client_error_ ? "client connection failed: " + net::error_text(client_error_)
+        abort(Termination::client_abort,
+              client_error_ ? "client connection failed: " + net::error_text(client_error_)
                             : std::string("client closed the connection mid-request"));
         return false;
     }
@@ -504,8 +475,8 @@ bool HttpSession::forward_response() {
         if (response_head_done_ && !response_done_ && response_ahead_ == 0 && !up_->in.empty()) {
             auto step = up_->parser.parse_body(up_->in.data(), up_->in.size());
             if (step.error) {
-                abort("invalid response body from the backend: " +
-                      std::string(up_->parser.error()));
+                abort(Termination::bad_response, "invalid response body from the backend: " +
+                                                     std::string(up_->parser.error()));
                 return false;
             }
             response_ahead_ = step.consumed;
@@ -520,7 +491,8 @@ bool HttpSession::forward_response() {
                                   response_ahead_);
         if (n == 0) break;
         if (n < 0) {
-            abort("client write failed: " + net::error_text(static_cast<int>(-n)));
+            abort(Termination::client_abort,
+                  "client write failed: " + net::error_text(static_cast<int>(-n)));
             return false;
         }
         auto written = static_cast<size_t>(n);
@@ -545,13 +517,14 @@ bool HttpSession::parse_response_head() {
     std::string_view view = up_->in.view();
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (up_->in.full()) fail(502, "response head from the backend too large");
+        if (up_->in.full())
+            fail(502, Termination::bad_response, "response head from the backend too large");
         return false;
     }
     std::string_view raw = view.substr(0, end + 4);
     if (head_request_) up_->parser.expect_no_body();
     if (!up_->parser.parse_head(raw.data(), raw.size()) || !head_.parse(raw)) {
-        fail(502,
+        fail(502, Termination::bad_response,
              "invalid response from the backend: " +
                  std::string(up_->parser.error().empty() ? head_.error() : up_->parser.error()));
         return false;
@@ -562,7 +535,8 @@ bool HttpSession::parse_response_head() {
         status_ = status;
         response_head_done_ = true;
         if (status == 101 && !upgrade_request_) {
-            fail(502, "backend switched protocols without an Upgrade request");
+            fail(502, Termination::bad_response,
+                 "backend switched protocols without an Upgrade request");
             return false;
         }
         tunnel_pending_ = status == 101;
@@ -609,25 +583,26 @@ void HttpSession::upstream_closed(int error) {
         replayed_ = true;
         release_upstream(false);
         up_head_sent_ = 0;
-        if (!connect_backend(false)) {
-            tried_.push_back(static_cast<uint32_t>(candidate_));
+        up_ = connector_.reconnect();
+        if (up_)
+            use_upstream();
+        else
             start_upstream();
-        }
         return;
     }
     std::string why = error ? net::error_text(error) : "connection closed";
     if (status_ == 0 && !response_started_)
         fail(502, "backend failed before answering: " + why);
     else
-        abort("backend failed mid-response: " + why);
+        abort(Termination::backend_reset, "backend failed mid-response: " + why);
 }
 
 void HttpSession::finish_request() {
-    if (backend_)
-        count_status(backend_->state->responses, status_);
+    if (const auto* backend = connector_.backend())
+        count_status(backend->state->responses, status_);
     else
-        count_status(service_->state->responses_without_backend, status_);
-    service_->state->observe_duration(now() - started_);
+        count_status(service_state_->responses_without_backend, status_);
+    service_state_->observe_duration(now() - started_);
     log_request();
     if (!request_done_) close_after_ = true;  // the backend answered before the body ended
     bool reusable = up_ && request_done_ && !up_eof_ && !up_error_ && up_->in.empty() &&
@@ -661,6 +636,9 @@ void HttpSession::relay_tunnel() {
     client_error_ = client.error;
     up_error_ = server.error;
     if (relay_done(client, server)) {
+        termination_ = client_error_ ? Termination::client_abort
+                       : up_error_   ? Termination::backend_reset
+                                     : Termination::completed;
         log_request();
         close();
     }
@@ -668,20 +646,42 @@ void HttpSession::relay_tunnel() {
 
 // ---- endings -------------------------------------------------------------------------
 
+// The usual cause of an answer from the proxy itself; callers that know better say so.
+Termination HttpSession::default_cause(int status) {
+    switch (status) {
+        case 408:
+            return Termination::request_timeout;
+        case 502:
+            return Termination::backend_reset;
+        case 503:
+            return Termination::no_backend;
+        case 504:
+            return Termination::server_timeout;
+        default:
+            return Termination::bad_request;
+    }
+}
+
 void HttpSession::fail(int status, std::string why) {
+    fail(status, default_cause(status), std::move(why));
+}
+
+void HttpSession::fail(int status, Termination cause, std::string why) {
     if (response_started_) {
-        abort(why);
+        abort(cause, why);
         return;
     }
+    termination_ = cause;
     status_ = status;
     reason_ = std::move(why);
     if (started_ == 0) started_ = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
-    if (backend_ && (status == 502 || status == 504))
-        count_status(backend_->state->responses, status);
+    const auto* backend = connector_.backend();
+    if (backend && (status == 502 || status == 504))
+        count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (service_) service_->state->observe_duration(now() - started_);
+    if (connector_.service()) service_state_->observe_duration(now() - started_);
     log_request();
     error_out_ = http::error_response(status);
     error_sent_ = 0;
@@ -713,11 +713,12 @@ void HttpSession::linger() {
     if (client_eof_ || client_error_) close();
 }
 
-void HttpSession::abort(std::string_view why) {
+void HttpSession::abort(Termination cause, std::string_view why) {
+    termination_ = cause;
     spdlog::debug("{}: {} {}: closing: {}", service_name_, client_ip_, request_line_, why);
     // A request cut short is logged once, with status 0 when no answer had started.
     if (status_ == 0) reason_ = why;
-    if (!request_line_.empty() && phase_ != Phase::tunnel) log_request();
+    if (started_ != 0) log_request();
     close();
 }
 
@@ -820,12 +821,14 @@ void HttpSession::arm(double deadline) {
 }
 
 void HttpSession::log_request() {
+    service_state_->count(termination_);
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
+    const auto* backend = connector_.backend();
     std::string line =
-        fmt::format("access: {} {} {} \"{}\" {} {} {:.3f}s", peer_.to_string(), service_name_,
-                    backend_ ? std::string_view(backend_->state->name) : std::string_view("-"),
+        fmt::format("access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer_.to_string(), service_name_,
+                    backend ? std::string_view(backend->state->name) : std::string_view("-"),
                     request_line_.empty() ? std::string_view("-") : std::string_view(request_line_),
-                    status_, bytes_down_, now() - started_);
+                    status_, bytes_down_, now() - started_, runtime::name(termination_));
     if (!reason_.empty()) line += fmt::format(" \"{}\"", reason_);
     worker_.access_log().append(line);
 }

@@ -11,6 +11,7 @@
 
 #include "buffer.hpp"
 #include "client_stream.hpp"
+#include "connector.hpp"
 #include "contrail_lb/http/head.hpp"
 #include "contrail_lb/http/parser.hpp"
 #include "upstream.hpp"
@@ -51,11 +52,13 @@ class HttpSession final : public Session, private UpstreamOwner {
     void linger();
     void read_client();
     void read_upstream();
-    bool connect_backend(bool allow_pooled);
+    void use_upstream();
     void reset_request();
     double now() const { return ev_now(worker_.loop()); }
+    static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
-    void abort(std::string_view why);
+    void fail(int status, runtime::Termination cause, std::string why);
+    void abort(runtime::Termination cause, std::string_view why);
     void close();
     void release_upstream(bool reusable);
     void uncount_active();
@@ -72,8 +75,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     ClientStream client_;
     net::SocketAddress peer_;
     std::string client_ip_;
-    uint64_t client_hash_;
     std::string service_name_;
+    Connector connector_;                              // pins the routing of the request in flight
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection
     config::Timeouts timeouts_;
     int client_error_ = 0;
@@ -93,13 +96,6 @@ class HttpSession final : public Session, private UpstreamOwner {
     double server_seen_ = 0;    // last progress on the backend side
 
     // The request in flight.
-    std::shared_ptr<const runtime::Snapshot> snapshot_;  // pinned for the request
-    int service_index_ = -1;
-    const runtime::ServiceEntry* service_ = nullptr;
-    const runtime::BackendEntry* backend_ = nullptr;
-    std::vector<uint32_t> tried_;
-    int candidate_ = -1;
-    unsigned attempts_ = 0;
     std::unique_ptr<Upstream> up_;
     bool counted_active_ = false;  // in the backend's active_connections
     bool up_eof_ = false;
@@ -125,6 +121,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     bool response_done_ = false;
     bool response_started_ = false;  // a byte of the response went to the client
     int status_ = 0;
+    runtime::Termination termination_ = runtime::Termination::completed;
     uint64_t bytes_down_ = 0;
     double started_ = 0;
     std::string_view error_out_;

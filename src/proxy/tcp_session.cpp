@@ -13,6 +13,8 @@ namespace clb::proxy {
 
 namespace {
 
+using runtime::Termination;
+
 double seconds(config::Duration d) {
     return static_cast<double>(d.count()) / 1000.;
 }
@@ -24,14 +26,12 @@ class TcpSession final : public Session, private UpstreamOwner {
         : worker_(worker),
           fd_(std::move(fd)),
           peer_(peer),
-          client_hash_(balance::hash_client(peer.ip())),
           service_name_(service),
+          connector_(worker, service, balance::hash_client(peer.ip())),
           in_(worker.buffers().get()) {
-        snapshot_ = worker_.snapshot();
-        service_index_ = worker_.service_index(service);
-        service_ = &snapshot_->services[static_cast<size_t>(service_index_)];
-        service_state_ = service_->state;
-        timeouts_ = service_->config->timeouts;
+        connector_.begin();  // the worker just found the service: it is there
+        service_state_ = connector_.service()->state;
+        timeouts_ = connector_.service()->config->timeouts;
         service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
         service_state_->connections_total.add();
         ev_io_init(&io_, &TcpSession::on_client_io, fd_.get(), 0);
@@ -47,6 +47,7 @@ class TcpSession final : public Session, private UpstreamOwner {
     }
 
     ~TcpSession() override {
+        if (!closed_) log_end(Termination::shutdown);  // the grace period ended under it
         ev_io_stop(worker_.loop(), &io_);
         ev_timer_stop(worker_.loop(), &timer_);
         if (up_) up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -61,42 +62,21 @@ class TcpSession final : public Session, private UpstreamOwner {
     double now() const { return ev_now(worker_.loop()); }
 
     void connect_next() {
-        for (;;) {
-            int candidate = worker_.pick(static_cast<size_t>(service_index_), client_hash_, tried_);
-            if (candidate < 0 || attempts_ > service_->config->retries) {
-                spdlog::warn("{}: {}: no backend accepted the connection", service_name_,
-                             peer_.to_string());
-                count_without_backend();
-                close();
-                return;
-            }
-            ++attempts_;
-            tried_.push_back(static_cast<uint32_t>(candidate));
-            const auto& backend =
-                service_->backends[service_->eligible[static_cast<size_t>(candidate)]];
-            int err = 0;
-            up_ = worker_.upstreams().connect(backend.state, err);
-            if (up_) {
-                up_->set_owner(this);
-                up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
-                connect_started_ = now();
-                return;
-            }
-            report_failure(backend.state, err);
+        up_ = connector_.connect(false);
+        if (!up_) {
+            spdlog::warn("{}: {}: {}", service_name_, peer_.to_string(), connector_.why());
+            end(connector_.cause());
+            return;
         }
+        up_->set_owner(this);
+        up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
+        connect_started_ = now();
     }
-
-    void report_failure(const std::shared_ptr<runtime::Backend>& backend, int err) {
-        worker_.connect_failed(backend, err, timeouts_.connect);
-    }
-
-    void count_without_backend() { service_state_->responses_without_backend[403].add(); }
 
     void connect_failed(int err) {
-        auto backend = up_->backend();
-        backend->active_connections.fetch_sub(1, std::memory_order_relaxed);
+        up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
         up_.reset();
-        report_failure(backend, err);
+        connector_.failed(err);
         connect_next();
     }
 
@@ -152,8 +132,9 @@ class TcpSession final : public Session, private UpstreamOwner {
         bytes_up_ += p.a_to_b;
         bytes_down_ += p.b_to_a;
         if (relay_done(client, server)) {
-            log_end();
-            close();
+            end(client_error_ ? Termination::client_abort
+                : up_error_   ? Termination::backend_reset
+                              : Termination::completed);
             return;
         }
         watch_client(relay_events(client, server));
@@ -182,8 +163,9 @@ class TcpSession final : public Session, private UpstreamOwner {
             }
         } else if (double d = self->idle_deadline(); d > 0 && t >= d) {
             spdlog::debug("{}: {}: idle timeout", self->service_name_, self->peer_.to_string());
-            self->log_end();
-            self->close();
+            bool client_idle = self->timeouts_.client.count() > 0 &&
+                               t >= self->client_seen_ + seconds(self->timeouts_.client);
+            self->end(client_idle ? Termination::client_timeout : Termination::server_timeout);
             return;
         }
         self->update();
@@ -198,11 +180,19 @@ class TcpSession final : public Session, private UpstreamOwner {
 
     void watch_client(int events) { watch(worker_.loop(), io_, fd_.get(), events); }
 
-    void log_end() {
-        if (!worker_.context().access_log.load(std::memory_order_relaxed) || !up_) return;
+    // The connection ends for `cause`: counted, logged, closed.
+    void end(Termination cause) {
+        log_end(cause);
+        close();
+    }
+
+    void log_end(Termination cause) {
+        service_state_->count(cause);
+        if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
         worker_.access_log().append(fmt::format(
-            "access: {} {} {} tcp {} bytes up {} bytes down {:.3f}s", peer_.to_string(),
-            service_name_, up_->backend()->name, bytes_up_, bytes_down_, now() - started_));
+            "access: {} {} {} tcp {} bytes up {} bytes down {:.3f}s {}", peer_.to_string(),
+            service_name_, up_ ? std::string_view(up_->backend()->name) : std::string_view("-"),
+            bytes_up_, bytes_down_, now() - started_, runtime::name(cause)));
     }
 
     void close() {
@@ -216,16 +206,11 @@ class TcpSession final : public Session, private UpstreamOwner {
     Worker::Impl& worker_;
     net::Fd fd_;
     net::SocketAddress peer_;
-    uint64_t client_hash_;
     std::string service_name_;
+    Connector connector_;
     IoBuffer in_;
-    std::shared_ptr<const runtime::Snapshot> snapshot_;
-    int service_index_ = -1;
-    const runtime::ServiceEntry* service_ = nullptr;
     std::shared_ptr<runtime::Service> service_state_;
     config::Timeouts timeouts_;
-    std::vector<uint32_t> tried_;
-    unsigned attempts_ = 0;
     std::unique_ptr<Upstream> up_;
     ev_io io_{};
     ev_timer timer_{};

@@ -162,16 +162,11 @@ void Worker::Impl::read_mailbox() {
 }
 
 void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot) {
-    std::vector<std::unique_ptr<balance::Picker>> pickers;
-    for (const auto& svc : snapshot->services) {
-        pickers.push_back(
-            balance::make_picker(svc.config->balance, svc.candidates, svc.prepared,
-                                 (uint64_t(owner_.id()) << 32) ^ snapshot->generation));
-    }
-    // Pickers first: they reference the snapshot's candidate vectors.
-    pickers_ = std::move(pickers);
-    if (!snapshot_ || snapshot_->config != snapshot->config) upstreams_.retain_only(*snapshot);
-    snapshot_ = std::move(snapshot);
+    if (!routing_ || routing_->snapshot->config != snapshot->config)
+        upstreams_.retain_only(*snapshot);
+    uint64_t seed = (uint64_t(owner_.id()) << 32) ^ snapshot->generation;
+    // Sessions in the middle of a connect keep the Routing they pinned (connector.hpp).
+    routing_ = std::make_shared<Routing>(std::move(snapshot), seed);
 }
 
 void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
@@ -189,25 +184,35 @@ void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
     }
 }
 
-int Worker::Impl::service_index(std::string_view service) const {
-    for (size_t i = 0; i < snapshot_->services.size(); ++i)
-        if (snapshot_->services[i].config->name == service) return static_cast<int>(i);
-    return -1;
-}
-
-int Worker::Impl::pick(size_t service_index, uint64_t client_hash,
-                       std::span<const uint32_t> tried) {
-    return pickers_[service_index]->pick(client_hash, tried);
-}
-
 void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
                                   config::Duration connect_timeout) {
+    if (!runtime::backend_caused(error)) {
+        local_fault(*backend, error);
+        return;
+    }
     backend->connect_failures.add();
     spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
                  backend->address.to_string(),
                  error == ETIMEDOUT ? "timeout after " + config::format_duration(connect_timeout)
                                     : net::error_text(error));
     if (context_.failures) context_.failures->connect_failed(backend, error);
+}
+
+// Out of fds or source ports, every request fails alike: one line a second, not one each.
+void Worker::Impl::local_fault(const runtime::Backend& backend, int error) {
+    double t = ev_now(loop_.raw());
+    if (t - local_fault_logged_at_ < 1.) {
+        ++local_faults_unlogged_;
+        return;
+    }
+    spdlog::error(
+        "worker {}: cannot connect to backend {}/{}: {} (a local fault, not held against the "
+        "backend{})",
+        owner_.id(), backend.service, backend.name, net::error_text(error),
+        local_faults_unlogged_ ? fmt::format("; {} more since the last report", local_faults_unlogged_)
+                               : std::string());
+    local_fault_logged_at_ = t;
+    local_faults_unlogged_ = 0;
 }
 
 void Worker::Impl::close(Session& session) {
@@ -244,13 +249,14 @@ void Worker::Impl::accept_from(Listener& listener) {
 void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
                                  const ListenerSocket& listener) {
     const std::string& service = listener.service;
-    int index = service_index(service);
-    if (index < 0) return;  // service removed by a reload this instant
-    const auto& svc = snapshot_->services[static_cast<size_t>(index)];
+    const auto* found = snapshot()->find(service);
+    if (!found) return;  // service removed by a reload this instant
+    const auto& svc = *found;
     uint32_t count = context_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
     if (count > context_.max_connections.load(std::memory_order_relaxed)) {
         context_.connections.fetch_sub(1, std::memory_order_relaxed);
         svc.state->refused_connections.add();
+        svc.state->count(runtime::Termination::over_capacity);
         if (svc.config->mode == config::Mode::http) {
             static constexpr char kBusy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"

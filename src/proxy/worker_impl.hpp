@@ -12,6 +12,7 @@
 
 #include "access_log.hpp"
 #include "buffer.hpp"
+#include "connector.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/proxy/worker.hpp"
 #include "upstream.hpp"
@@ -29,7 +30,7 @@ class Session {
     std::list<std::unique_ptr<Session>>::iterator self;  // position in Impl::sessions_
 };
 
-class Worker::Impl {
+class Worker::Impl final : public ConnectorHost {
   public:
     Impl(Worker& owner, WorkerContext& context);
     ~Impl();
@@ -39,20 +40,16 @@ class Worker::Impl {
         return loop_.raw();
     }
     BufferPool& buffers() { return buffers_; }
-    UpstreamPool& upstreams() { return upstreams_; }
+    UpstreamPool& upstreams() override { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
     WorkerContext& context() { return context_; }
     bool draining() const { return draining_; }
-    const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
-
-    // Index of `service` in the current snapshot, or -1 once a reload removed it.
-    int service_index(std::string_view service) const;
-    // A backend of the service for a new request: index into ServiceEntry::eligible, -1
-    // when none is left. `tried` holds candidates already used by this request.
-    int pick(size_t service_index, uint64_t client_hash, std::span<const uint32_t> tried);
-    // A connect to a backend failed: count it, log it, tell the health checker.
+    const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return routing_->snapshot; }
+    const std::shared_ptr<Routing>& routing() const override { return routing_; }
+    // A connect to a backend failed: count it, log it, tell the health checker when the
+    // backend caused it.
     void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                        config::Duration connect_timeout);
+                        config::Duration connect_timeout) override;
     // The session ends; it is destroyed after the current event.
     void close(Session& session);
 
@@ -89,6 +86,7 @@ class Worker::Impl {
     void install_listeners(std::vector<ListenerSocket> listeners);
     void start_drain();
     void tick();
+    void local_fault(const runtime::Backend& backend, int error);
 
     Worker& owner_;
     WorkerContext& context_;
@@ -96,12 +94,13 @@ class Worker::Impl {
     BufferPool buffers_;
     UpstreamPool upstreams_;
     AccessLog access_log_;
-    std::shared_ptr<const runtime::Snapshot> snapshot_;
-    std::vector<std::unique_ptr<balance::Picker>> pickers_;  // per snapshot service
+    std::shared_ptr<Routing> routing_;  // the newest snapshot and this worker's pickers
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::list<std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> closed_;  // destroyed in on_prepare
     bool draining_ = false;
+    double local_fault_logged_at_ = -1e9;
+    uint64_t local_faults_unlogged_ = 0;
     Mailbox mailbox_;
     net::AsyncWaker waker_;
     ev_prepare prepare_{};

@@ -719,6 +719,9 @@ def test_peer_restart_reconnects_with_backoff_and_reannounces(main_lb, peers, ba
 
 @pytest.mark.deadline(60)
 def test_sigterm_withdraws_before_cease(backends, solo_bird, workdir):
+    """SIGTERM: the withdraw goes first; for bgp.withdraw_wait (default 1 s) the session
+    stays Established and the proxy keeps accepting and serving while routers apply the
+    withdraw; then Cease, close, exit 0."""
     ensure_running(backends)
     with Lb(solo_config(backends, solo_bird), workdir / "sigterm") as proxy:
         route = wait_route(solo_bird, VIP4, timeout=20)
@@ -727,8 +730,17 @@ def test_sigterm_withdraws_before_cease(backends, solo_bird, workdir):
         log_start = len(solo_bird.log())
         sent_at = time.monotonic()
         proxy.send_signal(signal.SIGTERM)
+        wait_no_route(solo_bird, VIP4, timeout=0.8)
+        withdrawn_after = time.monotonic() - sent_at
+        # Inside the wait: BIRD has no route, the session is up, new connections are served.
+        assert solo_bird.established()
+        assert proxy.get("/").status == 200
+        assert proxy.alive
         assert proxy.wait_exit(timeout=10) == 0
-        print(f"\n[bgp-e2e] SIGTERM -> exit 0 in {(time.monotonic() - sent_at) * 1000:.0f} ms")
+        exited_after = time.monotonic() - sent_at
+        print(f"\n[bgp-e2e] SIGTERM: withdrawn at {withdrawn_after * 1000:.0f} ms, "
+              f"exit 0 at {exited_after * 1000:.0f} ms (withdraw_wait 1s)")
+        assert exited_after >= 0.9  # the default withdraw_wait was honoured
         assert solo_bird.route(VIP4) is None
         clb.wait_until(lambda: "Received: Administrative shutdown" in solo_bird.last_error(),
                        timeout=5, message="BIRD's last error: administrative shutdown received")
@@ -742,8 +754,29 @@ def test_sigterm_withdraws_before_cease(backends, solo_bird, workdir):
         # contrail-lb's side: withdraw, then the Cease, then the exit.
         ours = proxy.log().splitlines()
         assert (first_line(ours, rf"bgp: withdrawing {re.escape(VIP4)}: shutting down")
+                < first_line(ours, r"sessions stay up for 1s \(withdraw_wait\)")
                 < first_line(ours, r"sent Cease/Administrative Shutdown")
                 < first_line(ours, r"contrail-lb stopped"))
+        withdrawn = log_time(ours[first_line(ours, r"sessions stay up for 1s")])
+        cease = log_time(ours[first_line(ours, r"sent Cease/Administrative Shutdown")])
+        assert 0.95 <= cease - withdrawn <= 2.0, cease - withdrawn
+
+
+@pytest.mark.deadline(60)
+def test_sigterm_with_withdraw_wait_0_ceases_at_once(backends, solo_bird, workdir):
+    ensure_running(backends)
+    config = solo_config(backends, solo_bird)
+    config["bgp"]["withdraw_wait"] = "0"
+    with Lb(config, workdir / "sigterm-no-wait") as proxy:
+        wait_route(solo_bird, VIP4, timeout=20)
+        proxy.send_signal(signal.SIGTERM)
+        assert proxy.wait_exit(timeout=10) == 0
+        ours = proxy.log()
+        assert "withdraw_wait" not in ours
+        lines = ours.splitlines()
+        withdrawn = log_time(lines[first_line(lines, rf"bgp: withdrawing {re.escape(VIP4)}")])
+        cease = log_time(lines[first_line(lines, r"sent Cease/Administrative Shutdown")])
+        assert cease - withdrawn < 0.5, cease - withdrawn
 
 
 @pytest.mark.deadline(60)

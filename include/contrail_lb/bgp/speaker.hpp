@@ -36,8 +36,9 @@ public:
     void set_service_health(const ServiceHealthMap& health);
     // Watchdog: false withdraws every VIP whatever the services say, true restores.
     void set_node_healthy(bool healthy, const std::string& reason);
-    // Withdraw every VIP (after the optional RFC 8326 graceful-shutdown phase), send
-    // Cease/Administrative Shutdown to every peer, close; then `done` runs on the loop.
+    // Withdraw every VIP (after the optional RFC 8326 graceful-shutdown phase), keep the
+    // sessions up for withdraw_wait when anything was announced, send Cease/Administrative
+    // Shutdown to every peer, close; then `done` runs on the loop.
     void shutdown(std::function<void()> done);
 
     SpeakerStatus status() const;

@@ -113,8 +113,9 @@ struct Bgp {
     bool listen = false;
     uint16_t listen_port = 179;       // extension (docs/configuration.md)
     Duration graceful_shutdown = 0s;  // extension: RFC 8326 announce time before withdraw
-    Duration watchdog = 2s;  // extension: a worker loop silent this long withdraws every VIP
-    std::optional<Bfd> bfd;  // the default of every peer; nullopt = off
+    Duration watchdog = 2s;       // extension: a worker loop silent this long withdraws every VIP
+    Duration withdraw_wait = 1s;  // SIGTERM: keep serving this long after the withdraw
+    std::optional<Bfd> bfd;       // the default of every peer; nullopt = off
     std::vector<BgpPeer> peers;
     std::vector<Vip> vips;
 };

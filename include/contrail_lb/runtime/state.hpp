@@ -16,6 +16,7 @@
 
 #include "contrail_lb/balance/balancer.hpp"
 #include "contrail_lb/config/config.hpp"
+#include "contrail_lb/runtime/termination.hpp"
 
 namespace clb::runtime {
 
@@ -56,6 +57,9 @@ struct Service {
     Counter connections_total;
     Counter refused_connections;               // max_connections reached
     StatusCounters responses_without_backend;  // 400, 408, 431, 503 ... from the proxy itself
+    // How requests (http mode) and connections (tcp mode) ended, by Termination.
+    std::array<Counter, kTerminationCount> terminations;
+    void count(Termination cause) { terminations[static_cast<size_t>(cause)].add(); }
     std::array<Counter, kDurationBuckets.size() + 1> duration_buckets;  // last: +Inf
     Counter duration_count;
     Counter duration_sum_us;

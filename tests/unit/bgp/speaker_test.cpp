@@ -455,5 +455,59 @@ TEST(BgpSpeaker, GracefulShutdownAnnouncesCommunityThenWithdraws) {
         loop, [&] { return done; }, 3s));
 }
 
+// withdraw_wait: the withdraw goes out at once, the session stays Established (keepalives
+// flow) for that long, then the Cease.
+TEST(BgpSpeaker, WithdrawWaitKeepsTheSessionUpBetweenWithdrawAndCease) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    auto cfg = make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                           {make_vip("10.0.0.100/32", {})});
+    cfg.withdraw_wait = 400ms;
+    Speaker speaker(loop.raw(), cfg);
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+    bool done = false;
+    speaker.shutdown([&] { done = true; });
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(expect_message<wire::Update>(
+        loop, peer, [](const wire::Update& u) { return !u.withdrawn.empty(); }, 1s));
+    EXPECT_LT(Clock::now() - t0, 200ms);
+    EXPECT_FALSE(expect_message<wire::Notification>(loop, peer, nullptr, 250ms));
+    EXPECT_TRUE(speaker.status().peers[0].established);
+    EXPECT_FALSE(done);
+    auto cease = expect_message<wire::Notification>(loop, peer, nullptr, 2s);
+    ASSERT_TRUE(cease);
+    EXPECT_EQ(cease->subcode, wire::err::kAdministrativeShutdown);
+    EXPECT_GE(Clock::now() - t0, 350ms);
+    peer.close();
+    EXPECT_TRUE(run_until(
+        loop, [&] { return done; }, 3s));
+}
+
+// Nothing announced (or withdraw_wait 0): no router has anything to move, Cease at once.
+TEST(BgpSpeaker, NoWithdrawWaitWhenNothingWasAnnounced) {
+    for (bool announced : {false, true}) {
+        SCOPED_TRACE(announced ? "withdraw_wait: 0" : "nothing announced");
+        net::Loop loop;
+        ScriptedPeer peer;
+        auto cfg = make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                               {make_vip("10.0.0.100/32")});
+        cfg.withdraw_wait = announced ? 0s : 5s;
+        Speaker speaker(loop.raw(), cfg);
+        ASSERT_TRUE(peer.establish(loop, 65001));
+        if (announced) {
+            speaker.set_service_health(kHealthy);
+            ASSERT_TRUE(expect_message<wire::Update>(loop, peer, is_announcement));
+        } else {
+            speaker.set_service_health(kDown);
+            ASSERT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
+        }
+        speaker.shutdown([] {});
+        const auto t0 = Clock::now();
+        ASSERT_TRUE(expect_message<wire::Notification>(loop, peer, nullptr, 2s));
+        EXPECT_LT(Clock::now() - t0, 300ms);
+    }
+}
+
 }  // namespace
 }  // namespace clb::bgp

@@ -608,13 +608,26 @@ bgp:
   listen_port: 0
   graceful_shutdown: soon
   watchdog: 10ms
+  withdraw_wait: 2m
   peers: [{ address: 10.0.0.1, remote_as: 64512 }]
   vips: [{ prefix: 10.0.0.100/32 }]
 )")),
               (Errors{"t.yaml:9:16: bgp.listen_port: 0 is out of range 1..65535",
                       "t.yaml:10:22: bgp.graceful_shutdown: invalid duration \"soon\": use a "
                       "number with a unit: 250ms, 2s, 1m",
-                      "t.yaml:11:13: bgp.watchdog: 10ms is too short: must be at least 100ms"}));
+                      "t.yaml:11:13: bgp.watchdog: 10ms is too short: must be at least 100ms",
+                      "t.yaml:12:18: bgp.withdraw_wait: 2m is too long: use 0..1m (routers move "
+                      "traffic within milliseconds of a withdraw)"}));
+    EXPECT_EQ(errors_of(with_bgp(R"(
+bgp:
+  router_id: 10.0.0.21
+  local_as: 64512
+  withdraw_wait: -1s
+  peers: [{ address: 10.0.0.1, remote_as: 64512 }]
+  vips: [{ prefix: 10.0.0.100/32 }]
+)"))
+                  .size(),
+              1u);
 }
 
 TEST(Values, BfdDefaultsAndPerPeerOverrides) {

@@ -58,6 +58,7 @@ bgp:                             # optional: no bgp section, no speaker
   hold_time: 9s                  # keepalive = hold_time / 3
   listen: false                  # also accept incoming sessions (passive peers)
   bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}  # optional, every peer (RFC 5880/5881)
+  withdraw_wait: 1s              # SIGTERM: serve this long after the withdraw, before Cease
   peers:
     - address: 10.0.0.1
       port: 179
@@ -119,7 +120,7 @@ TEST_F(SpecExample, VerbatimNeedsItsTlsFilesAndTheServiceItsVipRequires) {
                   "\"/etc/contrail-lb/tls/api.pem\": No such file or directory",
                   "t.yaml:25:12: services[0].tls.key: cannot read "
                   "\"/etc/contrail-lb/tls/api.key\": No such file or directory",
-                  "t.yaml:58:34: bgp.vips[0].require.services[1]: no service is named "
+                  "t.yaml:59:34: bgp.vips[0].require.services[1]: no service is named "
                   "\"contrail-analytics-api\""}));
 }
 
@@ -181,6 +182,7 @@ TEST_F(SpecExample, LoadsWithEveryValue) {
     EXPECT_EQ(bgp.listen_port, 179);
     EXPECT_EQ(bgp.graceful_shutdown, 0s);
     EXPECT_EQ(bgp.watchdog, 2s);
+    EXPECT_EQ(bgp.withdraw_wait, 1s);
     ASSERT_EQ(bgp.peers.size(), 1u);
     EXPECT_EQ(bgp.peers[0].address.to_string(), "10.0.0.1");
     EXPECT_EQ(bgp.peers[0].port, 179);
@@ -272,6 +274,7 @@ bgp:
     EXPECT_EQ(bgp.watchdog, defaults.watchdog);
     EXPECT_EQ(bgp.bfd, std::nullopt);  // BFD is off unless set
     EXPECT_EQ(bgp.peers[0].bfd, std::nullopt);
+    EXPECT_EQ(bgp.withdraw_wait, 1s);
     EXPECT_EQ(bgp.peers[0].port, 179);
     EXPECT_TRUE(bgp.peers[0].address.is_v6());
     EXPECT_EQ(bgp.vips[0].next_hop, std::nullopt);
@@ -309,6 +312,7 @@ bgp:
   listen_port: 1179
   graceful_shutdown: 30s
   watchdog: 100ms
+  withdraw_wait: 0
   peers:
     - { address: 127.0.0.2, port: 1790, remote_as: 65001, password: "s3cret" }
     - { address: 127.0.0.2, port: 1791, remote_as: 65001 }
@@ -345,6 +349,7 @@ bgp:
     EXPECT_EQ(bgp.listen_port, 1179);
     EXPECT_EQ(bgp.graceful_shutdown, 30s);
     EXPECT_EQ(bgp.watchdog, 100ms);
+    EXPECT_EQ(bgp.withdraw_wait, 0s);
     EXPECT_EQ(bgp.peers[0].password, "s3cret");
     EXPECT_EQ(bgp.peers[1].port, 1791);
     EXPECT_EQ(bgp.vips[0].next_hop->to_string(), "192.0.2.1");

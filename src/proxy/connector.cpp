@@ -1,0 +1,117 @@
+#include "connector.hpp"
+
+#include <algorithm>
+
+#include "contrail_lb/net/socket.hpp"
+
+namespace clb::proxy {
+
+Routing::Routing(std::shared_ptr<const runtime::Snapshot> snap, uint64_t seed)
+    : snapshot(std::move(snap)) {
+    pickers.reserve(snapshot->services.size());
+    for (const auto& svc : snapshot->services)
+        pickers.push_back(
+            balance::make_picker(svc.config->balance, svc.candidates, svc.prepared, seed));
+}
+
+Connector::Connector(ConnectorHost& host, std::string service, uint64_t client_hash)
+    : host_(host), service_name_(std::move(service)), client_hash_(client_hash) {}
+
+bool Connector::begin() {
+    tried_.clear();
+    attempts_ = 0;
+    last_error_ = 0;
+    backend_ = nullptr;
+    why_.clear();
+    if (refresh()) return true;
+    give_up(runtime::Termination::no_backend, "service removed by a reload");
+    return false;
+}
+
+void Connector::release() {
+    routing_.reset();
+    service_ = nullptr;
+    backend_ = nullptr;
+}
+
+bool Connector::refresh() {
+    const auto& newest = host_.routing();
+    if (routing_ == newest && service_) return true;
+    // backend_ points into the Routing being let go.
+    backend_ = nullptr;
+    service_ = nullptr;
+    routing_ = newest;
+    const auto& services = routing_->snapshot->services;
+    for (size_t i = 0; i < services.size(); ++i) {
+        if (services[i].config->name == service_name_) {
+            service_index_ = i;
+            service_ = &services[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+bool Connector::pick() {
+    exclude_.clear();
+    for (uint32_t i = 0; i < service_->eligible.size(); ++i) {
+        const auto* state = service_->backends[service_->eligible[i]].state.get();
+        if (std::find(tried_.begin(), tried_.end(), state) != tried_.end()) exclude_.push_back(i);
+    }
+    int index = routing_->pickers[service_index_]->pick(client_hash_, exclude_);
+    if (index < 0) return false;
+    backend_ = &service_->backends[service_->eligible[static_cast<size_t>(index)]];
+    return true;
+}
+
+std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
+    for (;;) {
+        if (!refresh())
+            return give_up(runtime::Termination::no_backend, "service removed by a reload");
+        // A local fault (out of fds, of source ports) would fail on any backend alike.
+        if (last_error_ && !runtime::backend_caused(last_error_))
+            return give_up(runtime::Termination::local_resource,
+                           "no connection possible: " + net::error_text(last_error_));
+        // One first attempt plus `retries`, each on a backend not tried yet.
+        if (attempts_ > service_->config->retries || !pick()) {
+            if (tried_.empty())
+                return give_up(runtime::Termination::no_backend, "no backend is UP");
+            return give_up(runtime::connect_termination(last_error_),
+                           "no backend accepted the connection");
+        }
+        ++attempts_;
+        const auto& state = backend_->state;
+        if (allow_pooled) {
+            if (auto up = host_.upstreams().take(*state)) return up;
+        }
+        int error = 0;
+        if (auto up = host_.upstreams().connect(state, error)) return up;
+        record_failure(state, error);
+    }
+}
+
+std::unique_ptr<Upstream> Connector::reconnect() {
+    const auto& state = backend_->state;
+    int error = 0;
+    if (auto up = host_.upstreams().connect(state, error)) return up;
+    record_failure(state, error);
+    return nullptr;
+}
+
+void Connector::failed(int error) {
+    record_failure(backend_->state, error);
+}
+
+void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error) {
+    host_.connect_failed(backend, error, service_->config->timeouts.connect);
+    last_error_ = error;
+    if (runtime::backend_caused(error)) tried_.push_back(backend.get());
+}
+
+std::unique_ptr<Upstream> Connector::give_up(runtime::Termination cause, std::string why) {
+    cause_ = cause;
+    why_ = std::move(why);
+    return nullptr;
+}
+
+}  // namespace clb::proxy
