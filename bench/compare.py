@@ -320,6 +320,7 @@ def start_haproxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     nbthread 1
     maxconn {args.idle_connections + 2000}
     ulimit-n {fd_limit()}
+    no strict-limits  # it reserves 2 fds per connection; idle client connections use 1
 
 defaults
     mode http

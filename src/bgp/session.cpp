@@ -478,6 +478,12 @@ void Session::on_message(Connection& c, wire::Message&& m) {
         return on_update(c, *update);
     }
     if (auto* n = std::get_if<wire::Notification>(&m)) {
+        // A router going down on purpose (restart, maintenance) comes back as a whole: dial
+        // it again at the shortest delay, whatever earlier flaps did to the backoff.
+        if (c.phase() == Phase::established && n->code == wire::err::kCease &&
+            (n->subcode == wire::err::kAdministrativeShutdown ||
+             n->subcode == wire::err::kAdministrativeReset))
+            backoff_ = kMinBackoff;
         // Never answered: a NOTIFICATION ends the connection (RFC 4271 §6.1).
         return fail(c, std::nullopt,
                     "received NOTIFICATION " + wire::describe(*n) + shutdown_text(*n));

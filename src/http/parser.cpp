@@ -10,6 +10,12 @@ MessageParser::MessageParser(Kind kind) : kind_(kind) {
     parser_.data = this;
 }
 
+void MessageParser::reset() {
+    llhttp_reset(&parser_);  // keeps the type, settings and data pointer
+    skip_body_ = complete_ = headers_done_ = false;
+    error_ = {};
+}
+
 int MessageParser::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<MessageParser*>(p->data);
     self->headers_done_ = true;

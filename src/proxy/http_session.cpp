@@ -56,12 +56,11 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
                          const std::shared_ptr<const tls::ServerContext>& tls)
     : worker_(worker),
       client_(std::move(fd), tls),
-      peer_(peer),
-      client_ip_(peer.ip().to_string()),
-      service_name_(service),
+      service_state_(worker_.snapshot()->find(service)->state),
+      client_ip_(peer.ip()),
+      client_port_(peer.port()),
       connector_(worker, service, balance::hash_client(peer.ip())) {
     const auto* svc = worker_.snapshot()->find(service);
-    service_state_ = svc->state;
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
     service_state_->connections_total.add();
@@ -80,10 +79,10 @@ HttpSession::~HttpSession() {
     bool in_flight =
         phase_ == Phase::connecting || phase_ == Phase::exchange || phase_ == Phase::tunnel;
     if (in_flight) {  // the grace period ended under it
-        termination_ = Termination::shutdown;
+        x_->termination = Termination::shutdown;
         log_request();
     }
-    release_upstream(false);
+    end_exchange();
     worker_.buffers().put(in_.detach());
     service_state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -107,7 +106,7 @@ void HttpSession::on_client_io(struct ev_loop*, ev_io* w, int revents) {
 
 void HttpSession::on_upstream_event(int revents) {
     if (phase_ == Phase::connecting && (revents & EV_WRITE)) {
-        int err = net::take_socket_error(up_->fd());
+        int err = net::take_socket_error(x_->up->fd());
         if (err) {
             connect_failed(err);
             pump();
@@ -115,7 +114,7 @@ void HttpSession::on_upstream_event(int revents) {
         }
         upstream_ready();
     }
-    if ((revents & EV_READ) && up_) read_upstream();
+    if ((revents & EV_READ) && x_ && x_->up) read_upstream();
     pump();
 }
 
@@ -131,7 +130,7 @@ void HttpSession::read_client() {
     bool failed = false;
     if (!client_.ready(failed)) {
         if (failed) {
-            spdlog::debug("{}: {}: {}", service_name_, peer_.to_string(), client_.tls_error());
+            spdlog::debug("{}: {}: {}", service_name(), peer().to_string(), client_.tls_error());
             close();
         }
         return;
@@ -149,14 +148,14 @@ void HttpSession::read_client() {
 }
 
 void HttpSession::read_upstream() {
-    if (up_eof_ || up_->in.full()) return;
-    ReadResult r = read_into(up_->fd(), up_->in);
+    if (x_->up_eof || x_->up->in.full()) return;
+    ReadResult r = read_into(x_->up->fd(), x_->up->in);
     if (r.n > 0) {
-        server_seen_ = now();
-        up_->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
+        x_->server_seen = now();
+        x_->up->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
     }
-    if (r.eof) up_eof_ = true;
-    if (r.n < 0) up_error_ = static_cast<int>(-r.n);
+    if (r.eof) x_->up_eof = true;
+    if (r.n < 0) x_->up_error = static_cast<int>(-r.n);
 }
 
 void HttpSession::on_timer(struct ev_loop*, ev_timer* w, int) {
@@ -185,9 +184,9 @@ void HttpSession::on_timeout() {
             connect_failed(ETIMEDOUT);
             break;
         case Phase::exchange:
-            if (!response_done_ && timeouts_.server.count() > 0 &&
-                now() >= server_seen_ + seconds(timeouts_.server)) {
-                if (status_ == 0)
+            if (!x_->response_done && timeouts_.server.count() > 0 &&
+                now() >= x_->server_seen + seconds(timeouts_.server)) {
+                if (x_->status == 0)
                     fail(504, "no response from the backend within " +
                                   config::format_duration(timeouts_.server));
                 else
@@ -270,20 +269,20 @@ bool HttpSession::read_request_head() {
 }
 
 bool HttpSession::start_request(size_t head_len) {
-    reset_request();
-    started_ = now();
+    end_exchange();  // a fresh one for each request
+    exchange().started = now();
     std::string_view raw(in_.data(), head_len);
-    if (!request_.parse_head(raw.data(), raw.size())) {
-        fail(400, "malformed request: " + std::string(request_.error()));
+    if (!x_->request.parse_head(raw.data(), raw.size())) {
+        fail(400, "malformed request: " + std::string(x_->request.error()));
         return false;
     }
-    if (!head_.parse(raw)) {
-        fail(400, "malformed request: " + std::string(head_.error()));
+    if (!x_->head.parse(raw)) {
+        fail(400, "malformed request: " + std::string(x_->head.error()));
         return false;
     }
     if (worker_.context().access_log.load(std::memory_order_relaxed))
-        request_line_.assign(head_.start_line());
-    if (request_.method() == HTTP_CONNECT) {
+        x_->request_line.assign(x_->head.start_line());
+    if (x_->request.method() == HTTP_CONNECT) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
@@ -292,49 +291,64 @@ bool HttpSession::start_request(size_t head_len) {
         return false;
     }
     timeouts_ = connector_.service()->config->timeouts;
-    client_http10_ = request_.http_minor() == 0;
-    close_after_ = close_after_ || !request_.keep_alive() || worker_.draining();
-    head_request_ = request_.method() == HTTP_HEAD;
-    upgrade_request_ = request_.upgrade();
-    request_done_ = request_.message_complete();
-    replayable_ = request_done_ && !upgrade_request_ && idempotent(request_.method());
+    x_->client_http10 = x_->request.http_minor() == 0;
+    close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
+    x_->head_request = x_->request.method() == HTTP_HEAD;
+    x_->upgrade_request = x_->request.upgrade();
+    x_->request_done = x_->request.message_complete();
+    x_->replayable = x_->request_done && !x_->upgrade_request && idempotent(x_->request.method());
     build_request_head();
     in_.consume(head_len);
     start_upstream();
     return true;
 }
 
-void HttpSession::reset_request() {
-    connector_.release();
-    up_head_sent_ = 0;
-    request_ahead_ = 0;
-    request_done_ = false;
-    replayable_ = replayed_ = false;
-    head_request_ = upgrade_request_ = tunnel_pending_ = false;
-    request_line_.clear();
-    down_head_.clear();
-    down_head_sent_ = 0;
-    response_ahead_ = 0;
-    response_head_done_ = response_done_ = response_started_ = false;
-    status_ = 0;
-    termination_ = Termination::completed;
-    bytes_down_ = 0;
-    started_ = 0;
-    reason_.clear();
+// A pooled exchange starts as a new one would, but keeps its strings' capacity.
+void HttpExchange::reset() {
+    request.reset();
+    up.reset();
+    up_head.clear();
+    down_head.clear();
+    request_line.clear();
+    reason.clear();
+    error_out = {};
+    error_sent = up_head_sent = request_ahead = down_head_sent = response_ahead = 0;
+    bytes_down = 0;
+    started = server_seen = 0;
+    up_error = status = 0;
+    termination = runtime::Termination::completed;
+    counted_active = up_eof = replayed = client_http10 = false;
+    tunnel_pending = tunnel_client_shut = tunnel_server_shut = false;
+    request_done = replayable = head_request = upgrade_request = false;
+    response_head_done = response_done = response_started = false;
 }
 
-// Into up_head_, whose capacity stays from request to request.
+HttpExchange& HttpSession::exchange() {
+    if (!x_) x_ = worker_.exchanges().get();
+    return *x_;
+}
+
+// The request is over: its Routing and exchange are let go.
+void HttpSession::end_exchange() {
+    connector_.release();
+    if (!x_) return;
+    release_upstream(false);
+    x_->reset();
+    worker_.exchanges().put(std::move(x_));
+}
+
+// Into x_->up_head, whose capacity stays from request to request.
 void HttpSession::build_request_head() {
-    std::string& out = up_head_;
+    std::string& out = x_->up_head;
     out.clear();
-    out.reserve(head_.start_line().size() + 256 + head_.headers().size() * 32);
+    out.reserve(x_->head.start_line().size() + 256 + x_->head.headers().size() * 32);
     // An HTTP/1.0 request stays 1.0 so that the backend answers without chunked encoding,
     // which a 1.0 client cannot read; it still asks to keep the backend connection.
-    out.append(head_.first()).append(" ").append(head_.second());
-    out.append(client_http10_ ? " HTTP/1.0\r\nConnection: keep-alive\r\n" : " HTTP/1.1\r\n");
+    out.append(x_->head.first()).append(" ").append(x_->head.second());
+    out.append(x_->client_http10 ? " HTTP/1.0\r\nConnection: keep-alive\r\n" : " HTTP/1.1\r\n");
     std::string_view first_forwarded_for;
     std::string more_forwarded_for;  // rare: several X-Forwarded-For lines
-    for (const auto& h : head_.headers()) {
+    for (const auto& h : x_->head.headers()) {
         if (http::iequals(h.name, "x-forwarded-for")) {
             if (first_forwarded_for.empty())
                 first_forwarded_for = h.value;
@@ -348,10 +362,10 @@ void HttpSession::build_request_head() {
     out.append("X-Forwarded-For: ");
     if (!first_forwarded_for.empty())
         out.append(first_forwarded_for).append(more_forwarded_for).append(", ");
-    out.append(client_ip_).append("\r\n");
+    out.append(client_ip_.to_string()).append("\r\n");
     out.append(client_.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
-    if (upgrade_request_) {
-        const http::Header* upgrade = head_.find("upgrade");
+    if (x_->upgrade_request) {
+        const http::Header* upgrade = x_->head.find("upgrade");
         out.append("Connection: Upgrade\r\nUpgrade: ")
             .append(upgrade ? upgrade->value : std::string_view("websocket"))
             .append("\r\n");
@@ -362,33 +376,33 @@ void HttpSession::build_request_head() {
 // ---- backend selection and connection -----------------------------------------------
 
 void HttpSession::start_upstream() {
-    up_ = connector_.connect(true);
-    if (!up_) return fail(503, connector_.cause(), connector_.why());
+    x_->up = connector_.connect(true);
+    if (!x_->up) return fail(503, connector_.cause(), connector_.why());
     use_upstream();
 }
 
 void HttpSession::use_upstream() {
-    up_->set_owner(this);
-    up_eof_ = false;
-    up_error_ = 0;
-    up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
-    counted_active_ = true;
-    server_seen_ = phase_since_ = now();
-    if (up_->connected) {
+    x_->up->set_owner(this);
+    x_->up_eof = false;
+    x_->up_error = 0;
+    x_->up->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
+    x_->counted_active = true;
+    x_->server_seen = phase_since_ = now();
+    if (x_->up->connected) {
         upstream_ready();
     } else {
         phase_ = Phase::connecting;
-        up_->watch(EV_WRITE);
+        x_->up->watch(EV_WRITE);
     }
 }
 
 void HttpSession::upstream_ready() {
-    if (!up_->reused) {
-        up_->connected = true;
-        up_->backend()->connections_total.add();
+    if (!x_->up->reused) {
+        x_->up->connected = true;
+        x_->up->backend()->connections_total.add();
     }
     phase_ = Phase::exchange;
-    server_seen_ = now();
+    x_->server_seen = now();
 }
 
 void HttpSession::connect_failed(int error) {
@@ -400,19 +414,19 @@ void HttpSession::connect_failed(int error) {
 // The backend finished its part: for leastconn it is no longer busy, even while the last
 // bytes are still on their way to the client.
 void HttpSession::uncount_active() {
-    if (!counted_active_) return;
-    counted_active_ = false;
-    up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (!x_->counted_active) return;
+    x_->counted_active = false;
+    x_->up->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void HttpSession::release_upstream(bool reusable) {
-    if (!up_) return;
+    if (!x_ || !x_->up) return;
     uncount_active();
     if (reusable) {
-        up_->reused = false;
-        worker_.upstreams().give_back(std::move(up_));
+        x_->up->reused = false;
+        worker_.upstreams().give_back(std::move(x_->up));
     } else {
-        up_.reset();
+        x_->up.reset();
     }
 }
 
@@ -420,34 +434,34 @@ void HttpSession::release_upstream(bool reusable) {
 
 bool HttpSession::send_request() {
     for (;;) {
-        if (request_ahead_ == 0 && !request_done_ && !in_.empty()) {
-            auto step = request_.parse_body(in_.data(), in_.size());
+        if (x_->request_ahead == 0 && !x_->request_done && !in_.empty()) {
+            auto step = x_->request.parse_body(in_.data(), in_.size());
             if (step.error) {
-                fail(400, "malformed request body: " + std::string(request_.error()));
+                fail(400, "malformed request body: " + std::string(x_->request.error()));
                 return false;
             }
-            request_ahead_ = step.consumed;
-            request_done_ = step.complete;
+            x_->request_ahead = step.consumed;
+            x_->request_done = step.complete;
         }
-        size_t head_left = up_head_.size() - up_head_sent_;
-        if (head_left == 0 && request_ahead_ == 0) break;
-        ssize_t n = write2(up_->fd(), up_head_.data() + up_head_sent_, head_left, in_.data(),
-                           request_ahead_);
+        size_t head_left = x_->up_head.size() - x_->up_head_sent;
+        if (head_left == 0 && x_->request_ahead == 0) break;
+        ssize_t n = write2(x_->up->fd(), x_->up_head.data() + x_->up_head_sent, head_left,
+                           in_.data(), x_->request_ahead);
         if (n == 0) break;
         if (n < 0) {
-            up_error_ = static_cast<int>(-n);
+            x_->up_error = static_cast<int>(-n);
             break;
         }
         auto written = static_cast<size_t>(n);
         size_t from_head = std::min(written, head_left);
-        up_head_sent_ += from_head;
+        x_->up_head_sent += from_head;
         in_.consume(written - from_head);
-        request_ahead_ -= written - from_head;
-        up_->backend()->bytes_out.add(written);
-        server_seen_ = now();
+        x_->request_ahead -= written - from_head;
+        x_->up->backend()->bytes_out.add(written);
+        x_->server_seen = now();
     }
     // A FIN after a complete request may be a half-close: keep going. A reset may not.
-    if (client_error_ || (!request_done_ && client_eof_ && in_.empty())) {
+    if (client_error_ || (!x_->request_done && client_eof_ && in_.empty())) {
         abort(Termination::client_abort,
               client_error_ ? "client connection failed: " + net::error_text(client_error_)
                             : std::string("client closed the connection mid-request"));
@@ -458,37 +472,38 @@ bool HttpSession::send_request() {
 
 bool HttpSession::forward_response() {
     for (;;) {
-        size_t head_left = down_head_.size() - down_head_sent_;
-        if (head_left == 0 && response_ahead_ == 0) {
-            if (tunnel_pending_) {
+        size_t head_left = x_->down_head.size() - x_->down_head_sent;
+        if (head_left == 0 && x_->response_ahead == 0) {
+            if (x_->tunnel_pending) {
                 phase_ = Phase::tunnel;
                 return true;
             }
-            if (response_done_) break;
-            // A new head only once the previous one (a 1xx) is out: it reuses down_head_.
-            if (!response_head_done_) {
+            if (x_->response_done) break;
+            // A new head only once the previous one (a 1xx) is out: it reuses x_->down_head.
+            if (!x_->response_head_done) {
                 if (!parse_response_head()) break;
                 continue;
             }
         }
         // Frame body bytes even while the head is pending, so both go in one write.
-        if (response_head_done_ && !response_done_ && response_ahead_ == 0 && !up_->in.empty()) {
-            auto step = up_->parser.parse_body(up_->in.data(), up_->in.size());
+        if (x_->response_head_done && !x_->response_done && x_->response_ahead == 0 &&
+            !x_->up->in.empty()) {
+            auto step = x_->up->parser.parse_body(x_->up->in.data(), x_->up->in.size());
             if (step.error) {
                 abort(Termination::bad_response, "invalid response body from the backend: " +
-                                                     std::string(up_->parser.error()));
+                                                     std::string(x_->up->parser.error()));
                 return false;
             }
-            response_ahead_ = step.consumed;
-            response_done_ = step.complete;
-            if (response_done_) uncount_active();
+            x_->response_ahead = step.consumed;
+            x_->response_done = step.complete;
+            if (x_->response_done) uncount_active();
         }
-        if (head_left == 0 && response_ahead_ == 0) {
-            if (response_done_) continue;  // leaves the loop above, or enters the tunnel
+        if (head_left == 0 && x_->response_ahead == 0) {
+            if (x_->response_done) continue;  // leaves the loop above, or enters the tunnel
             break;
         }
-        ssize_t n = client_.write(down_head_.data() + down_head_sent_, head_left, up_->in.data(),
-                                  response_ahead_);
+        ssize_t n = client_.write(x_->down_head.data() + x_->down_head_sent, head_left,
+                                  x_->up->in.data(), x_->response_ahead);
         if (n == 0) break;
         if (n < 0) {
             abort(Termination::client_abort,
@@ -497,101 +512,103 @@ bool HttpSession::forward_response() {
         }
         auto written = static_cast<size_t>(n);
         size_t from_head = std::min(written, head_left);
-        down_head_sent_ += from_head;
-        up_->in.consume(written - from_head);
-        response_ahead_ -= written - from_head;
-        bytes_down_ += written;
-        response_started_ = true;
+        x_->down_head_sent += from_head;
+        x_->up->in.consume(written - from_head);
+        x_->response_ahead -= written - from_head;
+        x_->bytes_down += written;
+        x_->response_started = true;
         client_seen_ = now();
     }
-    bool flushed = down_head_sent_ == down_head_.size() && response_ahead_ == 0;
-    if (!response_done_ && up_->in.empty() && (up_eof_ || up_error_)) {
-        upstream_closed(up_error_);  // may complete a response delimited by the close
-        if (phase_ != Phase::exchange || !response_done_) return false;
+    bool flushed = x_->down_head_sent == x_->down_head.size() && x_->response_ahead == 0;
+    if (!x_->response_done && x_->up->in.empty() && (x_->up_eof || x_->up_error)) {
+        upstream_closed(x_->up_error);  // may complete a response delimited by the close
+        if (phase_ != Phase::exchange || !x_->response_done) return false;
     }
-    if (response_done_ && flushed) finish_request();
+    if (x_->response_done && flushed) finish_request();
     return true;
 }
 
 bool HttpSession::parse_response_head() {
-    std::string_view view = up_->in.view();
+    std::string_view view = x_->up->in.view();
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (up_->in.full())
+        if (x_->up->in.full())
             fail(502, Termination::bad_response, "response head from the backend too large");
         return false;
     }
     std::string_view raw = view.substr(0, end + 4);
-    if (head_request_) up_->parser.expect_no_body();
-    if (!up_->parser.parse_head(raw.data(), raw.size()) || !head_.parse(raw)) {
+    if (x_->head_request) x_->up->parser.expect_no_body();
+    if (!x_->up->parser.parse_head(raw.data(), raw.size()) || !x_->head.parse(raw)) {
         fail(502, Termination::bad_response,
-             "invalid response from the backend: " +
-                 std::string(up_->parser.error().empty() ? head_.error() : up_->parser.error()));
+             "invalid response from the backend: " + std::string(x_->up->parser.error().empty()
+                                                                     ? x_->head.error()
+                                                                     : x_->up->parser.error()));
         return false;
     }
-    int status = up_->parser.status();
+    int status = x_->up->parser.status();
     bool interim = status >= 100 && status < 200 && status != 101;
     if (!interim) {
-        status_ = status;
-        response_head_done_ = true;
-        if (status == 101 && !upgrade_request_) {
+        x_->status = status;
+        x_->response_head_done = true;
+        if (status == 101 && !x_->upgrade_request) {
             fail(502, Termination::bad_response,
                  "backend switched protocols without an Upgrade request");
             return false;
         }
-        tunnel_pending_ = status == 101;
-        if (up_->parser.body_until_close()) close_after_ = true;
-        response_done_ = !tunnel_pending_ && up_->parser.message_complete();
-        if (response_done_) uncount_active();
+        x_->tunnel_pending = status == 101;
+        if (x_->up->parser.body_until_close()) close_after_ = true;
+        x_->response_done = !x_->tunnel_pending && x_->up->parser.message_complete();
+        if (x_->response_done) uncount_active();
     }
-    build_response_head(head_, interim);
-    up_->in.consume(raw.size());
+    build_response_head(x_->head, interim);
+    x_->up->in.consume(raw.size());
     return true;
 }
 
 void HttpSession::build_response_head(const http::Head& head, bool interim) {
-    down_head_.clear();
-    down_head_sent_ = 0;
-    down_head_.append(head.start_line()).append("\r\n");
-    bool switching = status_ == 101 && !interim;
+    x_->down_head.clear();
+    x_->down_head_sent = 0;
+    x_->down_head.append(head.start_line()).append("\r\n");
+    bool switching = x_->status == 101 && !interim;
     for (const auto& h : head.headers()) {
         if (!switching &&
             (http::iequals(h.name, "connection") || http::iequals(h.name, "keep-alive") ||
              http::iequals(h.name, "proxy-connection")))
             continue;
-        down_head_.append(h.name).append(": ").append(h.value).append("\r\n");
+        x_->down_head.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     if (!interim && !switching) {
         if (close_after_)
-            down_head_.append("Connection: close\r\n");
-        else if (client_http10_)
-            down_head_.append("Connection: keep-alive\r\n");
+            x_->down_head.append("Connection: close\r\n");
+        else if (x_->client_http10)
+            x_->down_head.append("Connection: keep-alive\r\n");
     }
-    down_head_.append("\r\n");
+    x_->down_head.append("\r\n");
 }
 
 void HttpSession::upstream_closed(int error) {
-    if (response_head_done_ && error == 0 && up_->parser.body_until_close()) {
-        if (up_->parser.finish()) {
-            response_done_ = true;
+    if (x_->response_head_done && error == 0 && x_->up->parser.body_until_close()) {
+        if (x_->up->parser.finish()) {
+            x_->response_done = true;
             return;
         }
     }
-    if (status_ == 0 && !response_started_ && up_->reused && replayable_ && !replayed_) {
+    if (x_->status == 0 && !x_->response_started && x_->up->reused && x_->replayable &&
+        !x_->replayed) {
         // The classic keep-alive race: the backend closed an idle connection just as we
         // reused it. Nothing was answered, and the request is safe to send again.
-        replayed_ = true;
+        x_->replayed = true;
         release_upstream(false);
-        up_head_sent_ = 0;
-        up_ = connector_.reconnect();
-        if (up_)
+        x_->up_head_sent = 0;
+        x_->up = connector_.reconnect();
+        if (x_->up)
             use_upstream();
         else
             start_upstream();
         return;
     }
     std::string why = error ? net::error_text(error) : "connection closed";
-    if (status_ == 0 && !response_started_)
+    if (x_->status == 0 && !x_->response_started)
         fail(502, "backend failed before answering: " + why);
     else
         abort(Termination::backend_reset, "backend failed mid-response: " + why);
@@ -599,17 +616,17 @@ void HttpSession::upstream_closed(int error) {
 
 void HttpSession::finish_request() {
     if (const auto* backend = connector_.backend())
-        count_status(backend->state->responses, status_);
+        count_status(backend->state->responses, x_->status);
     else
-        count_status(service_state_->responses_without_backend, status_);
-    service_state_->observe_duration(now() - started_);
+        count_status(service_state_->responses_without_backend, x_->status);
+    service_state_->observe_duration(now() - x_->started);
     log_request();
-    if (!request_done_) close_after_ = true;  // the backend answered before the body ended
-    bool reusable = up_ && request_done_ && !up_eof_ && !up_error_ && up_->in.empty() &&
-                    up_->parser.keep_alive() && !worker_.draining();
+    if (!x_->request_done) close_after_ = true;  // the backend answered before the body ended
+    bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
+                    x_->up->in.empty() && x_->up->parser.keep_alive() && !worker_.draining();
     release_upstream(reusable);
     ++requests_;
-    reset_request();
+    end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
         linger();
         return;
@@ -622,23 +639,23 @@ void HttpSession::finish_request() {
 
 void HttpSession::relay_tunnel() {
     RelayEnd client{client_.fd(), &in_, client_eof_, false, client_error_, &client_};
-    RelayEnd server{up_->fd(), &up_->in, up_eof_, false, up_error_};
-    client.shut = tunnel_client_shut_;
-    server.shut = tunnel_server_shut_;
+    RelayEnd server{x_->up->fd(), &x_->up->in, x_->up_eof, false, x_->up_error};
+    client.shut = x_->tunnel_client_shut;
+    server.shut = x_->tunnel_server_shut;
     RelayProgress p = relay(client, server);
-    tunnel_client_shut_ = client.shut;
-    tunnel_server_shut_ = server.shut;
-    if (p.a_to_b) server_seen_ = now();
+    x_->tunnel_client_shut = client.shut;
+    x_->tunnel_server_shut = server.shut;
+    if (p.a_to_b) x_->server_seen = now();
     if (p.b_to_a) {
         client_seen_ = now();
-        bytes_down_ += p.b_to_a;
+        x_->bytes_down += p.b_to_a;
     }
     client_error_ = client.error;
-    up_error_ = server.error;
+    x_->up_error = server.error;
     if (relay_done(client, server)) {
-        termination_ = client_error_ ? Termination::client_abort
-                       : up_error_   ? Termination::backend_reset
-                                     : Termination::completed;
+        x_->termination = client_error_  ? Termination::client_abort
+                          : x_->up_error ? Termination::backend_reset
+                                         : Termination::completed;
         log_request();
         close();
     }
@@ -667,39 +684,40 @@ void HttpSession::fail(int status, std::string why) {
 }
 
 void HttpSession::fail(int status, Termination cause, std::string why) {
-    if (response_started_) {
+    exchange();  // a request head that never completed has none yet
+    if (x_->response_started) {
         abort(cause, why);
         return;
     }
-    termination_ = cause;
-    status_ = status;
-    reason_ = std::move(why);
-    if (started_ == 0) started_ = head_first_byte_ ? head_first_byte_ : now();
+    x_->termination = cause;
+    x_->status = status;
+    x_->reason = std::move(why);
+    if (x_->started == 0) x_->started = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
     const auto* backend = connector_.backend();
     if (backend && (status == 502 || status == 504))
         count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (connector_.service()) service_state_->observe_duration(now() - started_);
+    if (connector_.service()) service_state_->observe_duration(now() - x_->started);
     log_request();
-    error_out_ = http::error_response(status);
-    error_sent_ = 0;
+    x_->error_out = http::error_response(status);
+    x_->error_sent = 0;
     close_after_ = true;
     phase_ = Phase::error;
     phase_since_ = now();
 }
 
 void HttpSession::flush_error() {
-    while (error_sent_ < error_out_.size()) {
-        ssize_t n = client_.write(error_out_.data() + error_sent_, error_out_.size() - error_sent_,
-                                  nullptr, 0);
+    while (x_->error_sent < x_->error_out.size()) {
+        ssize_t n = client_.write(x_->error_out.data() + x_->error_sent,
+                                  x_->error_out.size() - x_->error_sent, nullptr, 0);
         if (n == 0) return;
         if (n < 0) {
             close();
             return;
         }
-        error_sent_ += static_cast<size_t>(n);
+        x_->error_sent += static_cast<size_t>(n);
     }
     linger();
 }
@@ -714,11 +732,12 @@ void HttpSession::linger() {
 }
 
 void HttpSession::abort(Termination cause, std::string_view why) {
-    termination_ = cause;
-    spdlog::debug("{}: {} {}: closing: {}", service_name_, client_ip_, request_line_, why);
+    exchange().termination = cause;
+    spdlog::debug("{}: {} {}: closing: {}", service_name(), client_ip_.to_string(),
+                  x_->request_line, why);
     // A request cut short is logged once, with status 0 when no answer had started.
-    if (status_ == 0) reason_ = why;
-    if (started_ != 0) log_request();
+    if (x_->status == 0) x_->reason = why;
+    if (x_->started != 0) log_request();
     close();
 }
 
@@ -748,15 +767,15 @@ void HttpSession::update_interest() {
             break;
         case Phase::exchange: {
             if (!client_eof_ && !in_.full()) client |= EV_READ;
-            if (down_head_sent_ < down_head_.size() || response_ahead_) client |= EV_WRITE;
-            if (!up_eof_ && !up_->in.full()) server |= EV_READ;
-            if (up_head_sent_ < up_head_.size() || request_ahead_) server |= EV_WRITE;
+            if (x_->down_head_sent < x_->down_head.size() || x_->response_ahead) client |= EV_WRITE;
+            if (!x_->up_eof && !x_->up->in.full()) server |= EV_READ;
+            if (x_->up_head_sent < x_->up_head.size() || x_->request_ahead) server |= EV_WRITE;
             break;
         }
         case Phase::tunnel: {
-            RelayEnd c{client_.fd(),        &in_,          client_eof_,
-                       tunnel_client_shut_, client_error_, &client_};
-            RelayEnd s{up_->fd(), &up_->in, up_eof_, tunnel_server_shut_, up_error_};
+            RelayEnd c{client_.fd(),           &in_,          client_eof_,
+                       x_->tunnel_client_shut, client_error_, &client_};
+            RelayEnd s{x_->up->fd(), &x_->up->in, x_->up_eof, x_->tunnel_server_shut, x_->up_error};
             client = relay_events(c, s);
             server = relay_events(s, c);
             break;
@@ -776,7 +795,7 @@ void HttpSession::update_interest() {
         if ((client & EV_READ) && client_.pending()) ev_feed_event(worker_.loop(), &io_, EV_READ);
     }
     watch_client(client);
-    if (up_) up_->watch(server);
+    if (x_ && x_->up) x_->up->watch(server);
 }
 
 double HttpSession::next_deadline() const {
@@ -792,14 +811,15 @@ double HttpSession::next_deadline() const {
         case Phase::connecting:
             return at(phase_since_, timeouts_.connect);
         case Phase::exchange: {
-            double d = response_done_ ? 0. : at(server_seen_, timeouts_.server);
-            bool waiting_on_client =
-                !request_done_ || down_head_sent_ < down_head_.size() || response_ahead_ > 0;
+            double d = x_->response_done ? 0. : at(x_->server_seen, timeouts_.server);
+            bool waiting_on_client = !x_->request_done ||
+                                     x_->down_head_sent < x_->down_head.size() ||
+                                     x_->response_ahead > 0;
             if (waiting_on_client) d = earliest(d, at(client_seen_, timeouts_.client));
             return d;
         }
         case Phase::tunnel:
-            return at(std::max(client_seen_, server_seen_),
+            return at(std::max(client_seen_, x_->server_seen),
                       std::max(timeouts_.client, timeouts_.server));
         case Phase::error:
         case Phase::linger:
@@ -821,15 +841,15 @@ void HttpSession::arm(double deadline) {
 }
 
 void HttpSession::log_request() {
-    service_state_->count(termination_);
+    service_state_->count(x_->termination);
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
     const auto* backend = connector_.backend();
-    std::string line =
-        fmt::format("access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer_.to_string(), service_name_,
-                    backend ? std::string_view(backend->state->name) : std::string_view("-"),
-                    request_line_.empty() ? std::string_view("-") : std::string_view(request_line_),
-                    status_, bytes_down_, now() - started_, runtime::name(termination_));
-    if (!reason_.empty()) line += fmt::format(" \"{}\"", reason_);
+    std::string line = fmt::format(
+        "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
+        backend ? std::string_view(backend->state->name) : std::string_view("-"),
+        x_->request_line.empty() ? std::string_view("-") : std::string_view(x_->request_line),
+        x_->status, x_->bytes_down, now() - x_->started, runtime::name(x_->termination));
+    if (!x_->reason.empty()) line += fmt::format(" \"{}\"", x_->reason);
     worker_.access_log().append(line);
 }
 

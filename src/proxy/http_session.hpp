@@ -12,8 +12,7 @@
 #include "buffer.hpp"
 #include "client_stream.hpp"
 #include "connector.hpp"
-#include "contrail_lb/http/head.hpp"
-#include "contrail_lb/http/parser.hpp"
+#include "http_exchange.hpp"
 #include "upstream.hpp"
 #include "worker_impl.hpp"
 
@@ -53,7 +52,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     void read_client();
     void read_upstream();
     void use_upstream();
-    void reset_request();
+    HttpExchange& exchange();  // the request's, taken from the worker's pool when none
+    void end_exchange();       // back to the pool: the connection is idle
     double now() const { return ev_now(worker_.loop()); }
     static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
@@ -66,6 +66,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     void arm(double deadline);
     double next_deadline() const;
     void log_request();
+    net::SocketAddress peer() const { return {client_ip_, client_port_}; }
+    const std::string& service_name() const { return service_state_->name; }
 
     void build_request_head();
     void build_response_head(const http::Head& head, bool interim);
@@ -73,59 +75,24 @@ class HttpSession final : public Session, private UpstreamOwner {
 
     Worker::Impl& worker_;
     ClientStream client_;
-    net::SocketAddress peer_;
-    std::string client_ip_;
-    std::string service_name_;
-    Connector connector_;                              // pins the routing of the request in flight
-    std::shared_ptr<runtime::Service> service_state_;  // counts this connection
+    std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
+    net::IpAddress client_ip_;
+    uint16_t client_port_;
+    Connector connector_;  // pins the routing of the request in flight
     config::Timeouts timeouts_;
-    int client_error_ = 0;
-    double head_first_byte_ = 0;
     ev_io io_{};
     ev_timer timer_{};
     double timer_at_ = 0;
-    IoBuffer in_;
-    http::MessageParser request_{http::Kind::request};
-    http::Head head_;
+    double head_first_byte_ = 0;
+    double phase_since_ = 0;           // head: first byte or idle start; connecting: connect start
+    double client_seen_ = 0;           // last progress on the client side
+    IoBuffer in_;                      // holds no memory while the connection is idle
+    std::unique_ptr<HttpExchange> x_;  // the request in flight; none while idle
+    unsigned requests_ = 0;            // completed on this connection
+    int client_error_ = 0;
     Phase phase_ = Phase::head;
     bool client_eof_ = false;
     bool close_after_ = false;  // this response is the connection's last
-    unsigned requests_ = 0;     // completed on this connection
-    double phase_since_ = 0;    // head: first byte or idle start; connecting: connect start
-    double client_seen_ = 0;    // last progress on the client side
-    double server_seen_ = 0;    // last progress on the backend side
-
-    // The request in flight.
-    std::unique_ptr<Upstream> up_;
-    bool counted_active_ = false;  // in the backend's active_connections
-    bool up_eof_ = false;
-    int up_error_ = 0;
-    bool replayed_ = false;
-    bool client_http10_ = false;
-    bool tunnel_pending_ = false;
-    bool tunnel_client_shut_ = false;
-    bool tunnel_server_shut_ = false;  // switch to a byte relay once the 101 head is out
-    std::string reason_;               // why the proxy answered itself, for the access log
-    std::string up_head_;              // request head as sent to the backend
-    size_t up_head_sent_ = 0;
-    size_t request_ahead_ = 0;  // body bytes framed by the parser, not yet sent
-    bool request_done_ = false;
-    bool replayable_ = false;  // idempotent and bodiless: safe to send again
-    bool head_request_ = false;
-    bool upgrade_request_ = false;
-    std::string request_line_;  // for the access log
-    std::string down_head_;     // response head as sent to the client
-    size_t down_head_sent_ = 0;
-    size_t response_ahead_ = 0;
-    bool response_head_done_ = false;  // the final (non-1xx) head was parsed
-    bool response_done_ = false;
-    bool response_started_ = false;  // a byte of the response went to the client
-    int status_ = 0;
-    runtime::Termination termination_ = runtime::Termination::completed;
-    uint64_t bytes_down_ = 0;
-    double started_ = 0;
-    std::string_view error_out_;
-    size_t error_sent_ = 0;
 };
 
 }  // namespace clb::proxy

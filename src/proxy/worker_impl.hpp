@@ -15,6 +15,7 @@
 #include "connector.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/proxy/worker.hpp"
+#include "http_exchange.hpp"
 #include "upstream.hpp"
 
 namespace clb::proxy {
@@ -40,6 +41,7 @@ class Worker::Impl final : public ConnectorHost {
         return loop_.raw();
     }
     BufferPool& buffers() { return buffers_; }
+    ExchangePool& exchanges() { return exchanges_; }
     UpstreamPool& upstreams() override { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
     WorkerContext& context() { return context_; }
@@ -93,6 +95,7 @@ class Worker::Impl final : public ConnectorHost {
     net::Loop loop_;
     BufferPool buffers_;
     UpstreamPool upstreams_;
+    ExchangePool exchanges_;
     AccessLog access_log_;
     std::shared_ptr<Routing> routing_;  // the newest snapshot and this worker's pickers
     std::vector<std::unique_ptr<Listener>> listeners_;

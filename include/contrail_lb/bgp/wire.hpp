@@ -71,6 +71,7 @@ inline constexpr uint8_t kUnexpectedInEstablished = 3;
 // Cease (RFC 4486)
 inline constexpr uint8_t kAdministrativeShutdown = 2;
 inline constexpr uint8_t kPeerDeconfigured = 3;
+inline constexpr uint8_t kAdministrativeReset = 4;
 inline constexpr uint8_t kConnectionRejected = 5;
 inline constexpr uint8_t kOtherConfigurationChange = 6;
 inline constexpr uint8_t kConnectionCollisionResolution = 7;

@@ -22,6 +22,8 @@ class MessageParser {
     explicit MessageParser(Kind kind);
     MessageParser(const MessageParser&) = delete;
     MessageParser& operator=(const MessageParser&) = delete;
+    // Back to the state of a new parser (a pooled one starts a new connection's message).
+    void reset();
 
     // Parses one complete head. Returns false on a framing error (see error()).
     // After it, message_complete() tells whether the message has no body.

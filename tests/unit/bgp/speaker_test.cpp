@@ -455,6 +455,33 @@ TEST(BgpSpeaker, GracefulShutdownAnnouncesCommunityThenWithdraws) {
         loop, [&] { return done; }, 3s));
 }
 
+// A peer that closes right after Established is redialled with a growing backoff; its
+// Cease/Administrative Shutdown (a router restarting) starts over from about a second.
+TEST(BgpSpeaker, AdministrativeShutdownFromThePeerResetsTheBackoff) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    Speaker speaker(loop.raw(), make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                                            {make_vip("10.0.0.100/32", {})}));
+    auto established = [&] { return speaker.status().peers[0].established; };
+    Clock::time_point dropped;
+    for (int flap = 0; flap < 2; ++flap) {
+        ASSERT_TRUE(peer.establish(loop, 65001));
+        ASSERT_TRUE(run_until(loop, established));
+        peer.close();
+        ASSERT_TRUE(run_until(loop, [&] { return !established(); }));
+        dropped = Clock::now();
+    }
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    EXPECT_GT(Clock::now() - dropped, 1400ms);  // 2 s x jitter 0.75..1.25 after two flaps
+    ASSERT_TRUE(run_until(loop, established));
+    peer.send(wire::Notification{wire::err::kCease, wire::err::kAdministrativeShutdown, {}});
+    ASSERT_TRUE(run_until(loop, [&] { return !established(); }));
+    dropped = Clock::now();
+    peer.close();
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    EXPECT_LT(Clock::now() - dropped, 1400ms);  // about a second again, not 4 s
+}
+
 // withdraw_wait: the withdraw goes out at once, the session stays Established (keepalives
 // flow) for that long, then the Cease.
 TEST(BgpSpeaker, WithdrawWaitKeepsTheSessionUpBetweenWithdrawAndCease) {
