@@ -31,4 +31,8 @@ add_library(llhttp_static STATIC ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}
                                  ${LLHTTP_SOURCE_DIR}/llhttp.c)
 target_include_directories(llhttp_static SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 set_target_properties(llhttp_static PROPERTIES POSITION_INDEPENDENT_CODE ON)
+# The generated llhttp.c holds two parsers; the default "loose" one accepts any byte as the
+# line terminator after a chunk size and after chunk data. A proxy must read framing
+# exactly as strictly as the strictest backend behind it (docs/http-framing.md).
+target_compile_definitions(llhttp_static PRIVATE LLHTTP_STRICT_MODE=1)
 target_compile_options(llhttp_static PRIVATE -w)

@@ -46,7 +46,57 @@ char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
+constexpr size_t kMaxConnectionOptions = 16;
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or [IP-literal] characters.
+// Whitespace, '/', '?', '#', '@', quotes or controls would let two parsers route it apart.
+bool is_host(std::string_view value) {
+    for (unsigned char c : value) {
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  std::string_view("-._~%!$&'()*+,;=:[]").find(static_cast<char>(c)) !=
+                      std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Splits off the next line, which must end in CRLF; a CR or LF anywhere else is refused.
+bool next_line(std::string_view raw, size_t& pos, std::string_view& line, std::string_view& error) {
+    size_t lf = raw.find('\n', pos);
+    if (lf == std::string_view::npos) {
+        error = pos == raw.size() ? "no final empty line" : "line not terminated by CRLF";
+        return false;
+    }
+    if (lf == pos || raw[lf - 1] != '\r') {
+        error = "line not terminated by CRLF";
+        return false;
+    }
+    line = raw.substr(pos, lf - 1 - pos);
+    pos = lf + 1;
+    if (line.find('\r') != std::string_view::npos) {
+        error = "bare CR";
+        return false;
+    }
+    return true;
+}
+
+std::string_view field_error(std::string_view line, Header& field) {
+    if (line.front() == ' ' || line.front() == '\t') return "obsolete line folding";
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+        return "malformed header field name";  // includes whitespace before the colon
+    std::string_view value = trim(line.substr(colon + 1));
+    if (!is_field_value(value)) return "control character in header field value";
+    field = {line.substr(0, colon), value};
+    return {};
+}
+
 }  // namespace
+
+bool is_framing_field(std::string_view name) {
+    return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+           iequals(name, "host");
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -80,28 +130,22 @@ const Header* Head::find(std::string_view name) const {
 
 bool Head::parse(std::string_view raw) {
     headers_.clear();
+    connection_options_.clear();
     error_ = {};
-    // Every line must end in CRLF; a CR or LF anywhere else is refused.
-    bool first_line = true;
     size_t pos = 0;
-    while (pos < raw.size()) {
-        size_t lf = raw.find('\n', pos);
-        if (lf == std::string_view::npos || lf == pos || raw[lf - 1] != '\r') {
-            error_ = "line not terminated by CRLF";
-            return false;
-        }
-        std::string_view line = raw.substr(pos, lf - 1 - pos);
-        pos = lf + 1;
-        if (line.find('\r') != std::string_view::npos) {
-            error_ = "bare CR";
-            return false;
-        }
-        if (line.empty()) return pos == raw.size() && !first_line;
-        if (first_line ? !parse_start_line(line) : !parse_field(line)) return false;
-        first_line = false;
+    std::string_view line;
+    if (!next_line(raw, pos, line, error_)) return false;
+    if (!parse_start_line(line)) return false;
+    for (;;) {
+        if (!next_line(raw, pos, line, error_)) return false;
+        if (line.empty()) break;
+        if (!parse_field(line)) return false;
     }
-    error_ = "head without final empty line";
-    return false;
+    if (pos != raw.size()) {
+        error_ = "bytes after the end of the head";
+        return false;
+    }
+    return true;
 }
 
 bool Head::parse_start_line(std::string_view line) {
@@ -115,14 +159,14 @@ bool Head::parse_start_line(std::string_view line) {
     first_ = line.substr(0, sp1);
     second_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
     third_ = line.substr(sp2 + 1);
-    bool is_response = first_.starts_with("HTTP/");
-    std::string_view version = is_response ? first_ : third_;
+    is_request_ = !first_.starts_with("HTTP/");
+    std::string_view version = is_request_ ? third_ : first_;
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
         error_ = "unsupported HTTP version";
         return false;
     }
-    if (!is_response && (!is_token(first_) || second_.empty() || !is_field_value(second_) ||
-                         second_.find(' ') != std::string_view::npos)) {
+    if (is_request_ && (!is_token(first_) || second_.empty() || !is_field_value(second_) ||
+                        second_.find(' ') != std::string_view::npos)) {
         error_ = "malformed request line";
         return false;
     }
@@ -130,22 +174,73 @@ bool Head::parse_start_line(std::string_view line) {
 }
 
 bool Head::parse_field(std::string_view line) {
-    if (line.front() == ' ' || line.front() == '\t') {
-        error_ = "obsolete line folding";
-        return false;
+    Header field;
+    error_ = field_error(line, field);
+    if (!error_.empty()) return false;
+    headers_.push_back(field);
+    return !iequals(field.name, "connection") || note_connection_options(field.value);
+}
+
+bool Head::note_connection_options(std::string_view value) {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view option = trim(value.substr(0, comma));
+        if (!option.empty()) {
+            // Each option costs a comparison per forwarded field: bound the work a head
+            // can ask for.
+            if (connection_options_.size() == kMaxConnectionOptions) {
+                error_ = "too many Connection options";
+                return false;
+            }
+            connection_options_.push_back(option);
+        }
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
     }
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
-        error_ = "malformed header field name";  // includes whitespace before the colon
-        return false;
-    }
-    std::string_view value = trim(line.substr(colon + 1));
-    if (!is_field_value(value)) {
-        error_ = "control character in header field value";
-        return false;
-    }
-    headers_.push_back({line.substr(0, colon), value});
     return true;
+}
+
+std::string_view Head::semantic_error() const {
+    std::string_view version = is_request_ ? third_ : first_;
+    if (version == "HTTP/1.0" && find("transfer-encoding"))
+        return "Transfer-Encoding in an HTTP/1.0 message";
+    if (!is_request_) return {};
+    const Header* host = nullptr;
+    for (const auto& h : headers_) {
+        if (!iequals(h.name, "host")) continue;
+        if (host) return "more than one Host field";
+        host = &h;
+    }
+    if (!host) return version == "HTTP/1.1" ? "HTTP/1.1 request without Host" : "";
+    return is_host(host->value) ? "" : "invalid Host field";
+}
+
+bool Head::named_by_connection(std::string_view name) const {
+    if (is_framing_field(name)) return false;
+    for (std::string_view option : connection_options_)
+        if (iequals(option, name)) return true;
+    return false;
+}
+
+bool has_bare_lf(std::string_view partial) {
+    for (size_t lf = partial.find('\n'); lf != std::string_view::npos;
+         lf = partial.find('\n', lf + 1))
+        if (lf == 0 || partial[lf - 1] != '\r') return true;
+    return false;
+}
+
+std::string_view trailer_section_error(std::string_view section) {
+    size_t pos = 0;
+    std::string_view line, error;
+    for (;;) {
+        if (!next_line(section, pos, line, error)) return error;
+        if (line.empty()) break;
+        Header field;
+        error = field_error(line, field);
+        if (!error.empty()) return error;
+        if (is_framing_field(field.name)) return "framing field in the trailer section";
+    }
+    return pos == section.size() ? "" : "bytes after the trailer section";
 }
 
 }  // namespace clb::http

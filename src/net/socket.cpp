@@ -58,6 +58,11 @@ void set_nodelay(int fd) {
     set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
+void reset_on_close(int fd) {
+    linger abort{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+}
+
 bool set_nonblocking(int fd) {
     int flags = ::fcntl(fd, F_GETFL, 0);
     return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;

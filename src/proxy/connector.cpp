@@ -17,6 +17,12 @@ Routing::Routing(std::shared_ptr<const runtime::Snapshot> snap, uint64_t seed)
 Connector::Connector(ConnectorHost& host, std::string service, uint64_t client_hash)
     : host_(host), service_name_(std::move(service)), client_hash_(client_hash) {}
 
+void Connector::rebind(std::string_view service, uint64_t client_hash) {
+    release();
+    service_name_.assign(service);
+    client_hash_ = client_hash;
+}
+
 bool Connector::begin() {
     tried_.clear();
     attempts_ = 0;

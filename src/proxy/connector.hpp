@@ -45,6 +45,9 @@ class ConnectorHost {
 class Connector {
   public:
     Connector(ConnectorHost& host, std::string service, uint64_t client_hash);
+    // Serve another client connection (a pooled Connector): releases the request and
+    // keeps the name's capacity, so that this allocates nothing once warm.
+    void rebind(std::string_view service, uint64_t client_hash);
 
     // A new request: forgets the previous one's attempts and pins the newest Routing.
     // False when a reload removed the service (cause() says no_backend).
@@ -83,8 +86,8 @@ class Connector {
     std::unique_ptr<Upstream> give_up(runtime::Termination cause, std::string why);
 
     ConnectorHost& host_;
-    const std::string service_name_;
-    const uint64_t client_hash_;
+    std::string service_name_;
+    uint64_t client_hash_;
     std::shared_ptr<Routing> routing_;
     size_t service_index_ = 0;
     const runtime::ServiceEntry* service_ = nullptr;

@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connector.hpp"
 #include "contrail_lb/http/head.hpp"
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
@@ -24,6 +26,7 @@ struct HttpExchange {
 
     http::MessageParser request{http::Kind::request};
     http::Head head;
+    std::optional<Connector> connector;  // bound to the session that holds the exchange
     std::unique_ptr<Upstream> up;
     std::string up_head;       // request head as sent to the backend
     std::string down_head;     // response head as sent to the client

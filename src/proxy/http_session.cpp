@@ -58,8 +58,7 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
       client_(std::move(fd), tls),
       service_state_(worker_.snapshot()->find(service)->state),
       client_ip_(peer.ip()),
-      client_port_(peer.port()),
-      connector_(worker, service, balance::hash_client(peer.ip())) {
+      client_port_(peer.port()) {
     const auto* svc = worker_.snapshot()->find(service);
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -252,12 +251,9 @@ bool HttpSession::read_request_head() {
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
         // A head that can never end in CRLFCRLF is refused now, not after a timeout.
-        for (size_t lf = view.find('\n'); lf != std::string_view::npos;
-             lf = view.find('\n', lf + 1)) {
-            if (lf == 0 || view[lf - 1] != '\r') {
-                fail(400, "malformed request: bare LF");
-                return false;
-            }
+        if (http::has_bare_lf(view)) {
+            fail(400, "malformed request: bare LF");
+            return false;
         }
         if (in_.full())
             fail(431, "request head larger than " + std::to_string(kBufferSize / 1024) + " KiB");
@@ -280,17 +276,21 @@ bool HttpSession::start_request(size_t head_len) {
         fail(400, "malformed request: " + std::string(x_->head.error()));
         return false;
     }
+    if (std::string_view why = x_->head.semantic_error(); !why.empty()) {
+        fail(400, "malformed request: " + std::string(why));
+        return false;
+    }
     if (worker_.context().access_log.load(std::memory_order_relaxed))
         x_->request_line.assign(x_->head.start_line());
     if (x_->request.method() == HTTP_CONNECT) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
-    if (!connector_.begin()) {
-        fail(503, connector_.cause(), connector_.why());
+    if (!x_->connector->begin()) {
+        fail(503, x_->connector->cause(), x_->connector->why());
         return false;
     }
-    timeouts_ = connector_.service()->config->timeouts;
+    timeouts_ = x_->connector->service()->config->timeouts;
     x_->client_http10 = x_->request.http_minor() == 0;
     close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
     x_->head_request = x_->request.method() == HTTP_HEAD;
@@ -299,6 +299,8 @@ bool HttpSession::start_request(size_t head_len) {
     x_->replayable = x_->request_done && !x_->upgrade_request && idempotent(x_->request.method());
     build_request_head();
     in_.consume(head_len);
+    // Body bytes that came with the head are checked before a backend is even chosen.
+    if (!frame_request_body()) return false;
     start_upstream();
     return true;
 }
@@ -324,14 +326,20 @@ void HttpExchange::reset() {
 }
 
 HttpExchange& HttpSession::exchange() {
-    if (!x_) x_ = worker_.exchanges().get();
+    if (x_) return *x_;
+    x_ = worker_.exchanges().get();
+    uint64_t client_hash = balance::hash_client(client_ip_);
+    if (x_->connector)
+        x_->connector->rebind(service_name(), client_hash);
+    else
+        x_->connector.emplace(worker_, service_name(), client_hash);
     return *x_;
 }
 
 // The request is over: its Routing and exchange are let go.
 void HttpSession::end_exchange() {
-    connector_.release();
     if (!x_) return;
+    x_->connector->release();
     release_upstream(false);
     x_->reset();
     worker_.exchanges().put(std::move(x_));
@@ -349,6 +357,7 @@ void HttpSession::build_request_head() {
     std::string_view first_forwarded_for;
     std::string more_forwarded_for;  // rare: several X-Forwarded-For lines
     for (const auto& h : x_->head.headers()) {
+        if (x_->head.named_by_connection(h.name)) continue;
         if (http::iequals(h.name, "x-forwarded-for")) {
             if (first_forwarded_for.empty())
                 first_forwarded_for = h.value;
@@ -376,8 +385,8 @@ void HttpSession::build_request_head() {
 // ---- backend selection and connection -----------------------------------------------
 
 void HttpSession::start_upstream() {
-    x_->up = connector_.connect(true);
-    if (!x_->up) return fail(503, connector_.cause(), connector_.why());
+    x_->up = x_->connector->connect(true);
+    if (!x_->up) return fail(503, x_->connector->cause(), x_->connector->why());
     use_upstream();
 }
 
@@ -407,7 +416,7 @@ void HttpSession::upstream_ready() {
 
 void HttpSession::connect_failed(int error) {
     release_upstream(false);
-    connector_.failed(error);
+    x_->connector->failed(error);
     start_upstream();
 }
 
@@ -432,17 +441,25 @@ void HttpSession::release_upstream(bool reusable) {
 
 // ---- request and response streaming --------------------------------------------------
 
+// Frames the request body bytes that arrived: request_ahead of them may go to the backend.
+// False after refusing the request (400), in which case the backend connection, which may
+// hold the start of this body but never its end, is reset.
+bool HttpSession::frame_request_body() {
+    if (x_->request_ahead > 0 || x_->request_done || in_.empty()) return true;
+    auto step = x_->request.parse_body(in_.data(), in_.size());
+    if (step.error) {
+        if (x_->up) net::reset_on_close(x_->up->fd());
+        fail(400, "malformed request body: " + std::string(x_->request.error()));
+        return false;
+    }
+    x_->request_ahead = step.ready;
+    x_->request_done = step.complete;
+    return true;
+}
+
 bool HttpSession::send_request() {
     for (;;) {
-        if (x_->request_ahead == 0 && !x_->request_done && !in_.empty()) {
-            auto step = x_->request.parse_body(in_.data(), in_.size());
-            if (step.error) {
-                fail(400, "malformed request body: " + std::string(x_->request.error()));
-                return false;
-            }
-            x_->request_ahead = step.consumed;
-            x_->request_done = step.complete;
-        }
+        if (!frame_request_body()) return false;
         size_t head_left = x_->up_head.size() - x_->up_head_sent;
         if (head_left == 0 && x_->request_ahead == 0) break;
         ssize_t n = write2(x_->up->fd(), x_->up_head.data() + x_->up_head_sent, head_left,
@@ -494,7 +511,7 @@ bool HttpSession::forward_response() {
                                                      std::string(x_->up->parser.error()));
                 return false;
             }
-            x_->response_ahead = step.consumed;
+            x_->response_ahead = step.ready;
             x_->response_done = step.complete;
             if (x_->response_done) uncount_active();
         }
@@ -519,6 +536,7 @@ bool HttpSession::forward_response() {
         x_->response_started = true;
         client_seen_ = now();
     }
+    if (phase_ != Phase::exchange) return false;  // answered 502: the upstream is gone
     bool flushed = x_->down_head_sent == x_->down_head.size() && x_->response_ahead == 0;
     if (!x_->response_done && x_->up->in.empty() && (x_->up_eof || x_->up_error)) {
         upstream_closed(x_->up_error);  // may complete a response delimited by the close
@@ -532,21 +550,29 @@ bool HttpSession::parse_response_head() {
     std::string_view view = x_->up->in.view();
     size_t end = view.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        if (x_->up->in.full())
+        if (http::has_bare_lf(view))
+            fail(502, Termination::bad_response, "invalid response from the backend: bare LF");
+        else if (x_->up->in.full())
             fail(502, Termination::bad_response, "response head from the backend too large");
         return false;
     }
     std::string_view raw = view.substr(0, end + 4);
     if (x_->head_request) x_->up->parser.expect_no_body();
-    if (!x_->up->parser.parse_head(raw.data(), raw.size()) || !x_->head.parse(raw)) {
+    if (!x_->up->parser.parse_head(raw.data(), raw.size()) || !x_->head.parse(raw) ||
+        !x_->head.semantic_error().empty()) {
+        std::string_view why = x_->up->parser.error();
+        if (why.empty())
+            why = x_->head.error().empty() ? x_->head.semantic_error() : x_->head.error();
         fail(502, Termination::bad_response,
-             "invalid response from the backend: " + std::string(x_->up->parser.error().empty()
-                                                                     ? x_->head.error()
-                                                                     : x_->up->parser.error()));
+             "invalid response from the backend: " + std::string(why));
         return false;
     }
     int status = x_->up->parser.status();
     bool interim = status >= 100 && status < 200 && status != 101;
+    if (interim && x_->client_http10) {
+        x_->up->in.consume(raw.size());  // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
+        return true;
+    }
     if (!interim) {
         x_->status = status;
         x_->response_head_done = true;
@@ -560,20 +586,28 @@ bool HttpSession::parse_response_head() {
         x_->response_done = !x_->tunnel_pending && x_->up->parser.message_complete();
         if (x_->response_done) uncount_active();
     }
-    build_response_head(x_->head, interim);
+    build_response_head(x_->head, status);
     x_->up->in.consume(raw.size());
     return true;
 }
 
-void HttpSession::build_response_head(const http::Head& head, bool interim) {
+void HttpSession::build_response_head(const http::Head& head, int status) {
     x_->down_head.clear();
     x_->down_head_sent = 0;
     x_->down_head.append(head.start_line()).append("\r\n");
-    bool switching = x_->status == 101 && !interim;
+    bool switching = status == 101;
+    bool interim = status < 200 && !switching;
+    // These end with their head (RFC 9112 §6.3): a length or coding they announce anyway
+    // would make a lenient client wait for a body that is the next response.
+    bool drop_length = status < 200 || status == 204;
+    bool drop_coding = drop_length || status == 304;
     for (const auto& h : head.headers()) {
         if (!switching &&
             (http::iequals(h.name, "connection") || http::iequals(h.name, "keep-alive") ||
-             http::iequals(h.name, "proxy-connection")))
+             http::iequals(h.name, "proxy-connection") || head.named_by_connection(h.name)))
+            continue;
+        if ((drop_length && http::iequals(h.name, "content-length")) ||
+            (drop_coding && http::iequals(h.name, "transfer-encoding")))
             continue;
         x_->down_head.append(h.name).append(": ").append(h.value).append("\r\n");
     }
@@ -600,7 +634,7 @@ void HttpSession::upstream_closed(int error) {
         x_->replayed = true;
         release_upstream(false);
         x_->up_head_sent = 0;
-        x_->up = connector_.reconnect();
+        x_->up = x_->connector->reconnect();
         if (x_->up)
             use_upstream();
         else
@@ -615,7 +649,7 @@ void HttpSession::upstream_closed(int error) {
 }
 
 void HttpSession::finish_request() {
-    if (const auto* backend = connector_.backend())
+    if (const auto* backend = x_->connector->backend())
         count_status(backend->state->responses, x_->status);
     else
         count_status(service_state_->responses_without_backend, x_->status);
@@ -625,10 +659,19 @@ void HttpSession::finish_request() {
     bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
                     x_->up->in.empty() && x_->up->parser.keep_alive() && !worker_.draining();
     release_upstream(reusable);
+    // A client that asked for the close has sent its whole request and sends nothing more
+    // (RFC 9112 §9.6): with no unread byte, close() sends a FIN, not a RST, so there is
+    // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
+    // connection). TLS still lingers to exchange close_notify.
+    bool client_done =
+        x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
     ++requests_;
     end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
-        linger();
+        if (client_done)
+            close();
+        else
+            linger();
         return;
     }
     phase_ = Phase::head;
@@ -694,12 +737,12 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
     x_->reason = std::move(why);
     if (x_->started == 0) x_->started = head_first_byte_ ? head_first_byte_ : now();
     release_upstream(false);
-    const auto* backend = connector_.backend();
+    const auto* backend = x_->connector->backend();
     if (backend && (status == 502 || status == 504))
         count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (connector_.service()) service_state_->observe_duration(now() - x_->started);
+    if (x_->connector->service()) service_state_->observe_duration(now() - x_->started);
     log_request();
     x_->error_out = http::error_response(status);
     x_->error_sent = 0;
@@ -843,7 +886,7 @@ void HttpSession::arm(double deadline) {
 void HttpSession::log_request() {
     service_state_->count(x_->termination);
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
-    const auto* backend = connector_.backend();
+    const auto* backend = x_->connector->backend();
     std::string line = fmt::format(
         "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
         backend ? std::string_view(backend->state->name) : std::string_view("-"),

@@ -41,6 +41,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void start_upstream();
     void connect_failed(int error);
     void upstream_ready();
+    bool frame_request_body();
     bool send_request();
     bool forward_response();
     bool parse_response_head();
@@ -70,7 +71,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     const std::string& service_name() const { return service_state_->name; }
 
     void build_request_head();
-    void build_response_head(const http::Head& head, bool interim);
+    void build_response_head(const http::Head& head, int status);
     void watch_client(int events);
 
     Worker::Impl& worker_;
@@ -78,7 +79,6 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;
-    Connector connector_;  // pins the routing of the request in flight
     config::Timeouts timeouts_;
     ev_io io_{};
     ev_timer timer_{};

@@ -713,16 +713,15 @@ class Bed:
         self.restore(r)  # SIGCONT
 
     def scenario_link_cut(self, r: Result) -> None:
-        # Every packet on node 1's end of its router link dropped, both ways (the machine
-        # may have no tc classifier modules; iptables is there).
-        rules = [["INPUT", "-i", "r", "-j", "DROP"], ["OUTPUT", "-o", "r", "-j", "DROP"]]
+        # Every packet on node 1's end of its router link dropped, both ways, in one
+        # iptables-restore commit (the machine may have no tc classifier modules). The
+        # clock starts when the rules are in place: spawning the command takes tens of ms.
+        rules = "*filter\n-I INPUT -i r -j DROP\n-I OUTPUT -o r -j DROP\nCOMMIT\n"
+        self.iptables_restore(rules)
         r.started = time.time()
-        for rule in rules:
-            self.ns.sh("n1", "iptables", "-I", *rule)
 
         def heal() -> None:
-            for rule in rules:
-                self.ns.sh("n1", "iptables", "-D", *rule)
+            self.iptables_restore(rules.replace("-I ", "-D "))
 
         self.cleanup_n1 = heal
         self.fault_route_change(r, only_n2, 10)
@@ -732,6 +731,10 @@ class Bed:
         time.sleep(2.5)  # cut past the client's timeout, as for sigstop
         r.ended = time.time()
         self.restore(r)
+
+    def iptables_restore(self, rules: str) -> None:
+        subprocess.run(["ip", "netns", "exec", self.ns.name("n1"), "iptables-restore",
+                        "--noflush"], input=rules, text=True, check=True, timeout=10)
 
     def scenario_router_restart(self, r: Result) -> None:
         r.started = time.time()

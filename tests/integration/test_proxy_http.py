@@ -257,6 +257,8 @@ def test_max_connections_refused_cleanly(start_backend, start_proxy, free_port):
     backend = start_backend("b1")
     service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
     proxy = start_proxy(make_config([service], admin_port=free_port(), max_connections=3))
+    # The readiness probe's connections count until the proxy has read their EOF.
+    wait_until(lambda: proxy.admin_json()["services"][0]["active_connections"] == 0, 5)
     held = [RawConnection(*proxy.service_address()) for _ in range(3)]
     try:
         for c in held:  # make sure the proxy accepted each one

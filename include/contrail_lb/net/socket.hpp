@@ -26,6 +26,8 @@ Fd connect_tcp(const SocketAddress& addr, int& error);
 int take_socket_error(int fd);
 
 void set_nodelay(int fd);
+// close() then sends a RST instead of a FIN: the peer cannot take what it got as complete.
+void reset_on_close(int fd);
 bool set_nonblocking(int fd);
 SocketAddress local_address(int fd);
 SocketAddress peer_address(int fd);

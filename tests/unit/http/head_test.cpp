@@ -87,7 +87,7 @@ TEST(Parser, ChunkedBodyFramedExactly) {
     std::string body = "3\r\nabc\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
     auto step = p.parse_body(body.data(), body.size());
     EXPECT_TRUE(step.complete);
-    EXPECT_EQ(step.consumed, 13u);  // 3\r\nabc\r\n0\r\n\r\n
+    EXPECT_EQ(step.ready, 13u);  // 3\r\nabc\r\n0\r\n\r\n
     std::string next = "GET /next HTTP/1.1\r\n\r\n";
     ASSERT_TRUE(p.parse_head(next.data(), next.size()));
     EXPECT_TRUE(p.message_complete());
@@ -98,10 +98,10 @@ TEST(Parser, ContentLengthBodyAcrossReads) {
     std::string head = "PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
     ASSERT_TRUE(p.parse_head(head.data(), head.size()));
     auto s1 = p.parse_body("ab", 2);
-    EXPECT_EQ(s1.consumed, 2u);
+    EXPECT_EQ(s1.ready, 2u);
     EXPECT_FALSE(s1.complete);
     auto s2 = p.parse_body("cdeXX", 5);
-    EXPECT_EQ(s2.consumed, 3u);
+    EXPECT_EQ(s2.ready, 3u);
     EXPECT_TRUE(s2.complete);
 }
 
@@ -125,7 +125,7 @@ TEST(Parser, ResponseUntilClose) {
     std::string head = "HTTP/1.1 200 OK\r\n\r\n";
     ASSERT_TRUE(p.parse_head(head.data(), head.size()));
     EXPECT_TRUE(p.body_until_close());
-    EXPECT_EQ(p.parse_body("abc", 3).consumed, 3u);
+    EXPECT_EQ(p.parse_body("abc", 3).ready, 3u);
     EXPECT_TRUE(p.finish());
 }
 
