@@ -63,6 +63,12 @@ void process_metrics(Exposition& m, const Context& ctx) {
     m.family("contrail_lb_state_generation", "gauge",
              "Number of state snapshots published (configuration, health and drain changes).");
     m.sample("contrail_lb_state_generation", {}, ctx.snapshot.generation);
+    m.family("contrail_lb_accept_pauses_total", "counter",
+             "Times a listener stopped accepting for 100ms because the process or the system "
+             "was out of file descriptors or socket memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).");
+    m.sample("contrail_lb_accept_pauses_total", {{"listener", "proxy"}}, ctx.accept_pauses.proxy);
+    m.sample("contrail_lb_accept_pauses_total", {{"listener", "admin"}}, ctx.accept_pauses.admin);
+    m.sample("contrail_lb_accept_pauses_total", {{"listener", "bgp"}}, ctx.accept_pauses.bgp);
 }
 
 void request_metrics(Exposition& m, const Context& ctx) {

@@ -181,12 +181,18 @@ Response Router::handle(const Request& request, double now) {
     runtime::Registry no_registry;
     std::optional<bgp::SpeakerStatus> bgp;
     if (sources_.bgp) bgp = sources_.bgp();
+    auto load = [](const std::atomic<uint64_t>* n) {
+        return n ? n->load(std::memory_order_relaxed) : 0;
+    };
+    AcceptPauses pauses{load(sources_.proxy_accept_pauses), load(sources_.admin_accept_pauses),
+                        bgp ? bgp->accept_pauses : 0};
     Context ctx{*snapshot,
                 sources_.registry ? *sources_.registry : no_registry,
                 bgp,
                 sources_.version,
                 sources_.started_at,
-                now};
+                now,
+                pauses};
 
     Response r;
     if (view == View::metrics) {

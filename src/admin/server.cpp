@@ -3,6 +3,7 @@
 // connection is always in one of three phases: reading a request, writing a response
 // (reading paused: pipelined requests wait in the kernel, not in our memory), or closing.
 #include "contrail_lb/admin/server.hpp"
+#include "contrail_lb/net/acceptor.hpp"
 
 #include <llhttp.h>
 #include <spdlog/spdlog.h>
@@ -22,9 +23,7 @@ namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxHeaderCount = 100;
-constexpr double kLingerSeconds = 2;       // after an error: let the client read it before RST
-constexpr double kAcceptRetrySeconds = 1;  // after EMFILE/ENFILE
-constexpr int kAcceptBatch = 64;           // accepts per readiness event, for fairness
+constexpr double kLingerSeconds = 2;  // after an error: let the client read it before RST
 
 }  // namespace
 
@@ -45,12 +44,11 @@ class Server::Impl {
     std::list<std::unique_ptr<Connection>> connections_;
 
   private:
-    void on_acceptable();
+    void on_accept(net::Fd fd, const net::SocketAddress& peer);
     void refuse(net::Fd fd);
 
     net::Fd listen_fd_;
-    net::IoWatcher accept_watcher_;
-    net::Timer accept_retry_;
+    net::Acceptor acceptor_;
     // Closed connections die here, outside their own callbacks.
     std::vector<std::unique_ptr<Connection>> closed_;
     net::Timer reaper_;
@@ -356,8 +354,10 @@ Server::Impl::Impl(struct ev_loop* loop, const net::SocketAddress& address, Sour
     : loop_(loop),
       limits_(limits),
       router_(std::move(sources)),
-      accept_watcher_(loop, [this](int) { on_acceptable(); }),
-      accept_retry_(loop, [this] { accept_watcher_.start(listen_fd_.get(), EV_READ); }),
+      acceptor_(
+          loop, "admin: listener " + address.to_string(),
+          [this](net::Fd fd, const net::SocketAddress& peer) { on_accept(std::move(fd), peer); },
+          router_.sources().admin_accept_pauses),
       reaper_(loop, [this] { closed_.clear(); }) {
     net::ListenOptions options;
     options.reuse_port = false;  // a second process on the same port must fail, not share
@@ -368,7 +368,7 @@ Server::Impl::Impl(struct ev_loop* loop, const net::SocketAddress& address, Sour
         throw std::runtime_error(fmt::format("admin: cannot listen on {}: {}", address.to_string(),
                                              net::error_text(error)));
     address_ = net::local_address(listen_fd_.get());
-    accept_watcher_.start(listen_fd_.get(), EV_READ);
+    acceptor_.start(listen_fd_.get());
     spdlog::info("admin: listening on http://{}", address_.to_string());
 }
 
@@ -377,29 +377,13 @@ Server::Impl::~Impl() {
         c->shut();
 }
 
-void Server::Impl::on_acceptable() {
-    for (int i = 0; i < kAcceptBatch; ++i) {
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        net::Fd fd(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                spdlog::error("admin: cannot accept connections for {}s: {}", kAcceptRetrySeconds,
-                              net::error_text(errno));
-                accept_watcher_.stop();
-                accept_retry_.start(kAcceptRetrySeconds);
-            }
-            return;  // EAGAIN, or the client already gave up (ECONNABORTED)
-        }
-        if (connections_.size() >= limits_.max_connections) {
-            refuse(std::move(fd));
-            continue;
-        }
-        auto peer = net::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-        connections_.push_back(std::make_unique<Connection>(*this, std::move(fd), peer));
-        connections_.back()->start(std::prev(connections_.end()));
+void Server::Impl::on_accept(net::Fd fd, const net::SocketAddress& peer) {
+    if (connections_.size() >= limits_.max_connections) {
+        refuse(std::move(fd));
+        return;
     }
+    connections_.push_back(std::make_unique<Connection>(*this, std::move(fd), peer));
+    connections_.back()->start(std::prev(connections_.end()));
 }
 
 // Over the connection limit: a short answer, best effort, and close.

@@ -13,6 +13,13 @@
 
 namespace clb::admin {
 
+// Times each kind of listener paused accepting, out of file descriptors (net::Acceptor).
+struct AcceptPauses {
+    uint64_t proxy = 0;
+    uint64_t admin = 0;
+    uint64_t bgp = 0;
+};
+
 struct Context {
     const runtime::Snapshot& snapshot;
     const runtime::Registry& registry;
@@ -20,6 +27,7 @@ struct Context {
     const std::string& version;
     double started_at;  // unix time
     double now;         // unix time
+    AcceptPauses accept_pauses;
 };
 
 // "UP", "DOWN" or "DRAINED" (drained wins: the operator's decision is what matters).

@@ -13,7 +13,9 @@
 #include "contrail_lb/admin/server.hpp"
 #include "contrail_lb/bgp/speaker.hpp"
 #include "contrail_lb/health/checker.hpp"
+#include "contrail_lb/net/fd_limit.hpp"
 #include "contrail_lb/net/loop.hpp"
+#include "contrail_lb/net/socket.hpp"
 #include "contrail_lb/proxy/worker.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "listeners.hpp"
@@ -110,8 +112,25 @@ class Control {
   private:
     void apply_globals(const config::Config& c) {
         spdlog::set_level(to_spdlog(c.global.log_level));
+        ensure_fd_limit(c.global.max_connections);
         context_.max_connections.store(c.global.max_connections);
         context_.access_log.store(c.global.access_log);
+    }
+
+    // Out of fds, every new connection fails: ask for what max_connections needs up front.
+    static void ensure_fd_limit(uint64_t max_connections) {
+        uint64_t needed = net::fds_needed(max_connections);
+        net::FdLimit limit = net::raise_fd_limit(needed);
+        if (limit.soft > limit.before)
+            spdlog::info("fd limit raised from {} to {} (global.max_connections {} needs {})",
+                         limit.before, limit.soft, max_connections, needed);
+        if (limit.soft < needed)
+            spdlog::warn(
+                "fd limit {} (hard limit {}) is below the {} that global.max_connections "
+                "{} needs: raise the hard limit (ulimit -Hn, the container's nofile "
+                "ulimit) or lower max_connections{}",
+                limit.soft, limit.hard, needed, max_connections,
+                limit.error ? "; setrlimit: " + net::error_text(limit.error) : "");
     }
 
     // On reload the new listener is bound before the old one closes: if it cannot be,
@@ -129,6 +148,8 @@ class Control {
         };
         sources.version = CLB_VERSION;
         sources.started_at = started_at_;
+        sources.proxy_accept_pauses = &context_.accept_pauses;
+        sources.admin_accept_pauses = &admin_accept_pauses_;
         try {
             admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources);
         } catch (const std::exception& e) {
@@ -318,6 +339,7 @@ class Control {
     double started_at_ = static_cast<double>(std::time(nullptr));
     runtime::Registry registry_;
     proxy::WorkerContext context_;
+    std::atomic<uint64_t> admin_accept_pauses_{0};  // survives admin listener changes
     Listeners listeners_;
     health::Checker checker_;
     std::vector<std::unique_ptr<proxy::Worker>> workers_;

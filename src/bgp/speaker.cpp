@@ -1,4 +1,5 @@
 #include "contrail_lb/bgp/speaker.hpp"
+#include "contrail_lb/net/acceptor.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -151,6 +152,7 @@ class Speaker::Impl {
         SpeakerStatus s;
         s.router_id = config_->router_id.to_string();
         s.local_as = config_->local_as;
+        s.accept_pauses = accept_pauses_.load(std::memory_order_relaxed);
         const auto bfd = bfd_ ? bfd_->snapshot() : nullptr;
         for (const auto& session : sessions_)
             if (!session->stopped() || shutting_down_)
@@ -344,26 +346,22 @@ class Speaker::Impl {
                               addr.to_string(), net::error_text(e));
         }
         auto listener = std::make_unique<Listener>(
-            loop_, std::move(fd), [this](net::Fd conn) { on_accept(std::move(conn)); });
-        listener->io.start(listener->fd.get(), EV_READ);
+            loop_, std::move(fd), "bgp: listener " + addr.to_string(),
+            [this](net::Fd conn, const net::SocketAddress&) { on_accept(std::move(conn)); },
+            &accept_pauses_);
         listeners_.push_back(std::move(listener));
         spdlog::info("bgp: accepting sessions from configured peers on {}", addr.to_string());
     }
 
     // A passive BGP socket; hands accepted connections to on_accept.
     struct Listener {
-        Listener(struct ev_loop* loop, net::Fd f, std::function<void(net::Fd)> cb)
-            : fd(std::move(f)), io(loop, [this](int) { accept_all(); }), on_accept(std::move(cb)) {}
-        void accept_all() {
-            for (;;) {
-                net::Fd conn(::accept4(fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-                if (!conn) return;  // EAGAIN, or a transient error: the next event retries
-                on_accept(std::move(conn));
-            }
+        Listener(struct ev_loop* loop, net::Fd f, std::string label,
+                 net::Acceptor::OnAccept on_accept, std::atomic<uint64_t>* pauses)
+            : fd(std::move(f)), acceptor(loop, std::move(label), std::move(on_accept), pauses) {
+            acceptor.start(fd.get());
         }
         net::Fd fd;
-        net::IoWatcher io;
-        std::function<void(net::Fd)> on_accept;
+        net::Acceptor acceptor;
     };
 
     void on_accept(net::Fd fd) {
@@ -494,6 +492,7 @@ class Speaker::Impl {
     std::vector<std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> retiring_;  // stopped by a reload, flushing their Cease
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::atomic<uint64_t> accept_pauses_{0};
     net::Timer graceful_timer_;
     net::Timer withdraw_wait_timer_;
     net::Timer shutdown_timer_;

@@ -204,8 +204,9 @@ std::optional<std::string> Loader::readable_file(const YAML::Node& node, const s
 
 HealthCheck Loader::load_health_check(const YAML::Node& node, const std::string& path) {
     HealthCheck check;
-    Section section(diag_, node, path,
-                    {"type", "path", "expect_status", "interval", "timeout", "rise", "fall"});
+    Section section(
+        diag_, node, path,
+        {"type", "path", "expect_status", "interval", "timeout", "rise", "fall", "error_limit"});
     if (!section.valid()) return check;
     if (auto value = section.require_value("type")) {
         auto type = scalars_.choice<CheckType>(
@@ -253,6 +254,7 @@ HealthCheck Loader::load_health_check(const YAML::Node& node, const std::string&
     section.read("timeout", check.timeout, duration_at_least(scalars_, Duration(1)));
     section.read("rise", check.rise, integer_in<unsigned>(scalars_, 1, 100));
     section.read("fall", check.fall, integer_in<unsigned>(scalars_, 1, 100));
+    section.read("error_limit", check.error_limit, integer_in<unsigned>(scalars_, 0, 1000));
     return check;
 }
 

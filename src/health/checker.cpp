@@ -33,7 +33,7 @@ std::string describe(const runtime::Backend& b) {
 }
 
 // "3 consecutive failures"
-std::string streak(unsigned n, const char* one, const char* many) {
+std::string streak_text(unsigned n, const char* one, const char* many) {
     return std::to_string(n) + " consecutive " + (n == 1 ? one : many);
 }
 
@@ -54,8 +54,8 @@ class BackendCheck {
           label_(describe(*backend_)),
           settings_(settings),
           state_(settings.rise, settings.fall, up),
-          probe_(context.loop,
-                 [this](bool ok, const std::string& reason) { on_result(ok, reason); }),
+          probe_(context.loop, [this](Probe::Verdict verdict,
+                                      const std::string& reason) { on_result(verdict, reason); }),
           schedule_(context.loop, [this] { on_schedule(); }) {}
 
     const config::HealthCheck& settings() const { return settings_; }
@@ -75,8 +75,9 @@ class BackendCheck {
     }
 
     // A worker could not connect to this backend on live traffic.
-    void failed_on_traffic(int error) {
+    void failed_on_traffic(int error, unsigned streak) {
         std::string reason = describe_error(error) + " on live traffic";
+        if (streak > 1) reason += " (" + streak_text(streak, "failure", "failures") + ")";
         if (state_.force_down() != RiseFall::Change::went_down) {
             spdlog::debug("backend {} is already DOWN: {}", label_, reason);
             return;
@@ -107,9 +108,15 @@ class BackendCheck {
             check_now();
     }
 
-    void on_result(bool ok, const std::string& reason) {
-        bool first = checks_++ == 0;
+    void on_result(Probe::Verdict verdict, const std::string& reason) {
         if (due_) check_now();
+        if (verdict == Probe::Verdict::inconclusive) {
+            // Our own fault: no verdict on the backend, whose state and streaks stay.
+            spdlog::debug("health check of backend {} not run: {} (a local fault)", label_, reason);
+            return;
+        }
+        bool ok = verdict == Probe::Verdict::passed;
+        bool first = checks_++ == 0;
         RiseFall::Change change = state_.record(ok);
         spdlog::debug("health check of backend {} {}: {}", label_, ok ? "passed" : "failed",
                       reason);
@@ -117,9 +124,11 @@ class BackendCheck {
         context_.registry.record_check(*backend_, ok, reason);
         switch (change) {
             case RiseFall::Change::went_up: {
+                backend_->consecutive_errors.store(0, std::memory_order_relaxed);
                 std::string why =
                     state_.successes() > 1
-                        ? reason + " (" + streak(state_.successes(), "success", "successes") + ")"
+                        ? reason + " (" + streak_text(state_.successes(), "success", "successes") +
+                              ")"
                         : reason;
                 spdlog::info("backend {} is UP: {}", label_, why);
                 context_.registry.set_health(*backend_, true, why);
@@ -127,7 +136,7 @@ class BackendCheck {
             }
             case RiseFall::Change::went_down: {
                 std::string why =
-                    reason + " (" + streak(state_.failures(), "failure", "failures") + ")";
+                    reason + " (" + streak_text(state_.failures(), "failure", "failures") + ")";
                 spdlog::warn("backend {} is DOWN: {}", label_, why);
                 context_.registry.set_health(*backend_, false, why);
                 break;
@@ -155,6 +164,7 @@ class BackendCheck {
 struct TrafficFailure {
     std::shared_ptr<runtime::Backend> backend;
     int error = 0;
+    unsigned streak = 1;
 };
 
 }  // namespace
@@ -167,7 +177,8 @@ class Checker::Impl {
           waker_(loop, [this] { drain_failures(); }) {}
 
     void apply(const runtime::Snapshot& snapshot);
-    void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error);
+    void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                        unsigned streak);
     void stop();
     size_t checked_backends() const { return checks_.size(); }
 
@@ -227,14 +238,15 @@ void Checker::Impl::stop() {
     checks_.clear();
 }
 
-void Checker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error) {
+void Checker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                                   unsigned streak) {
     {
         std::lock_guard lock(failures_mutex_);
         // A burst from many workers queues one entry per backend: the queue stays as small
         // as the backend list, and the wake-up already sent covers it.
         for (const auto& f : failures_)
             if (f.backend == backend) return;
-        failures_.push_back({backend, error});
+        failures_.push_back({backend, error, streak});
     }
     waker_.send();
 }
@@ -254,7 +266,7 @@ void Checker::Impl::drain_failures() {
                           describe(*f.backend), describe_error(f.error));
             continue;
         }
-        it->second->failed_on_traffic(f.error);
+        it->second->failed_on_traffic(f.error, f.streak);
     }
 }
 
@@ -267,8 +279,9 @@ void Checker::apply(const runtime::Snapshot& snapshot) {
     impl_->apply(snapshot);
 }
 
-void Checker::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error) {
-    impl_->connect_failed(backend, error);
+void Checker::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                             unsigned streak) {
+    impl_->connect_failed(backend, error, streak);
 }
 
 void Checker::stop() {

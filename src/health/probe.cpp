@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "contrail_lb/net/socket.hpp"
+#include "contrail_lb/runtime/termination.hpp"
 
 namespace clb::health {
 
@@ -71,13 +72,21 @@ void Probe::cancel() {
 
 void Probe::finish(bool ok, const std::string& reason) {
     cancel();
-    done_(ok, reason);  // last: it may start the next check
+    done_(ok ? Verdict::passed : Verdict::failed, reason);  // last: it may start the next check
+}
+
+void Probe::finish_with_error(int error) {
+    if (runtime::backend_caused(error)) {
+        finish(false, describe_error(error));
+        return;
+    }
+    cancel();
+    done_(Verdict::inconclusive, describe_error(error));
 }
 
 void Probe::on_deadline() {
     if (early_error_ != 0) {
-        int error = std::exchange(early_error_, 0);
-        finish(false, describe_error(error));
+        finish_with_error(std::exchange(early_error_, 0));
         return;
     }
     finish(false, "timeout after " + config::format_duration(settings_.timeout));
@@ -99,7 +108,7 @@ void Probe::on_io(int) {
 
 void Probe::on_connected() {
     if (int error = net::take_socket_error(fd_.get()); error != 0) {
-        finish(false, describe_error(error));
+        finish_with_error(error);
         return;
     }
     if (settings_.type != config::CheckType::http) {
@@ -120,7 +129,7 @@ void Probe::send_request() {
             io_.start(fd_.get(), EV_WRITE);
             return;
         } else if (errno != EINTR) {
-            finish(false, describe_error(errno));
+            finish_with_error(errno);
             return;
         }
     }
@@ -134,7 +143,7 @@ void Probe::receive_response() {
         ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) finish(false, describe_error(errno));
+            if (errno != EAGAIN && errno != EWOULDBLOCK) finish_with_error(errno);
             return;
         }
         ResponseParser::Result result;

@@ -24,8 +24,11 @@ std::string make_request(const std::string& path, const net::SocketAddress& targ
 
 class Probe {
   public:
-    // `ok`: the check passed; `reason`: "connected", "status 200", "timeout after 1s", ...
-    using Done = std::function<void(bool ok, const std::string& reason)>;
+    // passed or failed; inconclusive when this process could not run the check (out of
+    // fds, of source ports: a local fault says nothing about the backend).
+    enum class Verdict { passed, failed, inconclusive };
+    // `reason`: "connected", "status 200", "timeout after 1s", ...
+    using Done = std::function<void(Verdict verdict, const std::string& reason)>;
 
     Probe(struct ev_loop* loop, Done done);
     Probe(const Probe&) = delete;
@@ -47,6 +50,7 @@ class Probe {
     void send_request();
     void receive_response();
     void finish(bool ok, const std::string& reason);
+    void finish_with_error(int error);
 
     Done done_;
     net::Fd fd_;

@@ -104,12 +104,17 @@ std::unique_ptr<Upstream> Connector::reconnect() {
     return nullptr;
 }
 
+void Connector::connected() {
+    auto& streak = backend_->state->consecutive_errors;
+    if (streak.load(std::memory_order_relaxed) != 0) streak.store(0, std::memory_order_relaxed);
+}
+
 void Connector::failed(int error) {
     record_failure(backend_->state, error);
 }
 
 void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error) {
-    host_.connect_failed(backend, error, service_->config->timeouts.connect);
+    host_.connect_failed(backend, error, *service_->config);
     last_error_ = error;
     if (runtime::backend_caused(error)) tried_.push_back(backend.get());
 }

@@ -34,9 +34,9 @@ class ConnectorHost {
     virtual const std::shared_ptr<Routing>& routing() const = 0;
     virtual UpstreamPool& upstreams() = 0;
     // A connect attempt failed: count it, log it, tell passive health when it was the
-    // backend's fault.
+    // backend's fault (`service` has the timeout and the passive-detection threshold).
     virtual void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                                config::Duration connect_timeout) = 0;
+                                const config::Service& service) = 0;
 
   protected:
     ~ConnectorHost() = default;
@@ -62,6 +62,9 @@ class Connector {
     // (a pooled connection was closed by the backend as we reused it). Null when the
     // connect fails at once (reported); then call connect() to go on with the retries.
     std::unique_ptr<Upstream> reconnect();
+    // The connection returned by connect() completed its handshake: the backend's run of
+    // failures on live traffic ends.
+    void connected();
     // The connection returned by connect() failed (error from SO_ERROR, ETIMEDOUT on
     // timeouts.connect): reported; the next connect() tries another backend.
     void failed(int error);

@@ -97,6 +97,7 @@ class TcpSession final : public Session, private UpstreamOwner {
                 return;
             }
             up_->connected = true;
+            connector_.connected();
             up_->backend()->connections_total.add();
             server_seen_ = now();
         }

@@ -18,7 +18,6 @@ double monotonic_seconds() {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
-constexpr int kAcceptBurst = 64;  // accepts per readiness event, so one listener can't starve
 }  // namespace
 
 // ---- Worker ------------------------------------------------------------------------
@@ -80,8 +79,7 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
 Worker::Impl::~Impl() {
     ev_prepare_stop(loop_.raw(), &prepare_);
     ev_timer_stop(loop_.raw(), &tick_);
-    for (auto& l : listeners_)
-        ev_io_stop(loop_.raw(), &l->io);
+    listeners_.clear();
     sessions_.clear();
     closed_.clear();
 }
@@ -169,23 +167,27 @@ void Worker::Impl::install_snapshot(std::shared_ptr<const runtime::Snapshot> sna
     routing_ = std::make_shared<Routing>(std::move(snapshot), seed);
 }
 
+Worker::Impl::Listener::Listener(Impl& impl, ListenerSocket s)
+    : socket(std::move(s)),
+      acceptor(
+          impl.loop(),
+          fmt::format("worker {}: {} listener {}", impl.owner_.id(), socket.service,
+                      socket.address.to_string()),
+          [&impl, this](net::Fd fd, const net::SocketAddress& peer) {
+              impl.start_session(std::move(fd), peer, socket);
+          },
+          &impl.context_.accept_pauses) {
+    acceptor.start(socket.fd->get());
+}
+
 void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
-    for (auto& l : listeners_)
-        ev_io_stop(loop_.raw(), &l->io);
     listeners_.clear();
-    for (auto& s : sockets) {
-        auto l = std::make_unique<Listener>();
-        l->socket = std::move(s);
-        l->impl = this;
-        ev_io_init(&l->io, &Impl::on_accept, l->socket.fd->get(), EV_READ);
-        l->io.data = l.get();
-        ev_io_start(loop_.raw(), &l->io);
-        listeners_.push_back(std::move(l));
-    }
+    for (auto& s : sockets)
+        listeners_.push_back(std::make_unique<Listener>(*this, std::move(s)));
 }
 
 void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                                  config::Duration connect_timeout) {
+                                  const config::Service& service) {
     if (!runtime::backend_caused(error)) {
         local_fault(*backend, error);
         return;
@@ -193,9 +195,14 @@ void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backe
     backend->connect_failures.add();
     spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
                  backend->address.to_string(),
-                 error == ETIMEDOUT ? "timeout after " + config::format_duration(connect_timeout)
-                                    : net::error_text(error));
-    if (context_.failures) context_.failures->connect_failed(backend, error);
+                 error == ETIMEDOUT
+                     ? "timeout after " + config::format_duration(service.timeouts.connect)
+                     : net::error_text(error));
+    // Workers count the run together; whoever reaches the threshold reports it.
+    unsigned streak = backend->consecutive_errors.fetch_add(1, std::memory_order_relaxed) + 1;
+    unsigned limit = service.health_check.error_limit;
+    if (context_.failures && limit > 0 && streak >= limit)
+        context_.failures->connect_failed(backend, error, streak);
 }
 
 // Out of fds or source ports, every request fails alike: one line a second, not one each.
@@ -209,8 +216,9 @@ void Worker::Impl::local_fault(const runtime::Backend& backend, int error) {
         "worker {}: cannot connect to backend {}/{}: {} (a local fault, not held against the "
         "backend{})",
         owner_.id(), backend.service, backend.name, net::error_text(error),
-        local_faults_unlogged_ ? fmt::format("; {} more since the last report", local_faults_unlogged_)
-                               : std::string());
+        local_faults_unlogged_
+            ? fmt::format("; {} more since the last report", local_faults_unlogged_)
+            : std::string());
     local_fault_logged_at_ = t;
     local_faults_unlogged_ = 0;
 }
@@ -221,29 +229,6 @@ void Worker::Impl::close(Session& session) {
     sessions_.erase(it);
     owner_.sessions_.store(static_cast<uint32_t>(sessions_.size()), std::memory_order_relaxed);
     context_.connections.fetch_sub(1, std::memory_order_relaxed);
-}
-
-void Worker::Impl::on_accept(struct ev_loop*, ev_io* w, int) {
-    auto* l = static_cast<Listener*>(w->data);
-    l->impl->accept_from(*l);
-}
-
-void Worker::Impl::accept_from(Listener& listener) {
-    for (int i = 0; i < kAcceptBurst; ++i) {
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        int fd = ::accept4(listener.socket.fd->get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                spdlog::error("worker {}: accept on {}: {} (raise the fd limit)", owner_.id(),
-                              listener.socket.address.to_string(), net::error_text(errno));
-            return;
-        }
-        net::Fd client(fd);
-        auto peer = net::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-        start_session(std::move(client), peer, listener.socket);
-    }
 }
 
 void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
@@ -278,8 +263,6 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
 
 void Worker::Impl::start_drain() {
     draining_ = true;
-    for (auto& l : listeners_)
-        ev_io_stop(loop_.raw(), &l->io);
     listeners_.clear();
     upstreams_.clear();
     // drain() may close the session, which moves it out of sessions_.

@@ -13,6 +13,7 @@
 #include "access_log.hpp"
 #include "buffer.hpp"
 #include "connector.hpp"
+#include "contrail_lb/net/acceptor.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/proxy/worker.hpp"
 #include "http_exchange.hpp"
@@ -51,7 +52,7 @@ class Worker::Impl final : public ConnectorHost {
     // A connect to a backend failed: count it, log it, tell the health checker when the
     // backend caused it.
     void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                        config::Duration connect_timeout) override;
+                        const config::Service& service) override;
     // The session ends; it is destroyed after the current event.
     void close(Session& session);
 
@@ -65,9 +66,9 @@ class Worker::Impl final : public ConnectorHost {
 
   private:
     struct Listener {
+        Listener(Impl& impl, ListenerSocket s);
         ListenerSocket socket;
-        ev_io io{};
-        Impl* impl = nullptr;
+        net::Acceptor acceptor;
     };
     struct Mailbox {
         std::mutex mutex;
@@ -78,10 +79,8 @@ class Worker::Impl final : public ConnectorHost {
         double stall = 0;
     };
 
-    static void on_accept(struct ev_loop*, ev_io* w, int);
     static void on_prepare(struct ev_loop*, ev_prepare* w, int);
     static void on_tick(struct ev_loop*, ev_timer* w, int);
-    void accept_from(Listener& listener);
     void start_session(net::Fd fd, const net::SocketAddress& peer, const ListenerSocket& listener);
     void read_mailbox();
     void install_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);

@@ -7,6 +7,8 @@
 // and a connection limit.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +28,10 @@ struct Sources {
     std::function<std::optional<bgp::SpeakerStatus>()> bgp;  // empty or nullopt: no bgp section
     std::string version;                                     // "0.1.0"
     double started_at = 0;                                   // unix time
+    // Listener pauses (net::Acceptor: out of fds) for contrail_lb_accept_pauses_total; the
+    // BGP listener's come with the speaker's status. Either may be null.
+    const std::atomic<uint64_t>* proxy_accept_pauses = nullptr;
+    std::atomic<uint64_t>* admin_accept_pauses = nullptr;  // counted by the Server itself
 };
 
 // Protection against slow or hostile clients. The defaults suit production; tests shrink them.

@@ -55,6 +55,9 @@ struct HealthCheck {
     Duration timeout = 1s;
     unsigned rise = 2;
     unsigned fall = 3;
+    // Passive detection: consecutive failed connects on live traffic (refused, reset,
+    // timeout; never a local fault) that take an UP backend DOWN; 0 turns it off.
+    unsigned error_limit = 1;
 };
 
 struct Backend {

@@ -29,10 +29,12 @@ class Checker : public runtime::FailureSink {
     // their rise/fall streaks), removed backends and `type: none` services get no checks.
     void apply(const runtime::Snapshot& snapshot);
 
-    // Thread-safe, for the workers' failure path: a connect error on live traffic takes an
-    // UP, actively checked backend DOWN at once and checks it again right away. Bursts from
-    // many workers about the same backend make one transition.
-    void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error) override;
+    // Thread-safe, for the workers' failure path: `streak` connect errors in a row on live
+    // traffic (health_check.error_limit, counted by the workers) take an UP, actively
+    // checked backend DOWN at once and check it again right away. Bursts from many workers
+    // about the same backend make one transition.
+    void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
+                        unsigned streak) override;
 
     // Stops every check and closes their sockets (shutdown). Later apply() calls and
     // failure reports are ignored.

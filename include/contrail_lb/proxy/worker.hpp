@@ -32,6 +32,7 @@ struct WorkerContext {
     std::atomic<uint32_t> max_connections{50000};
     std::atomic<bool> access_log{true};
     runtime::FailureSink* failures = nullptr;  // passive health reports
+    std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)
 };
 
 class Worker {

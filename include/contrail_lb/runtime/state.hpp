@@ -41,6 +41,8 @@ struct Backend {
     std::atomic<int32_t> active_connections{0};  // to this backend, all workers
     Counter connections_total;
     Counter connect_failures;
+    // Failed connects on live traffic since the last good one (passive detection).
+    std::atomic<uint32_t> consecutive_errors{0};
     Counter bytes_in;   // from the backend
     Counter bytes_out;  // to the backend
     StatusCounters responses;
@@ -144,7 +146,9 @@ class Registry {
 class FailureSink {
   public:
     virtual ~FailureSink() = default;
-    virtual void connect_failed(const std::shared_ptr<Backend>& backend, int error) = 0;
+    // `streak` failures in a row (health_check.error_limit reached); backend-caused only.
+    virtual void connect_failed(const std::shared_ptr<Backend>& backend, int error,
+                                unsigned streak) = 0;
 };
 
 }  // namespace clb::runtime

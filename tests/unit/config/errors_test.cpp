@@ -436,6 +436,7 @@ services:
       timeout: 0s
       rise: 0
       fall: 101
+      error_limit: 1001
     backends:
       - { name: b1, address: "127.0.0.1:9101" }
 )"),
@@ -448,7 +449,9 @@ services:
                       "t.yaml:9:16: services[0].health_check.timeout: 0s is too short: must be "
                       "greater than 0",
                       "t.yaml:10:13: services[0].health_check.rise: 0 is out of range 1..100",
-                      "t.yaml:11:13: services[0].health_check.fall: 101 is out of range 1..100"}));
+                      "t.yaml:11:13: services[0].health_check.fall: 101 is out of range 1..100",
+                      "t.yaml:12:20: services[0].health_check.error_limit: 1001 is out of range "
+                      "0..1000"}));
 }
 
 TEST(Errors, HealthCheckPathCannotInjectIntoTheRequestLine) {

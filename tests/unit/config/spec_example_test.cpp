@@ -161,6 +161,7 @@ TEST_F(SpecExample, LoadsWithEveryValue) {
     EXPECT_EQ(api.health_check.timeout, 1s);
     EXPECT_EQ(api.health_check.rise, 2u);
     EXPECT_EQ(api.health_check.fall, 3u);
+    EXPECT_EQ(api.health_check.error_limit, 1u);  // not in the SPEC example: the default
     ASSERT_EQ(api.backends.size(), 3u);
     for (size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(api.backends[i].name, "ctrl" + std::to_string(i + 1));
@@ -300,7 +301,7 @@ services:
     balance: maglev
     retries: 0
     timeouts: { connect: 250ms, client: 0, server: 1h, http_request: 1m, keep_alive: 1s }
-    health_check: { type: tcp, interval: 500ms, timeout: 250ms, rise: 1, fall: 100 }
+    health_check: { type: tcp, interval: 500ms, timeout: 250ms, rise: 1, fall: 100, error_limit: 0 }
     backends:
       - { name: a, address: "127.0.0.1:9201", weight: 0 }
       - { name: b, address: "127.0.0.1:9202", weight: 256, backup: true }
@@ -340,6 +341,7 @@ bgp:
     EXPECT_EQ(s.timeouts.server, 1h);
     EXPECT_EQ(s.health_check.type, CheckType::tcp);
     EXPECT_EQ(s.health_check.fall, 100u);
+    EXPECT_EQ(s.health_check.error_limit, 0u);
     EXPECT_EQ(s.backends[0].weight, 0u);
     EXPECT_EQ(s.backends[1].weight, 256u);
     EXPECT_TRUE(s.backends[1].backup);

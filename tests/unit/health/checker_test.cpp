@@ -336,7 +336,7 @@ TEST_F(CheckerTest, PassiveFailureFromWorkersTakesBackendDownOnce) {
     for (int w = 0; w < 4; ++w)
         workers.emplace_back([&] {
             for (int i = 0; i < 50; ++i)
-                checker_.connect_failed(target, ECONNREFUSED);
+                checker_.connect_failed(target, ECONNREFUSED, 1);
         });
     auto reported_at = Clock::now();
     bool down = run_until(
@@ -364,7 +364,8 @@ TEST_F(CheckerTest, PassiveFailureWithoutChecksKeepsBackendUp) {
     apply(make_config(config::HealthCheck{}, {server.address()}));  // type none
     EXPECT_EQ(checker_.checked_backends(), 0u);
     ASSERT_TRUE(up(0));
-    std::thread worker([&, target = backend(0)] { checker_.connect_failed(target, ECONNREFUSED); });
+    std::thread worker(
+        [&, target = backend(0)] { checker_.connect_failed(target, ECONNREFUSED, 1); });
     worker.join();
     run_until(
         loop_, [] { return false; }, 50ms);
@@ -452,7 +453,7 @@ TEST_F(CheckerTest, StopClosesEverything) {
     run_until(
         loop_, [] { return false; }, 300ms);
     EXPECT_EQ(server.requests(), requests);
-    checker_.connect_failed(backend(0), ECONNREFUSED);  // ignored after stop
+    checker_.connect_failed(backend(0), ECONNREFUSED, 1);  // ignored after stop
     run_until(
         loop_, [] { return false; }, 50ms);
     EXPECT_TRUE(up(0));

@@ -96,7 +96,7 @@ class Host final : public ConnectorHost {
     const std::shared_ptr<Routing>& routing() const override { return routing_; }
     UpstreamPool& upstreams() override { return upstreams_; }
     void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                        config::Duration) override {
+                        const config::Service&) override {
         failures.push_back({backend->name, error});
     }
 

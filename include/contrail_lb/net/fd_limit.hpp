@@ -1,0 +1,24 @@
+// The process's file descriptor limit (RLIMIT_NOFILE), raised to what the configuration
+// needs: each client connection takes one fd and, while a request is in flight or its
+// backend connection is pooled, a second one.
+#pragma once
+
+#include <cstdint>
+
+namespace clb::net {
+
+struct FdLimit {
+    uint64_t before = 0;  // soft limit found
+    uint64_t soft = 0;    // soft limit now
+    uint64_t hard = 0;
+    int error = 0;  // errno of a failed setrlimit, else 0
+};
+
+// What `max_connections` client connections need: two fds each, plus room for listeners,
+// health checks, admin and BGP connections, logs.
+uint64_t fds_needed(uint64_t max_connections);
+
+// Raises the soft limit to `wanted` (never lowers it), capped at the hard limit.
+FdLimit raise_fd_limit(uint64_t wanted);
+
+}  // namespace clb::net
