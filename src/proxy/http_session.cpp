@@ -409,7 +409,7 @@ void HttpSession::upstream_ready() {
     if (!x_->up->reused) {
         x_->up->connected = true;
         x_->up->backend()->connections_total.add();
-        connector_.connected();
+        x_->connector->connected();
     }
     phase_ = Phase::exchange;
     x_->server_seen = now();
