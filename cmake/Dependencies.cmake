@@ -27,6 +27,32 @@ if(NOT EXISTS ${LLHTTP_INCLUDE_DIR}/llhttp.h)
   message(FATAL_ERROR "llhttp header ${LLHTTP_INCLUDE_DIR}/llhttp.h is missing: "
                       "run scripts/install-deps.sh (Debian package node-llhttp)")
 endif()
+# The parser wrapper (src/http/) is written against llhttp 8's API (Debian 12 ships 8.1);
+# another major version changes callbacks and error codes, so it is refused here rather
+# than miscompiled or misparsing at run time.
+set(CLB_LLHTTP_MAJOR_SUPPORTED 8)
+file(STRINGS ${LLHTTP_INCLUDE_DIR}/llhttp.h llhttp_version_lines
+     REGEX "^#define LLHTTP_VERSION_(MAJOR|MINOR|PATCH) +[0-9]+")
+foreach(part MAJOR MINOR PATCH)
+  set(llhttp_${part} "")
+  foreach(line ${llhttp_version_lines})
+    if(line MATCHES "^#define LLHTTP_VERSION_${part} +([0-9]+)")
+      set(llhttp_${part} ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+endforeach()
+if(llhttp_MAJOR STREQUAL "")
+  message(FATAL_ERROR "${LLHTTP_INCLUDE_DIR}/llhttp.h has no LLHTTP_VERSION_MAJOR: "
+                      "is it llhttp's header? (Debian package node-llhttp)")
+endif()
+set(LLHTTP_VERSION "${llhttp_MAJOR}.${llhttp_MINOR}.${llhttp_PATCH}")
+if(NOT llhttp_MAJOR EQUAL CLB_LLHTTP_MAJOR_SUPPORTED)
+  message(FATAL_ERROR "llhttp ${LLHTTP_VERSION} found in ${LLHTTP_INCLUDE_DIR}, but contrail-lb "
+                      "supports llhttp ${CLB_LLHTTP_MAJOR_SUPPORTED}.x only (Debian 12's node-llhttp); "
+                      "point LLHTTP_SOURCE_DIR and LLHTTP_INCLUDE_DIR at an llhttp "
+                      "${CLB_LLHTTP_MAJOR_SUPPORTED}.x")
+endif()
+message(STATUS "llhttp ${LLHTTP_VERSION}: ${LLHTTP_SOURCE_DIR}")
 add_library(llhttp_static STATIC ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c
                                  ${LLHTTP_SOURCE_DIR}/llhttp.c)
 target_include_directories(llhttp_static SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})

@@ -16,7 +16,8 @@ fi
 jobs="${CLB_JOBS:-$(nproc)}"
 
 echo "build: configuring $dir ${*:-}"
-cmake -S . -B "$dir" -G Ninja "$@"
+# Warnings are errors in every build of ours (CI, the image); a later -DCLB_WERROR=OFF wins.
+cmake -S . -B "$dir" -G Ninja -DCLB_WERROR=ON "$@"
 
 targets=()
 for target in ${BUILD_TARGETS:-}; do targets+=(--target "$target"); done

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Runs every test contrail-lb has, in stages, and ends with "N passed, N failed".
+# Runs every test contrail-lb has, in stages, and ends with "N passed, N failed, N skipped".
 #
 #   1. install-deps              scripts/install-deps.sh
 #   2. build release             build/        (-DCMAKE_BUILD_TYPE=RelWithDebInfo: -O2 -g)
 #   3. ctest                     build/        unit + integration, --output-on-failure
 #      bench smoke               bench/run.sh --smoke against build/: the harness works
 #                                (a few seconds per target; never a speed threshold)
-#   4. build asan+ubsan          build-asan/   (-DCLB_SANITIZE=ON)
-#   5. ctest -L unit             build-asan/
-#   6. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
-#   7. one stage per fuzz_*      each for CLB_FUZZ_SECONDS over tests/fuzz/corpus/MODULE/
+#   4. image smoke test          tests/image/smoke.sh: builds the container image (cached
+#                                base images and layers are reused) and runs it; skipped
+#                                where podman/docker or mmdebstrap is missing
+#   5. build asan+ubsan          build-asan/   (-DCLB_SANITIZE=ON)
+#   6. ctest -L unit             build-asan/
+#   7. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
+#   8. one stage per fuzz_*      each for CLB_FUZZ_SECONDS over tests/fuzz/corpus/MODULE/
 #                                (and tests/fuzz/NAME.dict when present)
 #
 # Environment knobs (defaults are what CI runs):
 #   CLB_FUZZ_SECONDS=60     time per fuzzer
 #   CLB_JOBS=$(nproc)       build parallelism
 #   CLB_BUILD_PREFIX=build  build dirs are PREFIX, PREFIX-asan, PREFIX-fuzz
-#   CLB_SKIP="asan fuzz"    skip stage groups: release, asan, fuzz
-# A stage whose build failed is counted as failed without running.
+#   CLB_SKIP="asan fuzz"    skip stage groups: release, image, asan, fuzz
+# A stage whose build failed is counted as failed without running. A stage whose command
+# exits 77 (the automake convention) could not run here and is counted as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 repo="$(pwd)"
@@ -29,7 +33,9 @@ export CLB_JOBS="${CLB_JOBS:-$(nproc)}"
 
 passed=0
 failed=0
+skipped_count=0
 failed_names=()
+skipped_names=()
 started_at=$SECONDS
 
 # stage NAME COMMAND...: runs one stage, prints its outcome and duration.
@@ -38,10 +44,18 @@ stage() {
     shift
     local begin=$SECONDS
     echo
-    echo "==> [$((passed + failed + 1))] $name"
-    if "$@"; then
+    echo "==> [$((passed + failed + skipped_count + 1))] $name"
+    local status=0
+    "$@" || status=$?
+    if ((status == 0)); then
         passed=$((passed + 1))
         echo "<== PASS $name ($((SECONDS - begin))s)"
+        return 0
+    fi
+    if ((status == 77)); then
+        skipped_count=$((skipped_count + 1))
+        skipped_names+=("$name")
+        echo "<== SKIP $name ($((SECONDS - begin))s)"
         return 0
     fi
     failed=$((failed + 1))
@@ -53,7 +67,7 @@ stage() {
 # fail_stage NAME REASON: counts a stage that could not run.
 fail_stage() {
     echo
-    echo "==> [$((passed + failed + 1))] $1"
+    echo "==> [$((passed + failed + skipped_count + 1))] $1"
     echo "<== FAIL $1 (not run: $2)"
     failed=$((failed + 1))
     failed_names+=("$1")
@@ -129,6 +143,14 @@ if ! skipped release; then
     fi
 fi
 
+if ! skipped image; then
+    if [[ -x "$prefix/clb-test-backend" ]]; then
+        stage "image smoke test (container on the host network)" bash tests/image/smoke.sh "$prefix/clb-test-backend"
+    else
+        fail_stage "image smoke test (container on the host network)" "$prefix/clb-test-backend was not built"
+    fi
+fi
+
 if ! skipped asan; then
     if stage "build asan+ubsan ($prefix-asan/)" env BUILD_TARGETS="$(unit_targets | xargs)" \
         bash scripts/build.sh "$prefix-asan" \
@@ -162,5 +184,6 @@ fi
 echo
 echo "==> summary after $(((SECONDS - started_at) / 60))m$(((SECONDS - started_at) % 60))s"
 for name in "${failed_names[@]}"; do echo "    failed: $name"; done
-echo "$passed passed, $failed failed"
+for name in "${skipped_names[@]}"; do echo "    skipped: $name"; done
+echo "$passed passed, $failed failed, $skipped_count skipped"
 ((failed == 0))

@@ -81,18 +81,20 @@ inline uint64_t client(uint32_t n) {
     return hash_client(net::IpAddress::v4(a));
 }
 
-inline std::vector<double> shares(const std::vector<int>& counts) {
+// Each value's share of the total: pick counts, or weights (what the counts should follow).
+template <typename Count>
+std::vector<double> shares(const std::vector<Count>& counts) {
     double total = 0;
-    for (int c : counts)
+    for (Count c : counts)
         total += c;
     std::vector<double> out;
-    for (int c : counts)
+    for (Count c : counts)
         out.push_back(c / total);
     return out;
 }
 
 inline std::vector<double> weight_shares(const std::vector<uint32_t>& weights) {
-    return shares(std::vector<int>(weights.begin(), weights.end()));
+    return shares(weights);
 }
 
 }  // namespace clb::balance::testing
