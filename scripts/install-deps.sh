@@ -20,7 +20,7 @@ test_packages=(
     googletest libgtest-dev libbenchmark-dev
     clang libclang-rt-14-dev
     python3 python3-pytest python3-yaml
-    curl wrk nghttp2-client
+    curl wrk nghttp2-client openssl
     haproxy bird2 gobgpd frr
     iproute2 iptables procps psmisc
     nginx libnginx-mod-http-echo gnuplot-nox util-linux

@@ -2,7 +2,9 @@
 // between them. Transport (sockets, parsing, timeouts) lives in server.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,12 @@ struct Request {
     std::string method;  // "GET"
     std::string target;  // as sent: "/stats?refresh=5"
     net::SocketAddress peer;
+    net::SocketAddress local;  // the address the client reached
+    // The fields access control looks at (access.cpp); empty when absent.
+    std::string host;
+    std::string origin;
+    std::string sec_fetch_site;
+    std::string authorization;
 };
 
 struct Response {
@@ -40,12 +48,20 @@ std::string_view target_path(std::string_view target);
 // The value of `name` in the target's query string, or empty.
 std::string_view query_parameter(std::string_view target, std::string_view name);
 
+// Who may do what (docs/admin.md "Access control"): nullopt when `request` may go on,
+// else the refusal (403 for a foreign Host or a cross-site request, 401 for a missing or
+// wrong token on a state-changing request).
+std::optional<Response> refuse_access(const Request& request, std::string_view token);
+// Equal contents in a time that does not depend on where they differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
 // Maps requests to the endpoints. Runs on the control thread.
 class Router {
   public:
     explicit Router(Sources sources) : sources_(std::move(sources)) {}
     Response handle(const Request& request, double now);
     const Sources& sources() const { return sources_; }
+    void set_token(std::string token) { sources_.token = std::move(token); }
 
   private:
     Response backend_admin(const Request& request, std::string_view service,

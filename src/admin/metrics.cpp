@@ -63,6 +63,9 @@ void process_metrics(Exposition& m, const Context& ctx) {
     m.family("contrail_lb_state_generation", "gauge",
              "Number of state snapshots published (configuration, health and drain changes).");
     m.sample("contrail_lb_state_generation", {}, ctx.snapshot.generation);
+    m.family("contrail_lb_log_lines_dropped_total", "counter",
+             "Log lines dropped because stderr did not keep up (the queues were full).");
+    m.sample("contrail_lb_log_lines_dropped_total", {}, ctx.log_lines_dropped);
     m.family("contrail_lb_accept_pauses_total", "counter",
              "Times a listener stopped accepting for 100ms because the process or the system "
              "was out of file descriptors or socket memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).");
@@ -226,6 +229,10 @@ void bgp_metrics(Exposition& m, const Context& ctx) {
     peer_family("contrail_lb_bgp_session_flaps_total", "counter",
                 "Times the session left the Established state.",
                 [](const Peer& p) { return uint64_t{p.flaps}; });
+    peer_family("contrail_lb_bgp_md5_failures_total", "counter",
+                "Connections to or from a peer with a password not used because the TCP MD5 "
+                "key could not be set on them.",
+                [](const Peer& p) { return p.md5_failures; });
 
     // BFD: only the peers that run it.
     auto bfd_family = [&](std::string_view name, std::string_view type, std::string_view help,

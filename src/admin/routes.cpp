@@ -19,6 +19,10 @@ const char* reason_phrase(int status) {
             return "Found";
         case 400:
             return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
         case 404:
             return "Not Found";
         case 405:
@@ -144,6 +148,15 @@ int refresh_seconds(std::string_view target) {
 Response Router::handle(const Request& request, double now) {
     std::string_view path = target_path(request.target);
     if (path.empty()) return text_response(400, "bad request target\n");
+    // Probes (a kubelet, Prometheus) reach these by whatever address they were given.
+    if (path != "/healthz" && path != "/metrics") {
+        if (auto refused = refuse_access(request, sources_.token)) {
+            spdlog::warn("admin: refused {} {} from {}: {}", request.method, path,
+                         request.peer.ip().to_string(),
+                         refused->body.substr(0, refused->body.find('\n')));
+            return *refused;
+        }
+    }
 
     if (path.starts_with("/api/v1/services/")) {
         auto s = path_segments(path);  // api v1 services SVC backends BE ACTION
@@ -167,7 +180,11 @@ Response Router::handle(const Request& request, double now) {
         return text_response(404, "not found\n");
     }
     if (!is_read(request)) return method_not_allowed("GET, HEAD", view == View::status);
-    if (view == View::healthz) return text_response(200, "ok");
+    if (view == View::healthz) {
+        std::string stalled = sources_.stalled ? sources_.stalled() : std::string();
+        if (!stalled.empty()) return text_response(503, stalled + "\n");
+        return text_response(200, "ok");
+    }
     if (view == View::index) {
         Response r = text_response(302, "see /stats\n");
         r.headers.emplace_back("Location", "/stats");
@@ -192,7 +209,8 @@ Response Router::handle(const Request& request, double now) {
                 sources_.version,
                 sources_.started_at,
                 now,
-                pauses};
+                pauses,
+                sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0};
 
     Response r;
     if (view == View::metrics) {

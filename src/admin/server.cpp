@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <list>
 #include <stdexcept>
@@ -72,6 +74,7 @@ class Connection {
     static Connection& of(llhttp_t* parser) { return *static_cast<Connection*>(parser->data); }
     int head_bytes(size_t n);
     int on_message_begin();
+    int on_header_complete();
     int on_headers_complete();
     int on_body(size_t n);
     int reject(int status, const char* reason);
@@ -92,6 +95,7 @@ class Connection {
     Server::Impl& server_;
     net::Fd fd_;
     net::SocketAddress peer_;
+    net::SocketAddress local_;
     std::list<std::unique_ptr<Connection>>::iterator self_;
     net::IoWatcher io_;
     net::Timer timer_;
@@ -102,7 +106,9 @@ class Connection {
     std::string out_;
     size_t out_offset_ = 0;
 
-    Request request_;  // the one being received
+    Request request_;    // the one being received
+    std::string field_;  // the header being received
+    std::string value_;
     bool in_request_ = false;
     size_t head_bytes_ = 0;
     size_t body_bytes_ = 0;
@@ -120,6 +126,7 @@ Connection::Connection(Server::Impl& server, net::Fd fd, net::SocketAddress peer
     : server_(server),
       fd_(std::move(fd)),
       peer_(peer),
+      local_(net::local_address(fd_.get())),
       io_(server.loop_, [this](int revents) { on_io(revents); }),
       timer_(server.loop_, [this] { on_timeout(); }) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
@@ -148,18 +155,23 @@ const llhttp_settings_t& Connection::parser_settings() {
             of(p).request_.target.append(at, n);
             return of(p).head_bytes(n);
         };
-        s.on_header_field = [](llhttp_t* p, const char*, size_t n) { return of(p).head_bytes(n); };
+        s.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+            of(p).field_.append(at, n);
+            return of(p).head_bytes(n);
+        };
         s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
             // llhttp accepts obs-fold (a value continued on the next line, which it reports
             // as a span right after the line break); refuse it, as the proxy does.
             Connection& c = of(p);
             if (c.byte_before(at) == '\n') return c.reject(400, "obsolete line folding");
+            c.value_.append(at, n);
             return c.head_bytes(n);
         };
         s.on_header_field_complete = [](llhttp_t* p) {
             Connection& c = of(p);
             return ++c.header_count_ > kMaxHeaderCount ? c.reject(431, "too many headers") : 0;
         };
+        s.on_header_value_complete = [](llhttp_t* p) { return of(p).on_header_complete(); };
         s.on_headers_complete = [](llhttp_t* p) { return of(p).on_headers_complete(); };
         s.on_body = [](llhttp_t* p, const char*, size_t n) { return of(p).on_body(n); };
         // Pause after each request: it is answered before the next one is parsed.
@@ -183,6 +195,9 @@ int Connection::head_bytes(size_t n) {
 int Connection::on_message_begin() {
     request_ = Request{};
     request_.peer = peer_;
+    request_.local = local_;
+    field_.clear();
+    value_.clear();
     in_request_ = true;
     head_bytes_ = body_bytes_ = header_count_ = 0;
     // The whole request must arrive within request_timeout of its first byte.
@@ -190,8 +205,31 @@ int Connection::on_message_begin() {
     return 0;
 }
 
+// Keeps the fields access control needs (access.cpp); a second Host is refused, as the
+// proxy does, so that nothing downstream can read another one.
+int Connection::on_header_complete() {
+    auto is = [this](std::string_view name) {
+        return field_.size() == name.size() &&
+               std::equal(name.begin(), name.end(), field_.begin(), [](char a, char b) {
+                   return a == std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    std::string* slot = is("host")             ? &request_.host
+                        : is("origin")         ? &request_.origin
+                        : is("sec-fetch-site") ? &request_.sec_fetch_site
+                        : is("authorization")  ? &request_.authorization
+                                               : nullptr;
+    if (slot && !slot->empty()) return reject(400, "duplicate header field");
+    if (slot) *slot = value_;
+    field_.clear();
+    value_.clear();
+    return 0;
+}
+
 int Connection::on_headers_complete() {
     request_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    if (request_.host.empty() && parser_.http_major == 1 && parser_.http_minor == 1)
+        return reject(400, "HTTP/1.1 request without Host");
     if ((parser_.flags & F_CONTENT_LENGTH) &&
         parser_.content_length > server_.limits_.max_body_bytes)
         return reject(413, "request body too large");
@@ -419,6 +457,10 @@ const net::SocketAddress& Server::address() const {
 
 size_t Server::connection_count() const {
     return impl_->connections_.size();
+}
+
+void Server::set_token(std::string token) {
+    impl_->router_.set_token(std::move(token));
 }
 
 }  // namespace clb::admin

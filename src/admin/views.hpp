@@ -28,6 +28,7 @@ struct Context {
     double started_at;  // unix time
     double now;         // unix time
     AcceptPauses accept_pauses;
+    uint64_t log_lines_dropped = 0;
 };
 
 // "UP", "DOWN" or "DRAINED" (drained wins: the operator's decision is what matters).

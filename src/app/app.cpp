@@ -1,6 +1,7 @@
 #include "contrail_lb/app/app.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "contrail_lb/admin/server.hpp"
 #include "contrail_lb/bgp/speaker.hpp"
 #include "contrail_lb/health/checker.hpp"
+#include "contrail_lb/log/writer.hpp"
 #include "contrail_lb/net/fd_limit.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -49,6 +51,13 @@ spdlog::level::level_enum to_spdlog(config::LogLevel level) {
     return spdlog::level::info;
 }
 
+// A worker loop silent this long is stalled: /healthz answers 503 and, with BGP, every
+// VIP is withdrawn. bgp.watchdog sets it; without a bgp section the same default holds.
+double watchdog_limit(const config::Config& c) {
+    auto limit = c.bgp ? c.bgp->watchdog : config::Bgp{}.watchdog;
+    return static_cast<double>(limit.count()) / 1000.;
+}
+
 unsigned worker_count(const config::Config& c) {
     if (c.global.workers) return c.global.workers;
     return std::max(1u, std::thread::hardware_concurrency());
@@ -57,8 +66,9 @@ unsigned worker_count(const config::Config& c) {
 // The control thread: everything but the proxying itself.
 class Control {
   public:
-    explicit Control(std::shared_ptr<const config::Config> config)
-        : loop_(net::Loop::make_default()),
+    Control(std::shared_ptr<const config::Config> config, log::Writer& log)
+        : log_(log),
+          loop_(net::Loop::make_default()),
           config_(std::move(config)),
           listeners_(worker_count(*config_)),
           checker_(loop_.raw(), registry_),
@@ -70,11 +80,11 @@ class Control {
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
           speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }) {
         context_.failures = &checker_;
+        context_.log = &log_;
         if (std::getenv("CLB_TEST_HOOKS")) {
             // SIGUSR2 stalls worker 0 for three watchdog periods (tests/integration).
             stall_signal_ = std::make_unique<net::SignalWatcher>(loop_.raw(), SIGUSR2, [this] {
-                double period = config_->bgp ? config_->bgp->watchdog.count() / 1000. : 1.;
-                if (!workers_.empty()) workers_[0]->stall_for_test(3 * period);
+                if (!workers_.empty()) workers_[0]->stall_for_test(3 * watchdog_limit(*config_));
             });
         }
     }
@@ -148,6 +158,9 @@ class Control {
         };
         sources.version = CLB_VERSION;
         sources.started_at = started_at_;
+        sources.stalled = [this] { return stalled_; };
+        sources.log_lines_dropped = [this] { return log_.dropped(); };
+        sources.token = c.admin.token;
         sources.proxy_accept_pauses = &context_.accept_pauses;
         sources.admin_accept_pauses = &admin_accept_pauses_;
         try {
@@ -243,8 +256,9 @@ class Control {
 
     void reload_admin(const config::Config& next) {
         bool same = admin_ && next.admin.listen && admin_->address() == *next.admin.listen;
+        if (same) admin_->set_token(next.admin.token);
         if (same || (!admin_ && !next.admin.listen)) return;
-        start_admin(next);
+        if (!start_admin(next) && admin_) admin_->set_token(next.admin.token);
     }
 
     // SIGTERM: withdraw the VIPs first and keep serving while the routers move new traffic
@@ -305,10 +319,10 @@ class Control {
         loop_.stop();
     }
 
-    // A worker whose loop stopped turning cannot serve: stop attracting traffic.
+    // A worker whose loop stopped turning cannot serve: /healthz says so, and the VIPs
+    // stop attracting traffic.
     void watch_workers() {
-        if (!speaker_ || !config_->bgp) return;
-        double limit = static_cast<double>(config_->bgp->watchdog.count()) / 1000.;
+        double limit = watchdog_limit(*config_);
         double now = monotonic_seconds();
         // This timer itself ran late: the whole process was frozen (SIGSTOP, a paused VM),
         // so the workers' silence measures the freeze, not a stall of theirs. While the
@@ -323,17 +337,19 @@ class Control {
             if (age > limit)
                 stalled = fmt::format("worker {} loop stalled for {:.1f}s", w->id(), age);
         }
+        stalled_ = stalled;
         bool healthy = stalled.empty();
         if (healthy != node_healthy_) {
             node_healthy_ = healthy;
             if (healthy)
                 spdlog::info("watchdog: every worker loop is turning again");
             else
-                spdlog::error("watchdog: {}: withdrawing every VIP", stalled);
-            speaker_->set_node_healthy(healthy, healthy ? "" : stalled);
+                spdlog::error("watchdog: {}{}", stalled, speaker_ ? ": withdrawing every VIP" : "");
+            if (speaker_) speaker_->set_node_healthy(healthy, healthy ? "" : stalled);
         }
     }
 
+    log::Writer& log_;
     net::Loop loop_;
     std::shared_ptr<const config::Config> config_;
     double started_at_ = static_cast<double>(std::time(nullptr));
@@ -359,6 +375,7 @@ class Control {
     bool node_healthy_ = true;
     double last_watch_ = 0;  // monotonic time of the previous watchdog run
     double resumed_at_ = 0;  // when the process last came back from a freeze
+    std::string stalled_;    // why the watchdog sees a stall; empty while every loop turns
 };
 
 }  // namespace
@@ -372,7 +389,10 @@ void setup_logging(config::LogLevel level) {
 
 int run(std::shared_ptr<const config::Config> config) {
     ::signal(SIGPIPE, SIG_IGN);
-    Control control(std::move(config));
+    // Declared first, destroyed last: it writes what the others log on their way out.
+    log::Writer log(STDERR_FILENO);
+    log::SpdlogRoute route(log);
+    Control control(std::move(config), log);
     return control.run();
 }
 

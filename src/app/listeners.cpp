@@ -15,10 +15,11 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
         std::shared_ptr<const tls::ServerContext> tls;
         if (svc.tls) {
             try {
-                tls = tls::ServerContext::load(svc.tls->cert, svc.tls->key);
+                tls = tls::ServerContext::load(*svc.tls);
             } catch (const std::exception& e) {
-                errors.push_back(svc.name + ": " + e.what());
-                complete_[svc.name] = false;
+                // Checked when the file was loaded, so the files changed since: the
+                // service keeps its listeners and the certificate it serves now.
+                errors.push_back(svc.name + ": " + e.what() + "; " + keep(svc, groups));
                 continue;
             }
         }
@@ -53,6 +54,23 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
         spdlog::info("{}: no longer listening on {}", g.service, key);
     groups_ = std::move(groups);
     return errors;
+}
+
+// Moves the service's TLS listeners, old certificate and all, into `groups`; says what
+// became of them.
+std::string Listeners::keep(const config::Service& svc, std::map<std::string, Group>& groups) {
+    size_t kept = 0;
+    for (const auto& addr : svc.listen) {
+        auto old = groups_.find(addr.to_string());
+        if (old == groups_.end() || old->second.service != svc.name || !old->second.tls) continue;
+        groups[old->first] = std::move(old->second);
+        groups_.erase(old);
+        ++kept;
+    }
+    complete_[svc.name] = kept == svc.listen.size();
+    if (kept == 0) return "not listening";
+    return "keeping the previous certificate" +
+           std::string(kept < svc.listen.size() ? " on the addresses it had" : "");
 }
 
 std::vector<proxy::ListenerSocket> Listeners::for_worker(unsigned worker) const {

@@ -32,6 +32,8 @@ class Listeners {
         std::vector<std::shared_ptr<net::Fd>> fds;  // one per worker
         std::shared_ptr<const tls::ServerContext> tls;
     };
+    std::string keep(const config::Service& svc, std::map<std::string, Group>& groups);
+
     unsigned workers_;
     std::map<std::string, Group> groups_;   // by address text
     std::map<std::string, bool> complete_;  // by service

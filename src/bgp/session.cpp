@@ -354,10 +354,14 @@ void Session::dial() {
     const net::SocketAddress addr(settings_.address, settings_.port);
     net::Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int err = fd ? 0 : errno;
-    // The RFC 2385 key must be on the socket before the SYN leaves.
+    // The RFC 2385 key must be on the socket before the SYN leaves. Without it there is no
+    // session: an unauthenticated one is what the password is there to prevent.
     if (!err && !settings_.password.empty()) {
-        if (int md5 = set_tcp_md5(fd.get(), settings_.address, settings_.password))
-            spdlog::error("bgp peer {}: cannot set TCP MD5 key: {}", label_, net::error_text(md5));
+        if (int md5 = set_tcp_md5(fd.get(), settings_.address, settings_.password)) {
+            schedule_retry();
+            refuse_without_md5("cannot set the TCP MD5 key: " + net::error_text(md5));
+            return;
+        }
     }
     if (!err) {
         net::set_nodelay(fd.get());
@@ -372,6 +376,13 @@ void Session::dial() {
     connections_.push_back(std::make_unique<Connection>(*this, std::move(fd), true));
     connections_.back()->start_connecting();
     update_state("dialling out");
+}
+
+void Session::refuse_without_md5(const std::string& why) {
+    ++md5_failures_;
+    last_error_ = why;
+    spdlog::error("bgp peer {}: {}; no session without MD5", label_, why);
+    update_state(last_error_);
 }
 
 void Session::schedule_retry() {
@@ -714,6 +725,7 @@ PeerStatus Session::status() const {
     s.updates_in = updates_in_;
     s.updates_out = updates_out_;
     s.flaps = flaps_;
+    s.md5_failures = md5_failures_;
     return s;
 }
 

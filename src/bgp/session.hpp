@@ -70,6 +70,9 @@ class Session {
     void sync();
     // An accepted TCP connection from this peer's address.
     void accept(net::Fd fd);
+    // A connection of this peer could not be protected by its TCP MD5 key: counted,
+    // logged, and not used.
+    void refuse_without_md5(const std::string& why);
     // Sends `reason` on every connection that got as far as OPEN, closes them, stops dialling.
     void stop(const wire::Notification& reason);
     // RFC 5882: BFD saw the path to the peer fail. Ends every connection at once (Cease/BFD
@@ -131,6 +134,7 @@ class Session {
     std::string last_error_;
     uint64_t messages_in_ = 0, messages_out_ = 0, updates_in_ = 0, updates_out_ = 0;
     uint32_t flaps_ = 0;
+    uint64_t md5_failures_ = 0;
 };
 
 }  // namespace clb::bgp

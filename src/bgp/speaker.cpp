@@ -322,6 +322,7 @@ class Speaker::Impl {
 
     void open_listeners() {
         listeners_.clear();
+        md5_unprotected_.clear();
         if (!config_->listen || shutting_down_) return;
         bool v4 = false, v6 = false;
         for (const auto& p : config_->peers)
@@ -341,9 +342,13 @@ class Speaker::Impl {
         }
         for (const auto& p : config_->peers) {
             if (p.password.empty() || p.address.family() != any.family()) continue;
-            if (int e = set_tcp_md5(fd.get(), p.address, p.password))
-                spdlog::error("bgp: cannot set TCP MD5 key for {} on {}: {}", p.address.to_string(),
-                              addr.to_string(), net::error_text(e));
+            if (int e = set_tcp_md5(fd.get(), p.address, p.password)) {
+                spdlog::error(
+                    "bgp: cannot set the TCP MD5 key for {} on {}: {}; refusing its "
+                    "connections",
+                    p.address.to_string(), addr.to_string(), net::error_text(e));
+                md5_unprotected_.push_back(p.address);
+            }
         }
         auto listener = std::make_unique<Listener>(
             loop_, std::move(fd), "bgp: listener " + addr.to_string(),
@@ -378,6 +383,11 @@ class Speaker::Impl {
         if (!match) {
             spdlog::warn("bgp: refused connection from {}: not a configured peer",
                          remote.to_string());
+            return;
+        }
+        if (std::find(md5_unprotected_.begin(), md5_unprotected_.end(), remote.ip()) !=
+            md5_unprotected_.end()) {
+            match->refuse_without_md5("incoming connection without the TCP MD5 key");
             return;
         }
         match->accept(std::move(fd));
@@ -492,6 +502,7 @@ class Speaker::Impl {
     std::vector<std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> retiring_;  // stopped by a reload, flushing their Cease
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<net::IpAddress> md5_unprotected_;  // peers whose key the listeners lack
     std::atomic<uint64_t> accept_pauses_{0};
     net::Timer graceful_timer_;
     net::Timer withdraw_wait_timer_;

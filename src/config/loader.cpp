@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -179,12 +180,41 @@ Global Loader::load_global(const YAML::Node& node) {
 
 Admin Loader::load_admin(const YAML::Node& node) {
     Admin admin;
-    Section section(diag_, node, "admin", {"listen"});
+    Section section(diag_, node, "admin", {"listen", "token_file"});
     if (auto value = section.require_value("listen")) {
         admin.listen = scalars_.socket_address(*value, "admin.listen");
         if (admin.listen) claim_listener(*admin.listen, *value, "admin.listen", "admin");
     }
+    if (auto value = section.find_value("token_file")) {
+        auto file = readable_file(*value, "admin.token_file");
+        if (file) {
+            if (auto token = read_token(*file, *value)) {
+                admin.token_file = *file;
+                admin.token = *token;
+            }
+        }
+    }
     return admin;
+}
+
+// The bearer token: one line of visible ASCII (RFC 6750 b64token and more), a trailing
+// newline allowed. An unusable file is an error, never "no token": that would open the API.
+std::optional<std::string> Loader::read_token(const std::string& file, const YAML::Node& at) {
+    constexpr size_t kMaxTokenBytes = 4096;
+    std::string token;
+    auto fail = [&](const std::string& why) {
+        diag_.error(at, "admin.token_file: " + in_quotes(file) + ": " + why);
+        return std::nullopt;
+    };
+    if (auto failure = read_file(file, token)) return fail(*failure);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+        token.pop_back();
+    if (token.empty()) return fail("the file is empty: it must hold the token");
+    if (token.size() > kMaxTokenBytes) return fail("a token longer than 4096 bytes");
+    for (unsigned char c : token)
+        if (c <= 0x20 || c >= 0x7f)
+            return fail("the token must be one line of visible ASCII characters");
+    return token;
 }
 
 }  // namespace detail

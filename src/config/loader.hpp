@@ -34,6 +34,7 @@ class Loader {
     void load_document(const YAML::Node& root, Config& config);
     Global load_global(const YAML::Node& node);
     Admin load_admin(const YAML::Node& node);
+    std::optional<std::string> read_token(const std::string& file, const YAML::Node& at);
 
     // services.cpp
     void load_services(const YAML::Node& node, Config& config);

@@ -80,10 +80,11 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         service.timeouts = load_timeouts(*value, section.path_of("timeouts"));
     }
     if (auto value = section.find_section("tls")) {
-        service.tls = load_tls(*value, section.path_of("tls"));
         if (service.mode == Mode::tcp)
             diag_.error(*value, section.path_of("tls") +
                                     ": TLS termination is supported in mode http only");
+        else
+            service.tls = load_tls(*value, section.path_of("tls"));
     }
     if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
@@ -167,13 +168,38 @@ Timeouts Loader::load_timeouts(const YAML::Node& node, const std::string& path) 
 }
 
 std::optional<Tls> Loader::load_tls(const YAML::Node& node, const std::string& path) {
-    Section section(diag_, node, path, {"cert", "key"});
+    Section section(diag_, node, path, {"cert", "key", "ciphers", "min_version"});
     if (!section.valid()) return std::nullopt;
     Tls tls;
     auto cert = section.require_value("cert");
     auto key = section.require_value("key");
-    if (cert) tls.cert = readable_file(*cert, section.path_of("cert")).value_or("");
-    if (key) tls.key = readable_file(*key, section.path_of("key")).value_or("");
+    if (cert) tls.cert_file = readable_file(*cert, section.path_of("cert")).value_or("");
+    if (key) tls.key_file = readable_file(*key, section.path_of("key")).value_or("");
+    section.read("ciphers", tls.ciphers, [&](const YAML::Node& value, const std::string& p) {
+        auto list = scalars_.string(value, p);
+        if (list && list->empty()) {
+            diag_.error(value, p + ": empty cipher list");
+            return std::optional<std::string>();
+        }
+        return list;
+    });
+    section.read("min_version", tls.min_version,
+                 [&](const YAML::Node& value, const std::string& p) {
+                     return scalars_.choice<tls::Version>(
+                         value, p, {{"1.2", tls::Version::tls1_2}, {"1.3", tls::Version::tls1_3}});
+                 });
+    if (tls.cert_file.empty() || tls.key_file.empty()) return tls;
+    // What a reload or the start would do with these files, done now: a key that does not
+    // match its certificate fails --check, and a reload keeps the running certificate.
+    try {
+        tls::ServerContext::load(tls);
+    } catch (const tls::LoadError& e) {
+        using Part = tls::LoadError::Part;
+        const char* blamed = e.part() == Part::cert      ? "cert"
+                             : e.part() == Part::ciphers ? "ciphers"
+                                                         : "key";
+        diag_.error(section.find(blamed).value_or(node), section.path_of(blamed) + ": " + e.what());
+    }
     return tls;
 }
 

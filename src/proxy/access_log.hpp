@@ -1,23 +1,31 @@
-// Access log without a lock on the request path: each worker formats its lines into its
-// own buffer and writes it to stderr with one write(2) per loop iteration. Writes up to
-// PIPE_BUF are atomic, so lines of different workers never interleave.
+// A worker's access log: lines go to the worker's own log::Lane (lock-free, never
+// blocking on stderr; a full lane drops the line and counts it) and the log writer is
+// woken once per loop iteration, not once per line.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "contrail_lb/log/writer.hpp"
+
 namespace clb::proxy {
 
 class AccessLog {
   public:
-    // `line` without timestamp and newline; the prefix matches the spdlog pattern.
+    // Without a writer (tests that run a worker bare) the lines are dropped.
+    explicit AccessLog(log::Writer* writer)
+        : writer_(writer), lane_(writer ? &writer->add_lane() : nullptr) {}
+
+    // `line` without timestamp and newline; the prefix matches every other log line.
     void append(std::string_view line);
     void flush();  // once per loop iteration
-    bool pending() const { return !buffer_.empty(); }
+    bool pending() const { return pending_; }
 
   private:
-    static constexpr size_t kChunk = 4096;  // PIPE_BUF
-    std::string buffer_;
+    log::Writer* writer_;
+    log::Lane* lane_;
+    std::string scratch_;
+    bool pending_ = false;
 };
 
 }  // namespace clb::proxy

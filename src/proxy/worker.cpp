@@ -67,6 +67,7 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
     : owner_(owner),
       context_(context),
       upstreams_(loop_.raw(), buffers_),
+      access_log_(context.log),
       waker_(loop_.raw(), [this] { read_mailbox(); }) {
     ev_prepare_init(&prepare_, &Impl::on_prepare);
     prepare_.data = this;

@@ -3,6 +3,7 @@
 #include <ev.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <stdexcept>
 
@@ -33,24 +34,39 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 }  // namespace
 
-std::shared_ptr<const ServerContext> ServerContext::load(const std::string& cert_file,
-                                                         const std::string& key_file) {
+std::shared_ptr<const ServerContext> ServerContext::load(const Settings& settings) {
+    using Part = LoadError::Part;
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) throw std::runtime_error("tls: cannot create a context: " + openssl_error());
+    if (!ctx) throw LoadError(Part::other, "tls: cannot create a context: " + openssl_error());
     std::shared_ptr<const ServerContext> context(new ServerContext(ctx));
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(
+        ctx, settings.min_version == Version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
-        throw std::runtime_error("tls: cannot load certificate " + cert_file + ": " +
-                                 openssl_error());
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        throw std::runtime_error("tls: cannot load key " + key_file + ": " + openssl_error());
+    if (SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str()) != 1)
+        throw LoadError(Part::ciphers, "tls: no usable cipher in \"" + settings.ciphers +
+                                           "\": " + openssl_error());
+    if (SSL_CTX_use_certificate_chain_file(ctx, settings.cert_file.c_str()) != 1)
+        throw LoadError(Part::cert, "tls: cannot load certificate " + settings.cert_file + ": " +
+                                        openssl_error());
+    if (SSL_CTX_use_PrivateKey_file(ctx, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        // OpenSSL checks the pair while loading the key: say which of the two it was.
+        unsigned long code = ERR_peek_last_error();
+        bool mismatch = ERR_GET_LIB(code) == ERR_LIB_X509 &&
+                        (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH ||
+                         ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH);
+        std::string why = openssl_error();
+        if (mismatch)
+            throw LoadError(Part::key, "tls: key " + settings.key_file +
+                                           " does not match certificate " + settings.cert_file);
+        throw LoadError(Part::key, "tls: cannot load key " + settings.key_file + ": " + why);
+    }
     if (SSL_CTX_check_private_key(ctx) != 1)
-        throw std::runtime_error("tls: key " + key_file + " does not match certificate " +
-                                 cert_file);
+        throw LoadError(Part::key, "tls: key " + settings.key_file +
+                                       " does not match certificate " + settings.cert_file);
+    ERR_clear_error();
     return context;
 }
 

@@ -270,10 +270,13 @@ class Proxy:
         tmp.write_text(text)
         tmp.replace(self.config_path)  # a reload never sees half a file
 
-    def start(self, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> "Proxy":
+    def start(self, wait: bool = True, timeout: float = DEFAULT_TIMEOUT,
+              stderr: Optional[int] = None) -> "Proxy":
+        """stderr: a file descriptor to log to instead of the log file (e.g. a pipe)."""
         with open(self.log_path, "ab") as log:
             self.process = _spawn(
-                [self.binary, "-c", str(self.config_path)], stdout=log, stderr=log
+                [self.binary, "-c", str(self.config_path)], stdout=log,
+                stderr=log if stderr is None else stderr
             )
         if wait:
             self.wait_ready(timeout)

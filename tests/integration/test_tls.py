@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import http.client
+import re
+import signal
+import socket
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +86,127 @@ def test_unreadable_certificate_is_a_config_error(tmp_path, clb_bin, free_port):
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 1
     assert "tls.cert: cannot read" in check.stderr
+
+
+# ---- reload keeps what works; --check loads the pair; forward-secret AEAD suites only ----
+
+
+def make_certificate(directory, name: str) -> tuple[str, str]:
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+def served_certificate(proxy, **client) -> bytes:
+    """The DER certificate the service's TLS listener presents."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if "ciphers" in client:
+        context.set_ciphers(client["ciphers"])
+    if "maximum_version" in client:
+        context.maximum_version = client["maximum_version"]
+    host, port = proxy.service_address()
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der(cert_file: str) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(open(cert_file).read())
+
+
+def test_check_refuses_a_key_that_does_not_match_its_certificate(tmp_path, clb_bin, free_port):
+    cert_one, _ = make_certificate(tmp_path, "one")
+    _, key_two = make_certificate(tmp_path, "two")
+    config = make_config([make_service("api", free_port(), [{"name": "b", "address": "127.0.0.1:1"}],
+                                       tls={"cert": cert_one, "key": key_two})])
+    proxy = clb.Proxy(config, tmp_path)
+    check = subprocess.run([clb_bin, "-c", str(proxy.config_path), "--check"],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 1, check.stdout
+    assert re.search(r"contrail-lb\.yaml:\d+:\d+: services\[0\]\.tls\.key: .*does not match",
+                     check.stderr), check.stderr
+
+
+def test_bad_certificate_on_reload_keeps_the_running_one(start_backend, start_proxy, free_port,
+                                                         tmp_path):
+    backend = start_backend("b1")
+    cert_one, key_one = make_certificate(tmp_path, "one")
+    cert_two, _ = make_certificate(tmp_path, "two")
+    service = make_service("api", free_port(), [backend], health_check={"type": "none"},
+                           tls={"cert": cert_one, "key": key_one})
+    config = make_config([service])
+    proxy = start_proxy(config)
+    original = der(cert_one)
+    assert served_certificate(proxy) == original
+
+    # A certificate that does not match the key.
+    bad = copy.deepcopy(config)
+    bad["services"][0]["tls"]["cert"] = cert_two
+    mark = len(proxy.log())
+    proxy.reload(bad)
+    proxy.wait_for_log(r"reload: .*tls\.(cert|key): .*does not match", start=mark)
+    proxy.wait_for_log(r"the running configuration stays", start=mark)
+    assert served_certificate(proxy) == original
+
+    # The same file names, the certificate file replaced by garbage.
+    proxy.write_config(config)
+    Path(cert_one).write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    mark = len(proxy.log())
+    proxy.send_signal(signal.SIGHUP)
+    proxy.wait_for_log(r"reload: .*tls\.cert: .*cannot load certificate", start=mark)
+    assert served_certificate(proxy) == original
+    conn = https(proxy)
+    try:
+        conn.request("GET", "/")
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    assert "reload: applied" not in proxy.log()[mark:]
+
+
+WEAK_TLS12 = "AES128-SHA:AES256-SHA:AES128-GCM-SHA256:AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA:" \
+             "ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-SHA256:@SECLEVEL=0"
+
+
+def test_tls12_without_forward_secrecy_or_aead_is_refused(tls_proxy):
+    with pytest.raises(ssl.SSLError):
+        served_certificate(tls_proxy, ciphers=WEAK_TLS12, maximum_version=ssl.TLSVersion.TLSv1_2)
+    # The default suites: ECDHE with AES-GCM or ChaCha20-Poly1305.
+    for suite in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"):
+        assert served_certificate(tls_proxy, ciphers=suite, maximum_version=ssl.TLSVersion.TLSv1_2)
+
+
+def test_tls_ciphers_and_min_version_are_configurable(start_backend, start_proxy, free_port,
+                                                      certificate):
+    backend = start_backend("b1")
+    cert, key = certificate
+    service = make_service("api", free_port(), [backend], health_check={"type": "none"},
+                           tls={"cert": cert, "key": key, "ciphers": "ECDHE-RSA-AES128-SHA"})
+    proxy = start_proxy(make_config([service]))
+    assert served_certificate(proxy, ciphers="ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+                              maximum_version=ssl.TLSVersion.TLSv1_2)
+
+    tls13 = copy.deepcopy(proxy.config)
+    tls13["services"][0]["tls"] = {"cert": cert, "key": key, "min_version": "1.3"}
+    mark = len(proxy.log())
+    proxy.reload(tls13)
+    proxy.wait_for_log(r"reload: applied", start=mark)
+    with pytest.raises(ssl.SSLError):
+        served_certificate(proxy, maximum_version=ssl.TLSVersion.TLSv1_2)
+    assert served_certificate(proxy)  # TLS 1.3
+
+
+def test_unknown_cipher_list_is_a_config_error(tmp_path, clb_bin, free_port, certificate):
+    cert, key = certificate
+    config = make_config([make_service("api", free_port(), [{"name": "b", "address": "127.0.0.1:1"}],
+                                       tls={"cert": cert, "key": key, "ciphers": "NO-SUCH-CIPHER"})])
+    proxy = clb.Proxy(config, tmp_path)
+    check = subprocess.run([clb_bin, "-c", str(proxy.config_path), "--check"],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 1
+    assert re.search(r":\d+:\d+: services\[0\]\.tls\.ciphers: tls: no usable cipher", check.stderr)

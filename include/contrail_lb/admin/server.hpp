@@ -28,6 +28,10 @@ struct Sources {
     std::function<std::optional<bgp::SpeakerStatus>()> bgp;  // empty or nullopt: no bgp section
     std::string version;                                     // "0.1.0"
     double started_at = 0;                                   // unix time
+    // The watchdog's view: why a worker loop is stalled, empty while all turn (/healthz).
+    std::function<std::string()> stalled;
+    std::function<uint64_t()> log_lines_dropped;  // contrail_lb_log_lines_dropped_total
+    std::string token;  // admin.token_file's token; empty: state changes need none
     // Listener pauses (net::Acceptor: out of fds) for contrail_lb_accept_pauses_total; the
     // BGP listener's come with the speaker's status. Either may be null.
     const std::atomic<uint64_t>* proxy_accept_pauses = nullptr;
@@ -57,6 +61,8 @@ class Server {
     const net::SocketAddress& address() const;
     // Open client connections, for tests and the connection limit.
     size_t connection_count() const;
+    // A reload read admin.token_file again (empty: no token needed any more).
+    void set_token(std::string token);
 
     class Impl;  // src/admin/server.cpp
 

@@ -43,6 +43,7 @@ struct PeerStatus {
     uint64_t updates_in = 0;
     uint64_t updates_out = 0;
     uint32_t flaps = 0;            // times it left Established
+    uint64_t md5_failures = 0;     // connections not made or refused: no TCP MD5 key on them
     std::optional<BfdStatus> bfd;  // nullopt: BFD is off for this peer
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "contrail_lb/net/address.hpp"
+#include "contrail_lb/tls/tls.hpp"
 
 namespace clb::config {
 
@@ -32,6 +33,8 @@ struct Global {
 
 struct Admin {
     std::optional<net::SocketAddress> listen;  // no admin section: no admin listener
+    std::string token_file;                    // empty: state changes need no token
+    std::string token;                         // its contents, trailing whitespace removed
 };
 
 struct Timeouts {
@@ -42,10 +45,9 @@ struct Timeouts {
     Duration keep_alive = 30s;
 };
 
-struct Tls {
-    std::string cert;
-    std::string key;
-};
+// Loaded (and the key matched to the certificate) when the file is loaded, so that
+// --check and a reload refuse what would not serve.
+using Tls = tls::Settings;
 
 struct HealthCheck {
     CheckType type = CheckType::none;  // no health_check section: backends count as UP

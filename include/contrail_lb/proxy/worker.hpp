@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "contrail_lb/log/writer.hpp"
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/net/fd.hpp"
 #include "contrail_lb/runtime/state.hpp"
@@ -32,6 +33,7 @@ struct WorkerContext {
     std::atomic<uint32_t> max_connections{50000};
     std::atomic<bool> access_log{true};
     runtime::FailureSink* failures = nullptr;  // passive health reports
+    log::Writer* log = nullptr;                // access log; null: no access log
     std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)
 };
 

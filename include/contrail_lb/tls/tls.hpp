@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -12,12 +13,39 @@ typedef struct ssl_st SSL;
 
 namespace clb::tls {
 
+enum class Version { tls1_2, tls1_3 };
+
+// TLS 1.2 suites with forward secrecy and AEAD only (ECDHE with AES-GCM or
+// ChaCha20-Poly1305), as Mozilla's "intermediate" profile without DHE. TLS 1.3 suites
+// are all of that kind and keep OpenSSL's defaults.
+inline constexpr char kDefaultCiphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+struct Settings {
+    std::string cert_file;
+    std::string key_file;
+    std::string ciphers = kDefaultCiphers;  // TLS 1.2 cipher list, OpenSSL syntax
+    Version min_version = Version::tls1_2;
+};
+
+// Why a context could not be built, and which setting is to blame.
+class LoadError : public std::runtime_error {
+  public:
+    enum class Part { cert, key, ciphers, other };
+    LoadError(Part part, const std::string& what) : std::runtime_error(what), part_(part) {}
+    Part part() const { return part_; }
+
+  private:
+    Part part_;
+};
+
 class ServerContext {
   public:
-    // Loads a PEM certificate chain and private key; throws std::runtime_error saying
-    // which file failed and why.
-    static std::shared_ptr<const ServerContext> load(const std::string& cert_file,
-                                                     const std::string& key_file);
+    // Loads the PEM certificate chain and private key, checks that they match and applies
+    // the protocol settings; throws LoadError saying which part failed and why.
+    static std::shared_ptr<const ServerContext> load(const Settings& settings);
     ~ServerContext();
     ServerContext(const ServerContext&) = delete;
     ServerContext& operator=(const ServerContext&) = delete;

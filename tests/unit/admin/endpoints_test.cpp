@@ -120,7 +120,7 @@ TEST_F(AdminTest, BoundPortIsReported) {
 
 TEST_F(AdminTest, SecondServerOnSamePortFailsWithClearMessage) {
     try {
-        Server second(loop_.raw(), server_->address(), Sources{&registry_, {}, "0.1.0", 0});
+        Server second(loop_.raw(), server_->address(), sources_of(&registry_));
         FAIL() << "a second listener on the same port must fail";
     } catch (const std::runtime_error& e) {
         EXPECT_EQ(std::string(e.what()), "admin: cannot listen on " +
@@ -357,8 +357,7 @@ TEST_F(AdminTest, RootRedirectsToStats) {
 
 TEST_F(AdminTest, WorksWithoutConfiguration) {
     runtime::Registry empty;
-    Server bare(loop_.raw(), *net::SocketAddress::parse("127.0.0.1:0"),
-                Sources{&empty, {}, "0.1.0", 0});
+    Server bare(loop_.raw(), *net::SocketAddress::parse("127.0.0.1:0"), sources_of(&empty));
     Client client(loop_, bare.address());
     auto r = client.request("GET", "/api/v1/status");
     ASSERT_TRUE(r);

@@ -51,6 +51,13 @@ inline std::shared_ptr<const config::Config> make_config() {
     return cfg;
 }
 
+inline Sources sources_of(runtime::Registry* registry) {
+    Sources sources;
+    sources.registry = registry;
+    sources.version = "0.1.0";
+    return sources;
+}
+
 struct HttpResponse {
     int status = 0;
     std::map<std::string, std::string> headers;  // names lower-cased

@@ -21,11 +21,11 @@ TEST_F(AdminTest, KeepAliveServesManyRequestsOnOneConnection) {
 TEST_F(AdminTest, PipelinedRequestsAreAnsweredInOrder) {
     auto client = connect();
     client->send(
-        "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
-        "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
-        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: localhost\r\n"
         "Content-Length: 5\r\n\r\nhello"
-        "GET /api/v1/status HTTP/1.1\r\nHost: a\r\n\r\n");
+        "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n");
     auto r1 = client->read_response();
     auto r2 = client->read_response();
     auto r3 = client->read_response();
@@ -74,7 +74,7 @@ TEST_F(AdminTest, Http10KeepAliveIsConfirmed) {
 
 TEST_F(AdminTest, ConnectionCloseIsHonoured) {
     auto client = connect();
-    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->header("connection"), "close");
@@ -87,16 +87,18 @@ TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
              "GARBAGE\r\n\r\n",
              "GET /healthz HTTP/9.9\r\n\r\n",
              "GET /healthz HTTP/1.1\r\nHost a\r\n\r\n",
-             "GET /healthz HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n",
-             "POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+             "GET /healthz HTTP/1.1\r\nHost: localhost\r\n folded: x\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-             "POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-             "POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: "
+             "2\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: "
+             "chunked\r\n\r\nzz\r\n",
          }) {
         SCOPED_TRACE(raw);
         auto client = connect();
         client->send(raw);
-        client->send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
         auto r = client->read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 400);
@@ -108,8 +110,8 @@ TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
 
 TEST_F(AdminTest, OversizedHeadIs431) {
     auto client = connect();
-    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(70 * 1024, 'a') +
-                 "\r\n\r\n");
+    client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " +
+                 std::string(70 * 1024, 'a') + "\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
@@ -117,7 +119,7 @@ TEST_F(AdminTest, OversizedHeadIs431) {
 }
 
 TEST_F(AdminTest, TooManyHeadersIs431) {
-    std::string raw = "GET /healthz HTTP/1.1\r\nHost: a\r\n";
+    std::string raw = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
     for (int i = 0; i < 200; ++i)
         raw += "X-H" + std::to_string(i) + ": v\r\n";
     auto client = connect();
@@ -130,7 +132,7 @@ TEST_F(AdminTest, TooManyHeadersIs431) {
 TEST_F(AdminTest, OversizedBodyIs413) {
     auto client = connect();
     client->send(
-        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: localhost\r\n"
         "Content-Length: 1000000\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
@@ -142,7 +144,7 @@ TEST_F(AdminTest, OversizedBodyIs413) {
 TEST_F(AdminTest, OversizedChunkedBodyIs413) {
     auto client = connect();
     client->send(
-        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: localhost\r\n"
         "Transfer-Encoding: chunked\r\n\r\n");
     std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
     for (int i = 0; i < 5; ++i)
@@ -156,7 +158,7 @@ TEST_F(AdminTest, OversizedChunkedBodyIs413) {
 TEST_F(AdminTest, SmallChunkedBodyIsAccepted) {
     auto client = connect();
     client->send(
-        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: a\r\n"
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: localhost\r\n"
         "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
@@ -167,7 +169,8 @@ TEST_F(AdminTest, SmallChunkedBodyIsAccepted) {
 TEST_F(AdminTest, UpgradeIsAnsweredThenClosed) {
     auto client = connect();
     client->send(
-        "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: "
+        "websocket\r\n\r\n");
     auto r = client->read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -188,7 +191,7 @@ class AdminTimeoutTest : public AdminTest {
 
 TEST_F(AdminTimeoutTest, SlowRequestGets408AndClose) {
     auto client = connect();
-    client->send("GET /healthz HTTP/1.1\r\nHost: a\r\n");  // never finished
+    client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");  // never finished
     auto r = client->read_response(false, 2s);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 408);
@@ -247,7 +250,7 @@ TEST_F(AdminTimeoutTest, ClientThatNeverReadsIsDropped) {
     // keep bounded output, and give up after the request timeout.
     std::string many;
     for (int i = 0; i < 200; ++i)
-        many += "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n";
+        many += "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
     client->send(many);
     EXPECT_TRUE(run_until(
         loop_, [&] { return server_->connection_count() == 0; }, 3s));
@@ -259,8 +262,7 @@ TEST_F(AdminTest, ServesOnIpv6Loopback) {
     options.reuse_port = false;
     if (!net::listen_tcp(*net::SocketAddress::parse("[::1]:0"), options, error))
         GTEST_SKIP() << "no ::1 here: " << net::error_text(error);
-    Server v6(loop_.raw(), *net::SocketAddress::parse("[::1]:0"),
-              Sources{&registry_, {}, "0.1.0", 0});
+    Server v6(loop_.raw(), *net::SocketAddress::parse("[::1]:0"), sources_of(&registry_));
     EXPECT_TRUE(v6.address().to_string().starts_with("[::1]:"));
     Client client(loop_, v6.address());
     auto r = client.request("POST", "/api/v1/services/contrail-api/backends/api3/drain");

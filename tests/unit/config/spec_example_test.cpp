@@ -90,15 +90,19 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
     return text;
 }
 
-// A scratch directory with a certificate and key file (contents are irrelevant to the loader).
+// A scratch directory with a certificate and its key.
 class SpecExample : public ::testing::Test {
   protected:
     void SetUp() override {
         std::string pattern = ::testing::TempDir() + "clb-config-XXXXXX";
         ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
         dir_ = pattern;
-        std::ofstream(dir_ / "api.pem") << "cert\n";
-        std::ofstream(dir_ / "api.key") << "key\n";
+        // The loader loads the pair and matches key to certificate, as the listener will.
+        std::string command =
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+            "-nodes -days 1 -subj /CN=test -keyout " +
+            (dir_ / "api.key").string() + " -out " + (dir_ / "api.pem").string() + " 2>/dev/null";
+        ASSERT_EQ(std::system(command.c_str()), 0) << command;
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -152,8 +156,8 @@ TEST_F(SpecExample, LoadsWithEveryValue) {
     EXPECT_EQ(api.timeouts.http_request, 10s);
     EXPECT_EQ(api.timeouts.keep_alive, 30s);
     ASSERT_TRUE(api.tls);
-    EXPECT_EQ(api.tls->cert, (dir_ / "api.pem").string());
-    EXPECT_EQ(api.tls->key, (dir_ / "api.key").string());
+    EXPECT_EQ(api.tls->cert_file, (dir_ / "api.pem").string());
+    EXPECT_EQ(api.tls->key_file, (dir_ / "api.key").string());
     EXPECT_EQ(api.health_check.type, CheckType::http);
     EXPECT_EQ(api.health_check.path, "/");
     EXPECT_EQ(api.health_check.expect_status, std::vector<int>{200});
@@ -218,7 +222,7 @@ services:
         ADD_FAILURE() << e.to_string();
     ASSERT_TRUE(result.config);
     EXPECT_EQ(result.config->path, (dir_ / "relative.yaml").string());
-    EXPECT_EQ(result.config->services[0].tls->cert, (dir_ / "api.pem").string());
+    EXPECT_EQ(result.config->services[0].tls->cert_file, (dir_ / "api.pem").string());
 }
 
 TEST(Defaults, AreTheHeadersInitialisers) {
@@ -377,3 +381,99 @@ TEST(Values, CommentedOutSectionsCountAsAbsent) {
 
 }  // namespace
 }  // namespace clb::config::test
+
+namespace clb::config {
+namespace {
+
+class FilesLoaded : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::string pattern = ::testing::TempDir() + "clb-config-XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    void make_pair(const std::string& name) {
+        std::string command =
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+            "-nodes -days 1 -subj /CN=test -keyout " +
+            path(name + ".key") + " -out " + path(name + ".pem") + " 2>/dev/null";
+        ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    }
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    LoadResult load(const std::string& text) {
+        std::ofstream(dir_ / "t.yaml") << text;
+        return load_file(path("t.yaml"));
+    }
+    std::vector<std::string> errors(const std::string& text) {
+        std::vector<std::string> out;
+        for (const auto& e : load(text).errors)
+            out.push_back(e.to_string().substr(e.to_string().find("t.yaml")));
+        return out;
+    }
+
+    std::filesystem::path dir_;
+};
+
+constexpr char kTlsService[] = R"(services:
+  - name: api
+    listen: "127.0.0.1:8443"
+    tls: { cert: one.pem, key: KEY, ciphers: CIPHERS }
+    backends:
+      - { name: b1, address: "127.0.0.1:9101" }
+)";
+
+std::string tls_service(const std::string& key, const std::string& ciphers = "HIGH") {
+    std::string text = kTlsService;
+    text.replace(text.find("KEY"), 3, key);
+    text.replace(text.find("CIPHERS"), 7, ciphers);
+    return text;
+}
+
+TEST_F(FilesLoaded, KeyMustMatchItsCertificate) {
+    make_pair("one");
+    make_pair("two");
+    EXPECT_TRUE(load(tls_service("one.key")).ok());
+    auto errors = this->errors(tls_service("two.key"));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].rfind("t.yaml:4:32: services[0].tls.key: tls: key ", 0), 0u) << errors[0];
+    EXPECT_NE(errors[0].find("does not match certificate"), std::string::npos) << errors[0];
+}
+
+TEST_F(FilesLoaded, CipherListMustSelectSomething) {
+    make_pair("one");
+    auto errors = this->errors(tls_service("one.key", "NO-SUCH-CIPHER"));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].rfind("t.yaml:4:50: services[0].tls.ciphers: tls: no usable cipher", 0), 0u)
+        << errors[0];
+}
+
+TEST_F(FilesLoaded, TokenFileHoldsOneVisibleLine) {
+    const std::string config =
+        "admin:\n  listen: 127.0.0.1:9090\n  token_file: admin.token\nservices:\n  - name: api\n"
+        "    listen: 127.0.0.1:8082\n    backends: [{name: b1, address: 127.0.0.1:9101}]\n";
+    std::ofstream(dir_ / "admin.token") << "s3cret \n\n";
+    auto loaded = load(config);
+    for (const auto& e : loaded.errors)
+        ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(loaded.config->admin.token, "s3cret");
+    EXPECT_EQ(loaded.config->admin.token_file, path("admin.token"));
+
+    std::ofstream(dir_ / "admin.token") << "\n";
+    EXPECT_EQ(errors(config),
+              std::vector<std::string>{"t.yaml:3:15: admin.token_file: \"" + path("admin.token") +
+                                       "\": the file is empty: it must hold the token"});
+    std::ofstream(dir_ / "admin.token") << "two words\n";
+    EXPECT_EQ(errors(config), std::vector<std::string>{
+                                  "t.yaml:3:15: admin.token_file: \"" + path("admin.token") +
+                                  "\": the token must be one line of visible ASCII characters"});
+    std::filesystem::remove(dir_ / "admin.token");
+    auto missing = errors(config);
+    ASSERT_EQ(missing.size(), 1u);
+    EXPECT_EQ(missing[0].rfind("t.yaml:3:15: admin.token_file: cannot read", 0), 0u) << missing[0];
+}
+
+}  // namespace
+}  // namespace clb::config

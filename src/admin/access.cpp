@@ -1,0 +1,104 @@
+// Access control of the admin API (SPEC "Admin endpoints"; docs/admin.md "Access control").
+//
+// The admin port is reachable from a browser on the operator's desk, so three browser
+// attacks are refused outright, token or not: a page from another site posting to it
+// (Origin, Sec-Fetch-Site), and DNS rebinding, where a foreign name resolves to the
+// admin address (Host is then that foreign name). A token, when configured, is needed
+// for every state change.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "admin/http.hpp"
+
+namespace clb::admin {
+
+namespace {
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// "Host" without its port: "127.0.0.1", "::1" (from "[::1]:9090"), "localhost".
+std::string host_name(std::string_view host) {
+    if (host.starts_with('[')) {
+        size_t end = host.find(']');
+        return end == std::string_view::npos ? std::string() : lowercase(host.substr(1, end - 1));
+    }
+    return lowercase(host.substr(0, host.find(':')));
+}
+
+// The admin address (the one this connection reached) or a loopback name. Any other
+// name may be a DNS rebinding; an IP literal cannot be.
+bool trusted_host(const Request& request) {
+    std::string name = host_name(request.host);
+    if (name == "localhost") return true;
+    auto ip = net::IpAddress::parse(name);
+    if (!ip) return false;
+    if (*ip == request.local.ip()) return true;
+    return ip->is_v4() ? (ip->v4_host_order() >> 24) == 127 : *ip == *net::IpAddress::parse("::1");
+}
+
+bool is_state_change(const Request& request) {
+    return request.method != "GET" && request.method != "HEAD";
+}
+
+// "Bearer TOKEN": the scheme is case-insensitive (RFC 9110 §11.1).
+std::string_view bearer_token(std::string_view authorization) {
+    constexpr std::string_view kScheme = "bearer ";
+    if (authorization.size() < kScheme.size() ||
+        lowercase(authorization.substr(0, kScheme.size())) != kScheme)
+        return {};
+    authorization.remove_prefix(kScheme.size());
+    while (authorization.starts_with(' '))
+        authorization.remove_prefix(1);
+    return authorization;
+}
+
+Response refusal(const Request& request, int status, std::string_view why) {
+    bool api = target_path(request.target).starts_with("/api/");
+    Response r = api ? json_error(status, why) : text_response(status, std::string(why) + "\n");
+    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"contrail-lb\"");
+    return r;
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    // Every byte of the longer one is looked at, whatever the contents.
+    size_t n = std::max(a.size(), b.size());
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+std::optional<Response> refuse_access(const Request& request, std::string_view token) {
+    // A request without Host is HTTP/1.0 (the server refuses HTTP/1.1 without it), which
+    // no browser sends: nothing to rebind.
+    if (!request.host.empty() && !trusted_host(request))
+        return refusal(
+            request, 403,
+            fmt::format("forbidden: Host \"{}\" is not this admin address", request.host));
+    if (lowercase(request.sec_fetch_site) == "cross-site")
+        return refusal(request, 403, "forbidden: cross-site request");
+    if (!request.origin.empty() && lowercase(request.origin) != "http://" + lowercase(request.host))
+        return refusal(request, 403,
+                       fmt::format("forbidden: cross-origin request from \"{}\"", request.origin));
+    if (!token.empty() && is_state_change(request)) {
+        if (request.authorization.empty())
+            return refusal(request, 401, "a bearer token is required (admin.token_file)");
+        if (!constant_time_equal(bearer_token(request.authorization), token))
+            return refusal(request, 401, "wrong bearer token");
+    }
+    return std::nullopt;
+}
+
+}  // namespace clb::admin
