@@ -234,6 +234,39 @@ void bgp_metrics(Exposition& m, const Context& ctx) {
                 "key could not be set on them.",
                 [](const Peer& p) { return p.md5_failures; });
 
+    // BFD: only the peers that run it.
+    auto bfd_family = [&](std::string_view name, std::string_view type, std::string_view help,
+                          auto value) {
+        m.family(name, type, help);
+        for (const auto& p : peers)
+            if (p.bfd) m.sample(name, {{"peer", p.address}}, value(*p.bfd));
+    };
+    using Bfd = bgp::BfdStatus;
+    bfd_family("contrail_lb_bfd_session_up", "gauge",
+               "1 while the BFD session beside the peer's BGP session is Up.",
+               [](const Bfd& b) { return b.up; });
+    bfd_family("contrail_lb_bfd_detection_time_seconds", "gauge",
+               "Time without BFD packets from the peer before its session goes Down "
+               "(remote multiplier x agreed interval); 0 until the peer is heard.",
+               [](const Bfd& b) { return b.detection_time; });
+    bfd_family("contrail_lb_bfd_tx_interval_seconds", "gauge",
+               "Negotiated BFD transmit interval to the peer, before jitter.",
+               [](const Bfd& b) { return b.tx_interval; });
+    bfd_family("contrail_lb_bfd_session_flaps_total", "counter",
+               "Times the BFD session left the Up state.",
+               [](const Bfd& b) { return uint64_t{b.flaps}; });
+    bfd_family("contrail_lb_bfd_packets_in_total", "counter",
+               "BFD control packets accepted from the peer.",
+               [](const Bfd& b) { return b.packets_in; });
+    bfd_family("contrail_lb_bfd_packets_out_total", "counter", "BFD control packets sent.",
+               [](const Bfd& b) { return b.packets_out; });
+    if (ctx.bgp && !ctx.bgp->bfd_dropped.empty()) {
+        m.family("contrail_lb_bfd_packets_dropped_total", "counter",
+                 "BFD packets discarded before reaching a session, by cause.");
+        for (const auto& [cause, count] : ctx.bgp->bfd_dropped)
+            m.sample("contrail_lb_bfd_packets_dropped_total", {{"reason", cause}}, count);
+    }
+
     m.family("contrail_lb_vip_announced", "gauge",
              "1 while the VIP prefix is announced to the BGP peers, 0 while withdrawn.");
     for (const auto& v : vips)

@@ -186,6 +186,21 @@ void service_section(std::string& out, const Context& ctx, const runtime::Servic
     out += "</section>\n";
 }
 
+// State, negotiated interval and detection time; why it is Down and whether BGP waits on it.
+std::string bfd_cell(const bgp::PeerStatus& p) {
+    if (!p.bfd) return "<td class=dim>off</td>";
+    const bgp::BfdStatus& b = *p.bfd;
+    std::string title =
+        fmt::format("remote {}, tx {:.0f}ms, {} packets in, {} out, {} flaps", b.remote_state,
+                    b.tx_interval * 1000, b.packets_in, b.packets_out, b.flaps);
+    std::string text = b.up ? fmt::format("detect {:.0f}ms", b.detection_time * 1000)
+                            : b.diag + (b.holding_bgp ? "; holding BGP down" : "");
+    if (!b.error.empty()) text += "; " + b.error;
+    return fmt::format(R"(<td title="{}">{} <span class="reason">{}</span></td>)",
+                       html_escape(title), pill(b.up ? "Established" : "peer-down", b.state),
+                       html_escape(text));
+}
+
 void bgp_section(std::string& out, const Context& ctx) {
     if (!ctx.bgp) return;
     const bgp::SpeakerStatus& s = *ctx.bgp;
@@ -197,7 +212,7 @@ void bgp_section(std::string& out, const Context& ctx) {
         "<h3>Peers</h3><table><thead><tr><th>Peer</th><th class=num>Remote AS</th><th>State</th>"
         "<th>Uptime</th><th>Last error</th><th class=num>Msgs in</th><th class=num>Msgs out</th>"
         "<th class=num>Updates in</th><th class=num>Updates out</th><th class=num>Flaps</th>"
-        "</tr></thead><tbody>\n";
+        "<th>BFD</th></tr></thead><tbody>\n";
     for (const auto& p : s.peers) {
         out += fmt::format("<tr><td><b>{}</b></td>{}<td>{}</td>", html_escape(p.address),
                            num(p.remote_as),
@@ -210,9 +225,10 @@ void bgp_section(std::string& out, const Context& ctx) {
         out += fmt::format(R"(<td class="reason">{}</td>)", html_escape(p.last_error));
         out += num(p.messages_in) + num(p.messages_out) + num(p.updates_in) + num(p.updates_out) +
                num(p.flaps);
+        out += bfd_cell(p);
         out += "</tr>\n";
     }
-    if (s.peers.empty()) out += "<tr><td colspan=10 class=dim>no peers configured</td></tr>\n";
+    if (s.peers.empty()) out += "<tr><td colspan=11 class=dim>no peers configured</td></tr>\n";
     out += "</tbody></table>\n";
     out +=
         "<h3>VIPs</h3><table><thead><tr><th>VIP</th><th>Status</th><th>Reason</th><th>Since</th></"

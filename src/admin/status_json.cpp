@@ -164,6 +164,51 @@ void service(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.end_object();
 }
 
+void bfd(JsonWriter& w, const bgp::BfdStatus& b) {
+    w.begin_object();
+    w.key("state");
+    w.value(b.state);
+    w.key("up");
+    w.value(b.up);
+    w.key("remote_state");
+    w.value(b.remote_state);
+    w.key("diagnostic");
+    w.value(b.diag);
+    w.key("holding_bgp_down");
+    w.value(b.holding_bgp);
+    w.key("state_since");
+    w.value(b.state_since);
+    w.key("local_discriminator");
+    w.value(uint64_t{b.local_discriminator});
+    w.key("remote_discriminator");
+    w.value(uint64_t{b.remote_discriminator});
+    w.key("min_tx_seconds");
+    w.value(b.min_tx);
+    w.key("min_rx_seconds");
+    w.value(b.min_rx);
+    w.key("multiplier");
+    w.value(b.multiplier);
+    w.key("tx_interval_seconds");
+    w.value(b.tx_interval);
+    w.key("detection_time_seconds");
+    w.value(b.detection_time);
+    w.key("remote_multiplier");
+    w.value(b.remote_multiplier);
+    w.key("remote_min_tx_seconds");
+    w.value(b.remote_min_tx);
+    w.key("remote_min_rx_seconds");
+    w.value(b.remote_min_rx);
+    w.key("packets_in");
+    w.value(b.packets_in);
+    w.key("packets_out");
+    w.value(b.packets_out);
+    w.key("flaps");
+    w.value(uint64_t{b.flaps});
+    w.key("error");
+    w.value(b.error);
+    w.end_object();
+}
+
 void peer(JsonWriter& w, const bgp::PeerStatus& p, double now) {
     w.begin_object();
     w.key("address");
@@ -190,6 +235,11 @@ void peer(JsonWriter& w, const bgp::PeerStatus& p, double now) {
     w.value(p.updates_out);
     w.key("flaps");
     w.value(uint64_t{p.flaps});
+    w.key("bfd");
+    if (p.bfd)
+        bfd(w, *p.bfd);
+    else
+        w.null();
     w.end_object();
 }
 
@@ -224,6 +274,15 @@ void bgp_section(JsonWriter& w, const Context& ctx) {
         w.end_object();
     }
     w.end_array();
+    w.key("bfd_packets_dropped");
+    w.begin_object();
+    for (const auto& [cause, count] : s.bfd_dropped) {
+        w.key(cause);
+        w.value(count);
+    }
+    w.end_object();
+    w.key("bfd_error");
+    w.value(s.bfd_error);
     w.end_object();
 }
 

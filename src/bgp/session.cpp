@@ -386,7 +386,7 @@ void Session::refuse_without_md5(const std::string& why) {
 }
 
 void Session::schedule_retry() {
-    if (stopped_) return;
+    if (stopped_ || held_down_) return;
     std::uniform_real_distribution<double> jitter(0.75, 1.25);
     const double delay = std::min(kMaxBackoff, backoff_ * jitter(random_));
     backoff_ = std::min(kMaxBackoff, backoff_ * 2);
@@ -395,7 +395,7 @@ void Session::schedule_retry() {
 
 void Session::on_retry() {
     idle_after_error_ = false;
-    if (stopped_) return;
+    if (stopped_ || held_down_) return;
     const bool busy = std::any_of(connections_.begin(), connections_.end(),
                                   [](const auto& c) { return c->live(); });
     if (!busy) dial();
@@ -405,13 +405,15 @@ void Session::accept(net::Fd fd) {
     const auto live_inbound =
         std::any_of(connections_.begin(), connections_.end(),
                     [](const auto& c) { return c->live() && !c->outbound(); });
-    if (stopped_ || established_connection() || live_inbound) {
+    if (stopped_ || held_down_ || established_connection() || live_inbound) {
         // RFC 4271 §6.8: a collision with an Established session closes the new connection.
         const auto bytes =
             wire::encode(wire::Notification{wire::err::kCease, wire::err::kConnectionRejected, {}});
         [[maybe_unused]] auto n = ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
         spdlog::info("bgp peer {}: rejected an incoming connection ({})", label_,
-                     stopped_ ? "stopping" : "a session already exists");
+                     stopped_     ? "stopping"
+                     : held_down_ ? "waiting for BFD Up"
+                                  : "a session already exists");
         return;
     }
     retry_timer_.stop();
@@ -432,6 +434,28 @@ void Session::stop(const wire::Notification& reason) {
         if (c->live()) c->close(reason);
     update_state("stopping: sent " + wire::describe(reason));
     reap_timer_.start(0);
+}
+
+void Session::hold_down(const std::string& reason) {
+    if (held_down_ || stopped_) return;
+    held_down_ = true;
+    retry_timer_.stop();
+    last_error_ = reason;
+    for (auto& c : connections_)
+        if (c->live())
+            fail(*c, wire::Notification{wire::err::kCease, wire::err::kBfdDown, {}}, reason);
+    update_state(reason + "; waiting for BFD Up");
+}
+
+void Session::release() {
+    if (!held_down_) return;
+    held_down_ = false;
+    if (stopped_) return;
+    backoff_ = kMinBackoff;
+    const bool busy = std::any_of(connections_.begin(), connections_.end(),
+                                  [](const auto& c) { return c->live(); });
+    retry_timer_.stop();
+    if (!busy) dial();
 }
 
 Session::Connection* Session::established_connection() const {
@@ -554,7 +578,7 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     }
     const bool busy = std::any_of(connections_.begin(), connections_.end(),
                                   [](const auto& other) { return other->live(); });
-    if (!busy && !stopped_) {
+    if (!busy && !stopped_ && !held_down_) {
         idle_after_error_ = had_opened;
         schedule_retry();
         why += "; retry in " + fmt::format("{:.1f}s", retry_timer_.remaining());

@@ -75,6 +75,12 @@ class Session {
     void refuse_without_md5(const std::string& why);
     // Sends `reason` on every connection that got as far as OPEN, closes them, stops dialling.
     void stop(const wire::Notification& reason);
+    // RFC 5882: BFD saw the path to the peer fail. Ends every connection at once (Cease/BFD
+    // Down, RFC 9384) and neither dials nor accepts until release().
+    void hold_down(const std::string& reason);
+    // BFD is Up again: dial at once.
+    void release();
+    bool held_down() const { return held_down_; }
     // Called whenever the session may have become finished().
     void set_on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
 
@@ -119,6 +125,7 @@ class Session {
     State state_ = State::idle;
     bool idle_after_error_ = false;
     bool stopped_ = false;
+    bool held_down_ = false;
     std::vector<Sent> adj_rib_out_;
     std::function<void()> on_finished_;
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "bgp/session.hpp"
+#include "contrail_lb/bfd/engine.hpp"
 #include "contrail_lb/net/socket.hpp"
 
 namespace clb::bgp {
@@ -43,6 +44,21 @@ SessionSettings settings_for(const config::Bgp& config, const config::BgpPeer& p
                            hold_seconds(config.hold_time),
                            families_for(config)};
 }
+
+bfd::Timers bfd_timers(const config::Bfd& b) {
+    auto us = [](config::Duration d) { return static_cast<uint32_t>(d.count() * 1000); };
+    return bfd::Timers{us(b.min_tx), us(b.min_rx), static_cast<uint8_t>(b.multiplier)};
+}
+
+// What BGP knows of the BFD session to one peer address (RFC 5882, BIRD's model): BFD
+// that has never been Up blocks nothing; once it was Up, its going Down holds the BGP
+// sessions to that address down until it is Up again.
+struct BfdGate {
+    net::IpAddress peer;
+    bfd::State state = bfd::State::down;
+    bool holding = false;
+    std::string reason;
+};
 
 struct VipState {
     bool announced = false;
@@ -84,6 +100,7 @@ class Speaker::Impl {
                 old_prefixes.push_back(vip.prefix);
         config_ = config;
         reconcile_sessions();
+        configure_bfd();
         if (listen_changed) open_listeners();
         // VIP state follows the prefix across reloads.
         std::vector<VipState> vips(config.vips.size());
@@ -136,8 +153,16 @@ class Speaker::Impl {
         s.router_id = config_->router_id.to_string();
         s.local_as = config_->local_as;
         s.accept_pauses = accept_pauses_.load(std::memory_order_relaxed);
+        const auto bfd = bfd_ ? bfd_->snapshot() : nullptr;
         for (const auto& session : sessions_)
-            if (!session->stopped() || shutting_down_) s.peers.push_back(session->status());
+            if (!session->stopped() || shutting_down_)
+                s.peers.push_back(peer_status(*session, bfd.get()));
+        if (bfd) {
+            for (size_t i = 0; i < bfd::kDropCauses; ++i)
+                s.bfd_dropped.emplace_back(bfd::to_string(static_cast<bfd::Drop>(i)),
+                                           bfd->dropped[i]);
+            s.bfd_error = bfd->socket_error;
+        }
         for (size_t i = 0; i < config_->vips.size(); ++i) {
             s.vips.push_back(VipStatus{config_->vips[i].prefix.to_string(), vips_[i].announced,
                                        vips_[i].reason, vips_[i].changed_at});
@@ -146,6 +171,107 @@ class Speaker::Impl {
     }
 
   private:
+    PeerStatus peer_status(const Session& session, const bfd::Snapshot* bfd) const {
+        PeerStatus p = session.status();
+        const BfdGate* gate = find_gate(session.settings().address);
+        if (!gate || !bfd) return p;
+        for (const auto& b : bfd->sessions) {
+            if (b.peer != gate->peer) continue;
+            auto sec = [](uint64_t us) { return static_cast<double>(us) / 1e6; };
+            p.bfd = BfdStatus{bfd::to_string(b.state),
+                              bfd::to_string(b.remote_state),
+                              b.state == bfd::State::up,
+                              bfd::to_string(b.diag),
+                              gate->holding,
+                              b.state_since,
+                              b.local_discriminator,
+                              b.remote_discriminator,
+                              sec(b.timers.min_tx_us),
+                              sec(b.timers.min_rx_us),
+                              b.timers.multiplier,
+                              sec(b.tx_interval_us),
+                              sec(b.detection_time_us),
+                              b.remote_multiplier,
+                              sec(b.remote_min_tx_us),
+                              sec(b.remote_min_rx_us),
+                              b.packets_in,
+                              b.packets_out,
+                              b.flaps,
+                              b.error};
+        }
+        return p;
+    }
+
+    // One BFD session per peer address with `bfd` (the first such peer's timers); the engine
+    // and its thread exist from the first time any peer asks for BFD.
+    void configure_bfd() {
+        std::vector<bfd::SessionConfig> wanted;
+        for (const auto& peer : config_->peers) {
+            if (!peer.bfd) continue;
+            const bool seen = std::any_of(wanted.begin(), wanted.end(),
+                                          [&](const auto& w) { return w.peer == peer.address; });
+            if (!seen) wanted.push_back({peer.address, bfd_timers(*peer.bfd)});
+        }
+        std::erase_if(gates_, [&](BfdGate& gate) {
+            const bool kept = std::any_of(wanted.begin(), wanted.end(),
+                                          [&](const auto& w) { return w.peer == gate.peer; });
+            if (!kept) {
+                gate.holding = false;
+                apply_gate(gate);
+            }
+            return !kept;
+        });
+        for (const auto& w : wanted)
+            if (!find_gate(w.peer)) gates_.push_back(BfdGate{w.peer, bfd::State::down, false, {}});
+        for (auto& gate : gates_)
+            apply_gate(gate);  // sessions a reload created for a held address
+        if (wanted.empty() && !bfd_) return;
+        if (!bfd_)
+            bfd_ = std::make_unique<bfd::Engine>(loop_,
+                                                 [this](const bfd::Event& e) { on_bfd_event(e); });
+        bfd_->set_sessions(std::move(wanted));
+    }
+
+    const BfdGate* find_gate(const net::IpAddress& peer) const {
+        for (const auto& gate : gates_)
+            if (gate.peer == peer) return &gate;
+        return nullptr;
+    }
+
+    void apply_gate(const BfdGate& gate) {
+        for (auto& session : sessions_) {
+            if (session->settings().address != gate.peer) continue;
+            if (gate.holding)
+                session->hold_down(gate.reason);
+            else
+                session->release();
+        }
+    }
+
+    // Runs on the control loop, delivered from the BFD thread.
+    void on_bfd_event(const bfd::Event& e) {
+        auto gate = std::find_if(gates_.begin(), gates_.end(),
+                                 [&](const BfdGate& g) { return g.peer == e.peer; });
+        if (gate == gates_.end()) return;  // deconfigured meanwhile
+        gate->state = e.to;
+        if (e.to == bfd::State::up) {
+            if (gate->holding)
+                spdlog::info("bgp: BFD to {} is Up again: BGP may reconnect", e.peer.to_string());
+            gate->holding = false;
+        } else if (e.from == bfd::State::up && !e.remote_admin_down) {
+            // RFC 5882 §4.3: the forwarding path failed; so did the session over it.
+            gate->holding = true;
+            gate->reason = std::string("BFD session down: ") + bfd::to_string(e.diag);
+            spdlog::warn(
+                "bgp: BFD to {} went Down ({}): tearing its BGP sessions down until "
+                "BFD is Up again",
+                e.peer.to_string(), bfd::to_string(e.diag));
+        } else if (e.remote_admin_down && gate->holding) {
+            gate->holding = false;  // the peer switched BFD off: it no longer vouches for BGP
+        }
+        apply_gate(*gate);
+    }
+
     // What the listening sockets depend on: the peers' addresses (families) and MD5 keys.
     static std::vector<std::pair<std::string, std::string>> listen_keys(const config::Bgp& c) {
         std::vector<std::pair<std::string, std::string>> out;
@@ -184,7 +310,11 @@ class Speaker::Impl {
         for (auto& settings : wanted) {
             auto session = std::make_unique<Session>(loop_, std::move(settings), desired_, random_);
             session->set_on_finished([this] { finish_check_.start(0); });
-            session->start();
+            const BfdGate* gate = find_gate(session->settings().address);
+            if (gate && gate->holding)
+                session->hold_down(gate->reason);
+            else
+                session->start();
             sessions_.push_back(std::move(session));
         }
         finish_check_.start(0);  // reaps retired sessions
@@ -378,6 +508,8 @@ class Speaker::Impl {
     net::Timer withdraw_wait_timer_;
     net::Timer shutdown_timer_;
     net::Timer finish_check_;
+    std::vector<BfdGate> gates_;
+    std::unique_ptr<bfd::Engine> bfd_;  // last: its thread stops before anything it reports to
 };
 
 Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config)

@@ -649,7 +649,9 @@ std::string describe(uint8_t code, uint8_t subcode) {
                                                 "Connection Rejected",
                                                 "Other Configuration Change",
                                                 "Connection Collision Resolution",
-                                                "Out of Resources"};
+                                                "Out of Resources",
+                                                "Hard Reset",
+                                                "BFD Down"};
     auto pick = [&](const char* name, std::span<const char* const> subs) {
         std::string s = name;
         s += '/';

@@ -54,7 +54,7 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
     Bgp bgp;
     Section section(diag_, node, "bgp",
                     {"router_id", "local_as", "hold_time", "listen", "listen_port",
-                     "graceful_shutdown", "watchdog", "withdraw_wait", "peers", "vips"});
+                     "graceful_shutdown", "watchdog", "withdraw_wait", "bfd", "peers", "vips"});
     if (!section.valid()) return bgp;
     if (auto value = section.require_value("router_id")) {
         auto ip = scalars_.ip_address(*value, "bgp.router_id");
@@ -102,13 +102,50 @@ Bgp Loader::load_bgp(const YAML::Node& node, const Config& config) {
                      }
                      return wait;
                  });
-    if (auto value = section.require_value("peers")) bgp.peers = load_peers(*value, "bgp.peers");
+    if (auto value = section.find("bfd")) bgp.bfd = load_bfd(*value, "bgp.bfd", Bfd{});
+    if (auto value = section.require_value("peers"))
+        bgp.peers = load_peers(*value, "bgp.peers", bgp.bfd);
     if (auto value = section.require_value("vips"))
         bgp.vips = load_vips(*value, "bgp.vips", config);
     return bgp;
 }
 
-std::vector<BgpPeer> Loader::load_peers(const YAML::Node& node, const std::string& path) {
+// `bfd:` is a mapping of timers (keys it leaves out come from `base`), or true (= `base`)
+// or false (off).
+std::optional<Bfd> Loader::load_bfd(const YAML::Node& node, const std::string& path,
+                                    const Bfd& base) {
+    if (node.IsScalar()) {
+        const std::string& text = node.Scalar();
+        if (text == "true") return base;
+        if (text == "false") return std::nullopt;
+    }
+    if (!node.IsMap() && !node.IsNull()) {
+        diag_.error(node, path + ": expected false, true or {min_tx, min_rx, multiplier}, got " +
+                              describe(node));
+        return std::nullopt;
+    }
+    Section section(diag_, node, path, {"min_tx", "min_rx", "multiplier"});
+    if (!section.valid()) return std::nullopt;
+    // Below 10 ms a scheduling hiccup of an ordinary host is a false failure; above a minute
+    // BFD detects nothing BGP's hold timer would not.
+    auto interval = [&](const YAML::Node& value, const std::string& at) {
+        auto d = scalars_.duration(value, at, 10ms);
+        if (d && *d > 60s) {
+            diag_.error(value, at + ": " + format_duration(*d) +
+                                   " is too long for BFD: must be at most 60s");
+            return std::optional<Duration>();
+        }
+        return d;
+    };
+    Bfd bfd = base;
+    section.read("min_tx", bfd.min_tx, interval);
+    section.read("min_rx", bfd.min_rx, interval);
+    section.read("multiplier", bfd.multiplier, integer_in<unsigned>(scalars_, 1, 255));
+    return bfd;
+}
+
+std::vector<BgpPeer> Loader::load_peers(const YAML::Node& node, const std::string& path,
+                                        const std::optional<Bfd>& default_bfd) {
     std::vector<BgpPeer> peers;
     if (!scalars_.is_sequence(node, path, "peers")) return peers;
     if (node.size() == 0) {
@@ -119,9 +156,12 @@ std::vector<BgpPeer> Loader::load_peers(const YAML::Node& node, const std::strin
     size_t index = 0;
     for (const auto& item : node) {
         std::string at = item_path(path, index++);
-        Section section(diag_, item, at, {"address", "port", "remote_as", "password"});
+        Section section(diag_, item, at, {"address", "port", "remote_as", "password", "bfd"});
         if (!section.valid()) continue;
         BgpPeer peer;
+        peer.bfd = default_bfd;
+        if (auto value = section.find("bfd"))
+            peer.bfd = load_bfd(*value, section.path_of("bfd"), default_bfd.value_or(Bfd{}));
         auto address_node = section.require_value("address");
         std::optional<net::IpAddress> address;
         if (address_node) address = scalars_.ip_address(*address_node, section.path_of("address"));

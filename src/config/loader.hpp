@@ -52,7 +52,9 @@ class Loader {
 
     // bgp.cpp
     Bgp load_bgp(const YAML::Node& node, const Config& config);
-    std::vector<BgpPeer> load_peers(const YAML::Node& node, const std::string& path);
+    std::vector<BgpPeer> load_peers(const YAML::Node& node, const std::string& path,
+                                    const std::optional<Bfd>& default_bfd);
+    std::optional<Bfd> load_bfd(const YAML::Node& node, const std::string& path, const Bfd& base);
     std::vector<Vip> load_vips(const YAML::Node& node, const std::string& path,
                                const Config& config);
     Vip load_vip(const YAML::Node& node, const std::string& path, const Config& config);

@@ -76,6 +76,7 @@ inline constexpr uint8_t kConnectionRejected = 5;
 inline constexpr uint8_t kOtherConfigurationChange = 6;
 inline constexpr uint8_t kConnectionCollisionResolution = 7;
 inline constexpr uint8_t kOutOfResources = 8;
+inline constexpr uint8_t kBfdDown = 10;  // RFC 9384
 }  // namespace err
 
 // Path attribute type codes.

@@ -81,11 +81,20 @@ struct Service {
     std::vector<Backend> backends;
 };
 
+// BFD beside a BGP session (RFC 5880/5881/5882).
+struct Bfd {
+    Duration min_tx = 100ms;  // Desired Min TX Interval once Up (1 s before, RFC 5880 §6.8.3)
+    Duration min_rx = 100ms;  // Required Min RX Interval
+    unsigned multiplier = 3;  // Detect Mult
+    friend bool operator==(const Bfd&, const Bfd&) = default;
+};
+
 struct BgpPeer {
     net::IpAddress address;
     uint16_t port = 179;
     uint32_t remote_as = 0;
-    std::string password;  // TCP MD5 (RFC 2385) when non-empty
+    std::string password;    // TCP MD5 (RFC 2385) when non-empty
+    std::optional<Bfd> bfd;  // resolved: the peer's own `bfd`, else `bgp.bfd`; nullopt = off
 };
 
 struct VipRequire {
@@ -111,6 +120,7 @@ struct Bgp {
     Duration graceful_shutdown = 0s;  // extension: RFC 8326 announce time before withdraw
     Duration watchdog = 2s;       // extension: a worker loop silent this long withdraws every VIP
     Duration withdraw_wait = 1s;  // SIGTERM: keep serving this long after the withdraw
+    std::optional<Bfd> bfd;       // the default of every peer; nullopt = off
     std::vector<BgpPeer> peers;
     std::vector<Vip> vips;
 };

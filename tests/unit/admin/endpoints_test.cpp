@@ -139,9 +139,13 @@ TEST_F(AdminTest, MetricsHaveEveryRequiredFamilyWithLabelsAndValues) {
     api.responses_without_backend[503 - 100].add(2);
     api.active_connections = 7;
     registry_.set_health(*entry("contrail-analytics-api", "an1").state, true, "status 200");
-    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}};
+    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}, {}, {}};
     bgp_->peers.push_back(peer("127.0.0.2:179", "Established"));
     bgp_->peers.push_back(peer("127.0.0.3:179", "Active"));
+    bgp_->peers[0].bfd = bgp::BfdStatus{};
+    bgp_->peers[0].bfd->up = true;
+    bgp_->peers[0].bfd->detection_time = 0.3;
+    bgp_->bfd_dropped = {{"bad_ttl", 2}, {"bad_version", 0}};
     bgp_->vips.push_back(vip("10.0.0.100/32", true));
     bgp_->vips.push_back(vip("2001:db8::1/128", false, "x"));
 
@@ -173,6 +177,11 @@ TEST_F(AdminTest, MetricsHaveEveryRequiredFamilyWithLabelsAndValues) {
     EXPECT_TRUE(has_line(
         m, R"(contrail_lb_backend_bytes_in_total{service="contrail-api",backend="api1"} 1000)"));
     EXPECT_TRUE(has_line(m, R"(contrail_lb_bgp_session_established{peer="127.0.0.2:179"} 1)"));
+    EXPECT_TRUE(has_line(m, R"(contrail_lb_bfd_session_up{peer="127.0.0.2:179"} 1)"));
+    EXPECT_TRUE(has_line(m, R"(contrail_lb_bfd_detection_time_seconds{peer="127.0.0.2:179"} 0.3)"));
+    EXPECT_EQ(m.find(R"(contrail_lb_bfd_session_up{peer="127.0.0.3:179"})"), std::string::npos)
+        << "a peer without BFD has no BFD series";
+    EXPECT_TRUE(has_line(m, R"(contrail_lb_bfd_packets_dropped_total{reason="bad_ttl"} 2)"));
     EXPECT_TRUE(has_line(m, R"(contrail_lb_bgp_session_established{peer="127.0.0.3:179"} 0)"));
     EXPECT_TRUE(has_line(m, R"(contrail_lb_vip_announced{prefix="10.0.0.100/32"} 1)"));
     EXPECT_TRUE(has_line(m, R"(contrail_lb_vip_announced{prefix="2001:db8::1/128"} 0)"));
@@ -215,7 +224,7 @@ TEST_F(AdminTest, DurationHistogramIsCumulative) {
 
 TEST_F(AdminTest, StatusJsonIsWellFormedAndDescribesBackends) {
     entry("contrail-api", "api2").state->responses[404 - 100].add(4);
-    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}};
+    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}, {}, {}};
     bgp_->vips.push_back(vip("10.0.0.100/32", false, "contrail-api \"down\"\n"));
     auto r = get("/api/v1/status");
     ASSERT_EQ(r.status, 200);
@@ -317,7 +326,7 @@ TEST_F(AdminTest, WrongMethodIs405WithAllow) {
 
 TEST_F(AdminTest, StatsPageShowsServicesBackendsAndBgp) {
     registry_.set_health(*entry("contrail-analytics-api", "an1").state, true, "status 200");
-    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}};
+    bgp_ = bgp::SpeakerStatus{"10.0.0.21", 64512, {}, {}, {}, {}};
     bgp_->peers.push_back(peer("127.0.0.2:179", "Active", "connection refused <x>"));
     bgp_->vips.push_back(vip("10.0.0.100/32", false, "contrail-api has 0 healthy backends"));
     auto r = get("/stats");

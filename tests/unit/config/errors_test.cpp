@@ -633,6 +633,71 @@ bgp:
               1u);
 }
 
+TEST(Values, BfdDefaultsAndPerPeerOverrides) {
+    auto config = load_ok(with_bgp(R"(
+bgp:
+  router_id: 10.0.0.21
+  local_as: 64512
+  bfd: {min_tx: 300ms, multiplier: 5}
+  peers:
+    - { address: 10.0.0.1, remote_as: 64512 }
+    - { address: 10.0.0.2, remote_as: 64512, bfd: false }
+    - { address: 10.0.0.3, remote_as: 64512, bfd: {min_rx: 50ms} }
+    - { address: 10.0.0.4, remote_as: 64512, bfd: true }
+  vips: [{ prefix: 10.0.0.100/32 }]
+)"));
+    const Bgp& bgp = *config->bgp;
+    const Bfd inherited{300ms, 100ms, 5};
+    EXPECT_EQ(bgp.bfd, inherited);
+    EXPECT_EQ(bgp.peers[0].bfd, inherited);
+    EXPECT_EQ(bgp.peers[1].bfd, std::nullopt);
+    EXPECT_EQ(bgp.peers[2].bfd, (Bfd{300ms, 50ms, 5}));
+    EXPECT_EQ(bgp.peers[3].bfd, inherited);
+}
+
+TEST(Values, PerPeerBfdWithoutADefault) {
+    auto config = load_ok(with_bgp(R"(
+bgp:
+  router_id: 10.0.0.21
+  local_as: 64512
+  peers:
+    - { address: 10.0.0.1, remote_as: 64512, bfd: true }
+    - { address: 10.0.0.2, remote_as: 64512, bfd: {multiplier: 4} }
+    - { address: 10.0.0.3, remote_as: 64512 }
+  vips: [{ prefix: 10.0.0.100/32 }]
+)"));
+    const Bgp& bgp = *config->bgp;
+    EXPECT_EQ(bgp.peers[0].bfd, Bfd{});
+    EXPECT_EQ(bgp.peers[1].bfd, (Bfd{100ms, 100ms, 4}));
+    EXPECT_EQ(bgp.peers[2].bfd, std::nullopt);
+}
+
+TEST(Errors, Bfd) {
+    EXPECT_EQ(errors_of(with_bgp(R"(
+bgp:
+  router_id: 10.0.0.21
+  local_as: 64512
+  bfd: {min_tx: 5ms, min_rx: 2m, multiplier: 0, echo: 50ms}
+  peers:
+    - { address: 10.0.0.1, remote_as: 64512, bfd: yes please }
+    - { address: 10.0.0.2, remote_as: 64512, bfd: [100ms] }
+    - { address: 10.0.0.3, remote_as: 64512, bfd: {multiplier: 256, min_tx: fast} }
+  vips: [{ prefix: 10.0.0.100/32 }]
+)")),
+              (Errors{"t.yaml:9:17: bgp.bfd.min_tx: 5ms is too short: must be at least 10ms",
+                      "t.yaml:9:30: bgp.bfd.min_rx: 2m is too long for BFD: must be at most 60s",
+                      "t.yaml:9:46: bgp.bfd.multiplier: 0 is out of range 1..255",
+                      "t.yaml:9:49: unknown key \"echo\" in bgp.bfd (expected min_tx, min_rx or "
+                      "multiplier)",
+                      "t.yaml:11:51: bgp.peers[0].bfd: expected false, true or {min_tx, min_rx, "
+                      "multiplier}, got \"yes please\"",
+                      "t.yaml:12:51: bgp.peers[1].bfd: expected false, true or {min_tx, min_rx, "
+                      "multiplier}, got a list",
+                      "t.yaml:13:64: bgp.peers[2].bfd.multiplier: 256 is out of range 1..255",
+                      "t.yaml:13:77: bgp.peers[2].bfd.min_tx: invalid duration \"fast\": use a "
+                      "number with a unit: 250ms, 2s, 1m"}));
+}
+
 TEST(Errors, BgpPeers) {
     EXPECT_EQ(errors_of(with_bgp(R"(
 bgp:

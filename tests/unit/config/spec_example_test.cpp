@@ -57,12 +57,14 @@ bgp:                             # optional: no bgp section, no speaker
   local_as: 64512
   hold_time: 9s                  # keepalive = hold_time / 3
   listen: false                  # also accept incoming sessions (passive peers)
+  bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}  # optional, every peer (RFC 5880/5881)
   withdraw_wait: 1s              # SIGTERM: serve this long after the withdraw, before Cease
   peers:
     - address: 10.0.0.1
       port: 179
       remote_as: 64512
       password: ""               # TCP MD5 (RFC 2385) when set
+      bfd: false                 # optional per-peer override: false, or {min_tx, min_rx, multiplier}
   vips:
     - prefix: 10.0.0.100/32
       next_hop: self             # self = local address of each session, or an IP
@@ -122,7 +124,7 @@ TEST_F(SpecExample, VerbatimNeedsItsTlsFilesAndTheServiceItsVipRequires) {
                   "\"/etc/contrail-lb/tls/api.pem\": No such file or directory",
                   "t.yaml:25:12: services[0].tls.key: cannot read "
                   "\"/etc/contrail-lb/tls/api.key\": No such file or directory",
-                  "t.yaml:57:34: bgp.vips[0].require.services[1]: no service is named "
+                  "t.yaml:59:34: bgp.vips[0].require.services[1]: no service is named "
                   "\"contrail-analytics-api\""}));
 }
 
@@ -191,6 +193,8 @@ TEST_F(SpecExample, LoadsWithEveryValue) {
     EXPECT_EQ(bgp.peers[0].port, 179);
     EXPECT_EQ(bgp.peers[0].remote_as, 64512u);
     EXPECT_EQ(bgp.peers[0].password, "");
+    EXPECT_EQ(bgp.bfd, (Bfd{100ms, 100ms, 3}));
+    EXPECT_EQ(bgp.peers[0].bfd, std::nullopt);  // bfd: false
     ASSERT_EQ(bgp.vips.size(), 1u);
     const Vip& vip = bgp.vips[0];
     EXPECT_EQ(vip.prefix.to_string(), "10.0.0.100/32");
@@ -273,6 +277,8 @@ bgp:
     EXPECT_EQ(bgp.listen_port, defaults.listen_port);
     EXPECT_EQ(bgp.graceful_shutdown, defaults.graceful_shutdown);
     EXPECT_EQ(bgp.watchdog, defaults.watchdog);
+    EXPECT_EQ(bgp.bfd, std::nullopt);  // BFD is off unless set
+    EXPECT_EQ(bgp.peers[0].bfd, std::nullopt);
     EXPECT_EQ(bgp.withdraw_wait, 1s);
     EXPECT_EQ(bgp.peers[0].port, 179);
     EXPECT_TRUE(bgp.peers[0].address.is_v6());
