@@ -4,6 +4,7 @@ real clb-test-backend processes, real sockets on 127.0.0.1 / ::1."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -257,8 +258,16 @@ def test_max_connections_refused_cleanly(start_backend, start_proxy, free_port):
     backend = start_backend("b1")
     service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
     proxy = start_proxy(make_config([service], admin_port=free_port(), max_connections=3))
-    # The readiness probe's connections count until the proxy has read their EOF.
-    wait_until(lambda: proxy.admin_json()["services"][0]["active_connections"] == 0, 5)
+    # The readiness probe's connections count until the proxy has accepted them and read
+    # their EOF: wait until the kernel has none left on the service port.
+    port = proxy.service_address()[1]
+
+    def settled() -> bool:
+        out = subprocess.run(["ss", "-Htan", f"( sport = :{port} )"], capture_output=True,
+                             text=True, check=True).stdout
+        return all(line.split()[0] in ("LISTEN", "TIME-WAIT") for line in out.splitlines())
+
+    wait_until(settled, 5)
     held = [RawConnection(*proxy.service_address()) for _ in range(3)]
     try:
         for c in held:  # make sure the proxy accepted each one
