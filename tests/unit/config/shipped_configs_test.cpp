@@ -9,10 +9,7 @@ namespace clb::config {
 namespace {
 
 std::string conf_file(std::string_view name) {
-    // tests/unit/config/ -> repository root
-    auto root =
-        std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
-    return (root / "conf" / name).string();
+    return (std::filesystem::path(CLB_SOURCE_DIR) / "conf" / name).string();
 }
 
 std::shared_ptr<const Config> load(std::string_view name) {
