@@ -37,8 +37,10 @@ void serve(benchmark::State& state, const char* path) {
         for (const auto& b : svc.backends)
             for (int code : {200, 201, 204, 404, 500, 502})
                 b.state->responses[code - 100].add(7);
-    admin::Server server(loop.raw(), *net::SocketAddress::parse("127.0.0.1:0"),
-                         admin::Sources{&registry, {}, "bench", 0});
+    admin::Sources sources;
+    sources.registry = &registry;
+    sources.version = "bench";
+    admin::Server server(loop.raw(), *net::SocketAddress::parse("127.0.0.1:0"), sources);
     int error = 0;
     net::Fd fd = net::connect_tcp(server.address(), error);
     const std::string request = std::string("GET ") + path + " HTTP/1.1\r\nHost: b\r\n\r\n";

@@ -28,9 +28,11 @@ struct World {
         admin::Limits limits;
         limits.request_timeout = 0.05;  // a truncated request must not stall the fuzzer
         limits.idle_timeout = 0.05;
-        server =
-            std::make_unique<admin::Server>(loop.raw(), *net::SocketAddress::parse("127.0.0.1:0"),
-                                            admin::Sources{&registry, {}, "fuzz", 0}, limits);
+        admin::Sources sources;
+        sources.registry = &registry;
+        sources.version = "fuzz";
+        server = std::make_unique<admin::Server>(
+            loop.raw(), *net::SocketAddress::parse("127.0.0.1:0"), sources, limits);
     }
     net::Loop loop;
     runtime::Registry registry;
