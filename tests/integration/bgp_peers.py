@@ -12,7 +12,7 @@ compare values, not CLI text.
 
 Every daemon started here is also registered for an atexit kill, so a test that dies
 half-way leaves nothing running. The helpers know these facts (docs/bgp.md "Interop
-notes", /work/shared/PEERS.md):
+notes", shared/PEERS.md beside the repository):
 - BIRD needs `multihop` for an eBGP peer on loopback, `hold time 3; min hold time 3;
   connect retry time 1; error wait time 1,3;` to recover quickly.
 - GoBGP and FRR refuse a loopback NEXT_HOP (martian), so the VIPs they receive need a
