@@ -30,8 +30,8 @@ ReadResult ClientStream::read(IoBuffer& buf) {
     return {n, eof};
 }
 
-ssize_t ClientStream::write(const char* a, size_t alen, const char* b, size_t blen) {
-    if (!tls_) return write2(fd_.get(), a, alen, b, blen);
+ssize_t ClientStream::write(const char* a, size_t alen, const char* b, size_t blen, int flags) {
+    if (!tls_) return write2(fd_.get(), a, alen, b, blen, flags);
     // TLS records cannot gather: write the parts in turn, stopping at the first short one.
     ssize_t total = 0;
     for (auto [p, len] : {std::pair{a, alen}, std::pair{b, blen}}) {

@@ -19,8 +19,9 @@ class ClientStream {
     // False until the TLS handshake is done; drives it. Sets `failed` on a bad handshake.
     bool ready(bool& failed);
     ReadResult read(IoBuffer& buf);
-    // Writes a then b, like write2; 0 = would block, < 0 = -errno or TLS failure.
-    ssize_t write(const char* a, size_t alen, const char* b, size_t blen);
+    // Writes a then b, like write2; 0 = would block, < 0 = -errno or TLS failure. `flags`
+    // are send(2) flags for a plain socket (TLS ignores them).
+    ssize_t write(const char* a, size_t alen, const char* b, size_t blen, int flags = 0);
     // Decrypted bytes wait inside OpenSSL: read again without waiting for the socket.
     bool pending() const { return tls_ && tls_->pending(); }
     // Socket events TLS needs besides the ones the session asks for.

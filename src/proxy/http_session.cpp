@@ -520,8 +520,12 @@ bool HttpSession::forward_response() {
             if (x_->response_done) continue;  // leaves the loop above, or enters the tunnel
             break;
         }
+        // The response's last bytes to a client that asked for the close go with MSG_MORE:
+        // the close() that follows at once adds its FIN to them (one segment, and one
+        // wake-up of the client, fewer per connection).
+        int flags = x_->response_done && client_done() ? MSG_MORE : 0;
         ssize_t n = client_.write(x_->down_head.data() + x_->down_head_sent, head_left,
-                                  x_->up->in.data(), x_->response_ahead);
+                                  x_->up->in.data(), x_->response_ahead, flags);
         if (n == 0) break;
         if (n < 0) {
             abort(Termination::client_abort,
@@ -664,12 +668,11 @@ void HttpSession::finish_request() {
     // (RFC 9112 §9.6): with no unread byte, close() sends a FIN, not a RST, so there is
     // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
     // connection). TLS still lingers to exchange close_notify.
-    bool client_done =
-        x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
+    bool closing = client_done();
     ++requests_;
     end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
-        if (client_done)
+        if (closing)
             close();
         else
             linger();

@@ -67,6 +67,10 @@ class HttpSession final : public Session, private UpstreamOwner {
     void arm(double deadline);
     double next_deadline() const;
     void log_request();
+    // The client asked for the close and sent its whole request: nothing more can come.
+    bool client_done() const {
+        return x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
+    }
     net::SocketAddress peer() const { return {client_ip_, client_port_}; }
     const std::string& service_name() const { return service_state_->name; }
 

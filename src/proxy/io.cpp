@@ -25,7 +25,7 @@ ReadResult read_into(int fd, IoBuffer& buf) {
     }
 }
 
-ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen) {
+ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen, int flags) {
     iovec iov[2];
     int cnt = 0;
     if (alen) iov[cnt++] = {const_cast<char*>(a), alen};
@@ -37,8 +37,8 @@ ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen) {
     for (;;) {
         // send/sendmsg rather than write/writev: MSG_NOSIGNAL spares us SIGPIPE on a closed
         // peer; plain send when there is one piece, as it skips the iovec import.
-        ssize_t n = cnt == 1 ? ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
-                             : ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t n = cnt == 1 ? ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | flags)
+                             : ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
