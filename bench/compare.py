@@ -70,6 +70,7 @@ TARGET_TITLES = {
     "haproxy": "HAProxy",
     "nginx": "nginx (reverse proxy)",
     "contrail-lb": "contrail-lb",
+    "contrail-lb-b": "contrail-lb (--clb-bin-b)",
 }
 
 
@@ -393,8 +394,9 @@ def start_nginx_proxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     return Target("nginx", port, p.pid, f"nginx {version}, 1 worker, upstream keepalive 64", backend_port)
 
 
-def start_contrail_lb(d: Daemons, args, port: int, backend_port: int) -> Target:
-    name = d.unique("contrail-lb")
+def start_contrail_lb(d: Daemons, args, port: int, backend_port: int, target: str = "contrail-lb") -> Target:
+    binary = args.clb_bin_b if target == "contrail-lb-b" else args.clb_bin
+    name = d.unique(target)
     conf = d.work / f"{name}.yaml"
     conf.write_text(
         f"""global:
@@ -419,9 +421,9 @@ services:
       - {{ name: bench, address: "127.0.0.1:{backend_port}" }}
 """
     )
-    p = d.start(name, pinned(args.proxy_cpu, [args.clb_bin, "-c", str(conf)]))
-    version = subprocess.run([args.clb_bin, "--version"], capture_output=True, text=True).stdout.strip()
-    return Target("contrail-lb", port, p.pid, f"{version}, workers 1", backend_port)
+    p = d.start(name, pinned(args.proxy_cpu, [binary, "-c", str(conf)]))
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    return Target(target, port, p.pid, f"{version} ({binary}), workers 1", backend_port)
 
 
 # ---- one measurement -------------------------------------------------------------
@@ -454,7 +456,13 @@ def to_ms(value: str) -> float:
     return n * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
 
 
-STARTERS = {"haproxy": start_haproxy, "nginx": start_nginx_proxy, "contrail-lb": start_contrail_lb}
+STARTERS = {
+    "haproxy": start_haproxy,
+    "nginx": start_nginx_proxy,
+    "contrail-lb": start_contrail_lb,
+    # A second build of contrail-lb, interleaved with the first: an A/B of a change.
+    "contrail-lb-b": lambda d, args, port, backend_port: start_contrail_lb(d, args, port, backend_port, "contrail-lb-b"),
+}
 
 
 class Bench:
@@ -860,6 +868,8 @@ def parse_args(argv: list[str]):
     p.add_argument("--out", default="docs", help="directory for benchmark-results.md and .png [docs]")
     p.add_argument("--clb-bin", default=os.environ.get("CLB_BIN", "build/contrail-lb"))
     p.add_argument("--clb-backend-bin", default=os.environ.get("CLB_BACKEND_BIN", "build/clb-test-backend"))
+    p.add_argument("--clb-bin-b", default=os.environ.get("CLB_BIN_B"),
+                   help="a second contrail-lb binary, measured as target contrail-lb-b (A/B of a change)")
     p.add_argument("--haproxy", default=os.environ.get("HAPROXY", "haproxy"))
     args = p.parse_args(argv)
     if args.smoke:
@@ -881,6 +891,10 @@ def check_tools(args, targets: list[str]) -> None:
         need.append("nginx")
     if "contrail-lb" in targets:
         need.append(args.clb_bin)
+    if "contrail-lb-b" in targets:
+        if not args.clb_bin_b:
+            sys.exit("bench: target contrail-lb-b needs --clb-bin-b PATH")
+        need.append(args.clb_bin_b)
     if args.backend == "clb":
         need.append(args.clb_backend_bin)
     missing = [t for t in need if not shutil.which(t)]

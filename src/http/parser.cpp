@@ -144,6 +144,18 @@ bool MessageParser::finish() {
     return (err == HPE_OK || err == HPE_PAUSED) && complete_;
 }
 
+uint64_t MessageParser::length_left() const {
+    if (!headers_done_ || complete_ || chunked_ || !has_length_ || held_) return 0;
+    return parser_.content_length;
+}
+
+void MessageParser::skip_length(uint64_t n) {
+    parser_.content_length -= n;
+    // llhttp would complete the message on its last body byte; the next message starts
+    // from a reset parser, so its state past that point does not matter.
+    if (parser_.content_length == 0) complete_ = true;
+}
+
 bool MessageParser::body_until_close() const {
     return kind_ == Kind::response && headers_done_ && !complete_ && !chunked_ && !has_length_;
 }

@@ -13,6 +13,7 @@
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "contrail_lb/runtime/termination.hpp"
+#include "pipe.hpp"
 #include "upstream.hpp"
 
 namespace clb::proxy {
@@ -28,6 +29,9 @@ struct HttpExchange {
     http::Head head;
     std::optional<Connector> connector;  // bound to the session that holds the exchange
     std::unique_ptr<Upstream> up;
+    // A large Content-Length body's path, socket to socket, on plain TCP (pipe.hpp).
+    std::unique_ptr<SplicePipe> request_pipe;
+    std::unique_ptr<SplicePipe> response_pipe;
     std::string up_head;       // request head as sent to the backend
     std::string down_head;     // response head as sent to the client
     std::string request_line;  // for the access log

@@ -18,6 +18,18 @@ using runtime::Termination;
 namespace {
 
 constexpr double kLingerSeconds = 2.0;  // reading what a closed client still sends
+// Bodies shorter than this are cheaper copied through the buffer than spliced.
+constexpr uint64_t kSpliceMin = 16 * 1024;
+
+bool holds_bytes(const std::unique_ptr<SplicePipe>& pipe) {
+    return pipe && !pipe->empty();
+}
+
+// Worth reading from the socket that feeds `buffer`, or `pipe` while the body is spliced.
+bool has_room(const std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser,
+              const IoBuffer& buffer) {
+    return pipe ? !pipe->blocked() && parser.length_left() > 0 : !buffer.full();
+}
 
 double seconds(config::Duration d) {
     return static_cast<double>(d.count()) / 1000.;
@@ -134,10 +146,17 @@ void HttpSession::read_client() {
         }
         return;
     }
-    if (client_eof_ || in_.full()) return;
-    // Idle connections hold no buffer (HAProxy does the same): take one to read into.
-    if (!in_.allocated()) in_.attach(worker_.buffers().get());
-    ReadResult r = client_.read(in_);
+    if (client_eof_) return;
+    ReadResult r;
+    if (x_ && use_pipe(x_->request_pipe, x_->request,
+                       phase_ == Phase::exchange && !x_->request_done && in_.empty())) {
+        r = fill_body(*x_->request_pipe, client_.fd(), x_->request);
+    } else {
+        if (in_.full()) return;
+        // Idle connections hold no buffer (HAProxy does the same): take one to read into.
+        if (!in_.allocated()) in_.attach(worker_.buffers().get());
+        r = client_.read(in_);
+    }
     if (r.n > 0) {
         client_seen_ = now();
         if (phase_ == Phase::head && head_first_byte_ == 0) head_first_byte_ = client_seen_;
@@ -147,14 +166,67 @@ void HttpSession::read_client() {
 }
 
 void HttpSession::read_upstream() {
-    if (x_->up_eof || x_->up->in.full()) return;
-    ReadResult r = read_into(x_->up->fd(), x_->up->in);
+    if (x_->up_eof) return;
+    bool splice = use_pipe(x_->response_pipe, x_->up->parser,
+                           x_->response_head_done && !x_->response_done && x_->up->in.empty());
+    ReadResult r = splice ? fill_body(*x_->response_pipe, x_->up->fd(), x_->up->parser)
+                          : read_into(x_->up->fd(), x_->up->in);
     if (r.n > 0) {
         x_->server_seen = now();
         x_->up->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
     }
     if (r.eof) x_->up_eof = true;
     if (r.n < 0) x_->up_error = static_cast<int>(-r.n);
+}
+
+// The rest of a large Content-Length body goes from socket to socket through a pipe once
+// everything buffered before it has been forwarded (`allowed`). Chunked bodies keep the
+// buffer: their framing is checked byte by byte (docs/http-framing.md); TLS needs the
+// bytes themselves.
+bool HttpSession::use_pipe(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser,
+                           bool allowed) {
+    if (pipe) return true;
+    if (!allowed || client_.secure() || parser.length_left() < kSpliceMin) return false;
+    pipe = worker_.pipes().get();
+    return pipe != nullptr;
+}
+
+// The body is through once the parser has seen its last byte and the pipe is empty.
+bool HttpSession::pipe_done(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser) {
+    if (!pipe->empty() || !parser.message_complete()) return false;
+    worker_.pipes().put(std::move(pipe));
+    return true;
+}
+
+// False when the client failed: the session is aborted.
+bool HttpSession::drain_response_pipe() {
+    auto [moved, error] = x_->response_pipe->drain(client_.fd());
+    if (moved) {
+        x_->bytes_down += moved;
+        x_->response_started = true;
+        client_seen_ = now();
+    }
+    if (error) {
+        abort(Termination::client_abort, "client write failed: " + net::error_text(error));
+        return false;
+    }
+    if (pipe_done(x_->response_pipe, x_->up->parser)) {
+        x_->response_done = true;
+        uncount_active();
+    }
+    return true;
+}
+
+void HttpSession::drain_request_pipe() {
+    auto [moved, error] = x_->request_pipe->drain(x_->up->fd());
+    if (moved) {
+        x_->up->backend()->bytes_out.add(moved);
+        x_->server_seen = now();
+    }
+    if (error)
+        x_->up_error = error;
+    else if (pipe_done(x_->request_pipe, x_->request))
+        x_->request_done = true;
 }
 
 void HttpSession::on_timer(struct ev_loop*, ev_timer* w, int) {
@@ -339,6 +411,8 @@ HttpExchange& HttpSession::exchange() {
 // The request is over: its Routing and exchange are let go.
 void HttpSession::end_exchange() {
     if (!x_) return;
+    worker_.pipes().put(std::move(x_->request_pipe));  // kept only when empty
+    worker_.pipes().put(std::move(x_->response_pipe));
     x_->connector->release();
     release_upstream(false);
     x_->reset();
@@ -462,7 +536,10 @@ bool HttpSession::send_request() {
     for (;;) {
         if (!frame_request_body()) return false;
         size_t head_left = x_->up_head.size() - x_->up_head_sent;
-        if (head_left == 0 && x_->request_ahead == 0) break;
+        if (head_left == 0 && x_->request_ahead == 0) {
+            if (x_->request_pipe) drain_request_pipe();
+            break;
+        }
         ssize_t n = write2(x_->up->fd(), x_->up_head.data() + x_->up_head_sent, head_left,
                            in_.data(), x_->request_ahead);
         if (n == 0) break;
@@ -502,6 +579,11 @@ bool HttpSession::forward_response() {
                 if (!parse_response_head()) break;
                 continue;
             }
+        }
+        if (x_->response_pipe && head_left == 0) {  // a head still pending goes first, below
+            if (!drain_response_pipe()) return false;
+            if (x_->response_done) continue;
+            break;
         }
         // Frame body bytes even while the head is pending, so both go in one write.
         if (x_->response_head_done && !x_->response_done && x_->response_ahead == 0 &&
@@ -813,10 +895,15 @@ void HttpSession::update_interest() {
             server = EV_WRITE;
             break;
         case Phase::exchange: {
-            if (!client_eof_ && !in_.full()) client |= EV_READ;
-            if (x_->down_head_sent < x_->down_head.size() || x_->response_ahead) client |= EV_WRITE;
-            if (!x_->up_eof && !x_->up->in.full()) server |= EV_READ;
-            if (x_->up_head_sent < x_->up_head.size() || x_->request_ahead) server |= EV_WRITE;
+            if (!client_eof_ && has_room(x_->request_pipe, x_->request, in_)) client |= EV_READ;
+            if (x_->down_head_sent < x_->down_head.size() || x_->response_ahead ||
+                holds_bytes(x_->response_pipe))
+                client |= EV_WRITE;
+            if (!x_->up_eof && has_room(x_->response_pipe, x_->up->parser, x_->up->in))
+                server |= EV_READ;
+            if (x_->up_head_sent < x_->up_head.size() || x_->request_ahead ||
+                holds_bytes(x_->request_pipe))
+                server |= EV_WRITE;
             break;
         }
         case Phase::tunnel: {
@@ -861,7 +948,7 @@ double HttpSession::next_deadline() const {
             double d = x_->response_done ? 0. : at(x_->server_seen, timeouts_.server);
             bool waiting_on_client = !x_->request_done ||
                                      x_->down_head_sent < x_->down_head.size() ||
-                                     x_->response_ahead > 0;
+                                     x_->response_ahead > 0 || holds_bytes(x_->response_pipe);
             if (waiting_on_client) d = earliest(d, at(client_seen_, timeouts_.client));
             return d;
         }

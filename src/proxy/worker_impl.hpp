@@ -17,6 +17,7 @@
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/proxy/worker.hpp"
 #include "http_exchange.hpp"
+#include "pipe.hpp"
 #include "upstream.hpp"
 
 namespace clb::proxy {
@@ -43,6 +44,7 @@ class Worker::Impl final : public ConnectorHost {
     }
     BufferPool& buffers() { return buffers_; }
     ExchangePool& exchanges() { return exchanges_; }
+    PipePool& pipes() { return pipes_; }
     UpstreamPool& upstreams() override { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
     WorkerContext& context() { return context_; }
@@ -95,6 +97,7 @@ class Worker::Impl final : public ConnectorHost {
     BufferPool buffers_;
     UpstreamPool upstreams_;
     ExchangePool exchanges_;
+    PipePool pipes_;
     AccessLog access_log_;
     std::shared_ptr<Routing> routing_;  // the newest snapshot and this worker's pickers
     std::vector<std::unique_ptr<Listener>> listeners_;

@@ -47,6 +47,13 @@ class MessageParser {
     // The peer closed: completes a close-delimited response; false if the message was cut.
     bool finish();
 
+    // Body bytes of a Content-Length message the parser has not seen yet; 0 for any other
+    // framing, and while bytes it framed are still held by the caller.
+    uint64_t length_left() const;
+    // The caller moved `n` <= length_left() body bytes past the parser (splice(2)): they
+    // count as seen, and the message completes with the last of them.
+    void skip_length(uint64_t n);
+
     // For the response to a HEAD request: the head has no body whatever it says.
     void expect_no_body() { skip_body_ = true; }
 
