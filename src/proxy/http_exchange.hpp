@@ -29,8 +29,7 @@ struct HttpExchange {
     http::Head head;
     std::optional<Connector> connector;  // bound to the session that holds the exchange
     std::unique_ptr<Upstream> up;
-    // A large Content-Length body's path, socket to socket, on plain TCP (pipe.hpp).
-    std::unique_ptr<SplicePipe> request_pipe;
+    // A large Content-Length response body's path, socket to socket, on plain TCP.
     std::unique_ptr<SplicePipe> response_pipe;
     std::string up_head;       // request head as sent to the backend
     std::string down_head;     // response head as sent to the client

@@ -146,17 +146,10 @@ void HttpSession::read_client() {
         }
         return;
     }
-    if (client_eof_) return;
-    ReadResult r;
-    if (x_ && use_pipe(x_->request_pipe, x_->request,
-                       phase_ == Phase::exchange && !x_->request_done && in_.empty())) {
-        r = fill_body(*x_->request_pipe, client_.fd(), x_->request);
-    } else {
-        if (in_.full()) return;
-        // Idle connections hold no buffer (HAProxy does the same): take one to read into.
-        if (!in_.allocated()) in_.attach(worker_.buffers().get());
-        r = client_.read(in_);
-    }
+    if (client_eof_ || in_.full()) return;
+    // Idle connections hold no buffer (HAProxy does the same): take one to read into.
+    if (!in_.allocated()) in_.attach(worker_.buffers().get());
+    ReadResult r = client_.read(in_);
     if (r.n > 0) {
         client_seen_ = now();
         if (phase_ == Phase::head && head_first_byte_ == 0) head_first_byte_ = client_seen_;
@@ -167,10 +160,8 @@ void HttpSession::read_client() {
 
 void HttpSession::read_upstream() {
     if (x_->up_eof) return;
-    bool splice = use_pipe(x_->response_pipe, x_->up->parser,
-                           x_->response_head_done && !x_->response_done && x_->up->in.empty());
-    ReadResult r = splice ? fill_body(*x_->response_pipe, x_->up->fd(), x_->up->parser)
-                          : read_into(x_->up->fd(), x_->up->in);
+    ReadResult r = splice_response() ? fill_body(*x_->response_pipe, x_->up->fd(), x_->up->parser)
+                                     : read_into(x_->up->fd(), x_->up->in);
     if (r.n > 0) {
         x_->server_seen = now();
         x_->up->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
@@ -179,23 +170,18 @@ void HttpSession::read_upstream() {
     if (r.n < 0) x_->up_error = static_cast<int>(-r.n);
 }
 
-// The rest of a large Content-Length body goes from socket to socket through a pipe once
-// everything buffered before it has been forwarded (`allowed`). Chunked bodies keep the
+// The rest of a large Content-Length response body goes from socket to socket through a
+// pipe, once everything buffered before it has gone to the client. Chunked bodies keep the
 // buffer: their framing is checked byte by byte (docs/http-framing.md); TLS needs the
-// bytes themselves.
-bool HttpSession::use_pipe(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser,
-                           bool allowed) {
-    if (pipe) return true;
-    if (!allowed || client_.secure() || parser.length_left() < kSpliceMin) return false;
-    pipe = worker_.pipes().get();
-    return pipe != nullptr;
-}
-
-// The body is through once the parser has seen its last byte and the pipe is empty.
-bool HttpSession::pipe_done(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser) {
-    if (!pipe->empty() || !parser.message_complete()) return false;
-    worker_.pipes().put(std::move(pipe));
-    return true;
+// bytes themselves. Request bodies keep it too: spliced from the client's socket they
+// cost the proxy, the client and the backend more CPU, not less (docs/benchmarks.md).
+bool HttpSession::splice_response() {
+    if (x_->response_pipe) return true;
+    if (client_.secure() || !x_->response_head_done || x_->response_done || !x_->up->in.empty() ||
+        x_->up->parser.length_left() < kSpliceMin)
+        return false;
+    x_->response_pipe = worker_.pipes().get();
+    return x_->response_pipe != nullptr;
 }
 
 // False when the client failed: the session is aborted.
@@ -210,23 +196,13 @@ bool HttpSession::drain_response_pipe() {
         abort(Termination::client_abort, "client write failed: " + net::error_text(error));
         return false;
     }
-    if (pipe_done(x_->response_pipe, x_->up->parser)) {
+    // The body is through once the parser has seen its last byte and the pipe is empty.
+    if (x_->response_pipe->empty() && x_->up->parser.message_complete()) {
+        worker_.pipes().put(std::move(x_->response_pipe));
         x_->response_done = true;
         uncount_active();
     }
     return true;
-}
-
-void HttpSession::drain_request_pipe() {
-    auto [moved, error] = x_->request_pipe->drain(x_->up->fd());
-    if (moved) {
-        x_->up->backend()->bytes_out.add(moved);
-        x_->server_seen = now();
-    }
-    if (error)
-        x_->up_error = error;
-    else if (pipe_done(x_->request_pipe, x_->request))
-        x_->request_done = true;
 }
 
 void HttpSession::on_timer(struct ev_loop*, ev_timer* w, int) {
@@ -411,8 +387,7 @@ HttpExchange& HttpSession::exchange() {
 // The request is over: its Routing and exchange are let go.
 void HttpSession::end_exchange() {
     if (!x_) return;
-    worker_.pipes().put(std::move(x_->request_pipe));  // kept only when empty
-    worker_.pipes().put(std::move(x_->response_pipe));
+    worker_.pipes().put(std::move(x_->response_pipe));  // kept only when empty
     x_->connector->release();
     release_upstream(false);
     x_->reset();
@@ -536,10 +511,7 @@ bool HttpSession::send_request() {
     for (;;) {
         if (!frame_request_body()) return false;
         size_t head_left = x_->up_head.size() - x_->up_head_sent;
-        if (head_left == 0 && x_->request_ahead == 0) {
-            if (x_->request_pipe) drain_request_pipe();
-            break;
-        }
+        if (head_left == 0 && x_->request_ahead == 0) break;
         ssize_t n = write2(x_->up->fd(), x_->up_head.data() + x_->up_head_sent, head_left,
                            in_.data(), x_->request_ahead);
         if (n == 0) break;
@@ -895,15 +867,13 @@ void HttpSession::update_interest() {
             server = EV_WRITE;
             break;
         case Phase::exchange: {
-            if (!client_eof_ && has_room(x_->request_pipe, x_->request, in_)) client |= EV_READ;
+            if (!client_eof_ && !in_.full()) client |= EV_READ;
             if (x_->down_head_sent < x_->down_head.size() || x_->response_ahead ||
                 holds_bytes(x_->response_pipe))
                 client |= EV_WRITE;
             if (!x_->up_eof && has_room(x_->response_pipe, x_->up->parser, x_->up->in))
                 server |= EV_READ;
-            if (x_->up_head_sent < x_->up_head.size() || x_->request_ahead ||
-                holds_bytes(x_->request_pipe))
-                server |= EV_WRITE;
+            if (x_->up_head_sent < x_->up_head.size() || x_->request_ahead) server |= EV_WRITE;
             break;
         }
         case Phase::tunnel: {

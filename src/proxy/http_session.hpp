@@ -52,11 +52,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     void linger();
     void read_client();
     void read_upstream();
-    bool use_pipe(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser,
-                  bool allowed);
-    bool pipe_done(std::unique_ptr<SplicePipe>& pipe, const http::MessageParser& parser);
+    bool splice_response();
     bool drain_response_pipe();
-    void drain_request_pipe();
     void use_upstream();
     HttpExchange& exchange();  // the request's, taken from the worker's pool when none
     void end_exchange();       // back to the pool: the connection is idle

@@ -1,8 +1,8 @@
-"""Large Content-Length bodies cross the proxy through a kernel pipe (splice(2)) on plain
-TCP, in both directions (issue 10, item 4): the bytes must arrive exactly, a slow peer
-must hold the pipe back rather than grow memory, and a peer that stops mid-body must end
-the exchange as it does on the buffered path, with nothing left behind for the next
-request. docs/benchmarks.md says what it saves."""
+"""Large Content-Length response bodies cross the proxy through a kernel pipe (splice(2))
+on plain TCP (issue 10, item 4): the bytes must arrive exactly, a slow client must hold
+the pipe back rather than grow memory, and a peer that stops mid-body must end the
+exchange as it does on the buffered path, with nothing left behind for the next request.
+Request bodies keep the buffer (spliced, they cost more CPU: docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_large_response_arrives_exactly_and_the_connections_are_reused(one):
         assert second.header("X-Conn-Id") == first.header("X-Conn-Id")
 
 
-def test_large_upload_and_echo_spliced_both_ways_at_once(one):
+def test_large_upload_echoed_while_the_response_is_spliced(one):
     _, proxy = one
     body = bytes((i * 7) % 251 for i in range(251)) * (12 * MIB // 251)
     with RawConnection(*proxy.service_address(), timeout=30) as c:
@@ -169,15 +169,14 @@ def test_client_gone_mid_download_frees_everything(one):
     assert r.body == pattern(100000)
 
 
-def test_client_gone_mid_upload_frees_everything(one):
+def test_client_gone_mid_upload_ends_the_exchange(one):
     backend, proxy = one
     with RawConnection(*proxy.service_address(), timeout=10) as c:
         c.send(b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (64 * MIB))
         c.send(b"u" * (4 * MIB))
-        wait_until(lambda: pipes_open(proxy) >= 2, 5, message="a splice pipe in use")
+        assert pipes_open(proxy) == 0  # request bodies go through the buffer
     line = wait_until(lambda: next((l for l in access_lines(proxy) if "/sink" in l), None), 5)
     assert "client_abort" in line, line
-    wait_until(lambda: pipes_open(proxy) <= 2, 5, message="the used pipe closed or pooled")
     r = proxy.get("/bytes/100000")
     assert r.body == pattern(100000)
 
