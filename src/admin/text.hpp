@@ -37,6 +37,12 @@ class JsonWriter {
     void value(uint64_t n);
     void value(int n) { value(static_cast<int64_t>(n)); }
     void value(unsigned n) { value(static_cast<uint64_t>(n)); }
+    // "name": value, in one call.
+    template <class T>
+    void field(std::string_view name, const T& v) {
+        key(name);
+        value(v);
+    }
     void null();
     const std::string& str() const { return out_; }
 
