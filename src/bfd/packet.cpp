@@ -1,19 +1,10 @@
 #include "contrail_lb/bfd/packet.hpp"
 
+#include "contrail_lb/net/byte_order.hpp"
+
 namespace clb::bfd {
 
 namespace {
-
-uint32_t read_u32(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
-}
-
-void write_u32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 // Byte 1: Sta(2) P F C A D M.
 constexpr uint8_t kPoll = 0x20, kFinal = 0x10, kCpi = 0x08, kAuth = 0x04, kDemand = 0x02,
@@ -107,11 +98,11 @@ Decoded decode(std::span<const uint8_t> bytes) {
     p.demand = flags & kDemand;
     p.multipoint = flags & kMultipoint;
     p.detect_mult = bytes[2];
-    p.my_discriminator = read_u32(&bytes[4]);
-    p.your_discriminator = read_u32(&bytes[8]);
-    p.desired_min_tx_us = read_u32(&bytes[12]);
-    p.required_min_rx_us = read_u32(&bytes[16]);
-    p.required_min_echo_rx_us = read_u32(&bytes[20]);
+    p.my_discriminator = net::load_be32(&bytes[4]);
+    p.your_discriminator = net::load_be32(&bytes[8]);
+    p.desired_min_tx_us = net::load_be32(&bytes[12]);
+    p.required_min_rx_us = net::load_be32(&bytes[16]);
+    p.required_min_echo_rx_us = net::load_be32(&bytes[20]);
     if (p.detect_mult == 0) return dropped(Drop::bad_multiplier);
     if (p.multipoint) return dropped(Drop::multipoint);
     if (p.my_discriminator == 0) return dropped(Drop::zero_my_discriminator);
@@ -131,11 +122,11 @@ std::array<uint8_t, kPacketSize> encode(const ControlPacket& p) {
         (p.demand ? kDemand : 0) | (p.multipoint ? kMultipoint : 0));
     out[2] = p.detect_mult;
     out[3] = kPacketSize;
-    write_u32(&out[4], p.my_discriminator);
-    write_u32(&out[8], p.your_discriminator);
-    write_u32(&out[12], p.desired_min_tx_us);
-    write_u32(&out[16], p.required_min_rx_us);
-    write_u32(&out[20], p.required_min_echo_rx_us);
+    net::store_be32(&out[4], p.my_discriminator);
+    net::store_be32(&out[8], p.your_discriminator);
+    net::store_be32(&out[12], p.desired_min_tx_us);
+    net::store_be32(&out[16], p.required_min_rx_us);
+    net::store_be32(&out[20], p.required_min_echo_rx_us);
     return out;
 }
 

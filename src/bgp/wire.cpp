@@ -1,5 +1,7 @@
 #include "contrail_lb/bgp/wire.hpp"
 
+#include "contrail_lb/net/byte_order.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -26,14 +28,13 @@ class Reader {
     }
     bool u16(uint16_t& v) {
         if (remaining() < 2) return false;
-        v = static_cast<uint16_t>(data_[pos_] << 8 | data_[pos_ + 1]);
+        v = net::load_be16(&data_[pos_]);
         pos_ += 2;
         return true;
     }
     bool u32(uint32_t& v) {
         if (remaining() < 4) return false;
-        v = uint32_t{data_[pos_]} << 24 | uint32_t{data_[pos_ + 1]} << 16 |
-            uint32_t{data_[pos_ + 2]} << 8 | uint32_t{data_[pos_ + 3]};
+        v = net::load_be32(&data_[pos_]);
         pos_ += 4;
         return true;
     }
@@ -54,23 +55,21 @@ class Writer {
   public:
     explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
     void u8(uint8_t v) { out_.push_back(v); }
-    void u16(uint16_t v) {
-        out_.push_back(static_cast<uint8_t>(v >> 8));
-        out_.push_back(static_cast<uint8_t>(v));
-    }
-    void u32(uint32_t v) {
-        u16(static_cast<uint16_t>(v >> 16));
-        u16(static_cast<uint16_t>(v));
-    }
+    void u16(uint16_t v) { net::store_be16(grow(2), v); }
+    void u32(uint32_t v) { net::store_be32(grow(4), v); }
     void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
     size_t size() const { return out_.size(); }
     // Writes a 2-byte big-endian value at `at` (a length known only afterwards).
     void patch16(size_t at, size_t value) {
-        out_[at] = static_cast<uint8_t>(value >> 8);
-        out_[at + 1] = static_cast<uint8_t>(value);
+        net::store_be16(&out_[at], static_cast<uint16_t>(value));
     }
 
   private:
+    uint8_t* grow(size_t n) {
+        out_.resize(out_.size() + n);
+        return &out_[out_.size() - n];
+    }
+
     std::vector<uint8_t>& out_;
 };
 
@@ -79,7 +78,9 @@ Notification notification(uint8_t code, uint8_t subcode, std::vector<uint8_t> da
 }
 
 std::vector<uint8_t> u16_data(uint16_t v) {
-    return {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    std::vector<uint8_t> out(2);
+    net::store_be16(out.data(), v);
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------------
