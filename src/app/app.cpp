@@ -125,6 +125,7 @@ class Control {
         ensure_fd_limit(c.global.max_connections);
         context_.max_connections.store(c.global.max_connections);
         context_.access_log.store(c.global.access_log);
+        context_.splice.store(c.global.splice);
     }
 
     // Out of fds, every new connection fails: ask for what max_connections needs up front.

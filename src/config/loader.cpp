@@ -151,7 +151,7 @@ void Loader::load_document(const YAML::Node& root, Config& config) {
 Global Loader::load_global(const YAML::Node& node) {
     Global global;
     Section section(diag_, node, "global",
-                    {"workers", "log_level", "access_log", "max_connections", "grace"});
+                    {"workers", "log_level", "access_log", "splice", "max_connections", "grace"});
     section.read("workers", global.workers,
                  [&](const YAML::Node& value, const std::string& path) -> std::optional<unsigned> {
                      if (value.IsScalar() && value.Scalar() == "auto") return 0;
@@ -172,6 +172,7 @@ Global Loader::load_global(const YAML::Node& node) {
                                                        {"error", LogLevel::error}});
                  });
     section.read("access_log", global.access_log, boolean(scalars_));
+    section.read("splice", global.splice, boolean(scalars_));
     section.read("max_connections", global.max_connections,
                  integer_in<uint32_t>(scalars_, 1, 10'000'000));
     section.read("grace", global.grace, duration_at_least(scalars_, Duration::zero()));

@@ -177,7 +177,8 @@ void HttpSession::read_upstream() {
 // cost the proxy, the client and the backend more CPU, not less (docs/benchmarks.md).
 bool HttpSession::splice_response() {
     if (x_->response_pipe) return true;
-    if (client_.secure() || !x_->response_head_done || x_->response_done || !x_->up->in.empty() ||
+    if (client_.secure() || !worker_.context().splice.load(std::memory_order_relaxed) ||
+        !x_->response_head_done || x_->response_done || !x_->up->in.empty() ||
         x_->up->parser.length_left() < kSpliceMin)
         return false;
     x_->response_pipe = worker_.pipes().get();

@@ -163,10 +163,12 @@ def test_client_gone_mid_download_frees_everything(one):
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     line = wait_until(lambda: next((l for l in access_lines(proxy) if "/bytes/" in l), None), 5)
     assert "client_abort" in line, line
-    # The pipe that still held bytes was closed, not pooled; the backend connection too.
-    wait_until(lambda: pipes_open(proxy) == 0, 5, message="the used pipe closed")
-    r = proxy.get("/bytes/100000")
-    assert r.body == pattern(100000)
+    # A pipe that still held bytes is closed, an empty one pooled: never more than one
+    # pair, and the next spliced body carries no stale byte.
+    assert pipes_open(proxy) <= 2
+    r = proxy.get("/bytes/%d" % (3 * MIB))
+    assert r.body == pattern(3 * MIB)
+    assert pipes_open(proxy) == 2
 
 
 def test_client_gone_mid_upload_ends_the_exchange(one):
@@ -188,3 +190,32 @@ def test_small_and_chunked_bodies_keep_the_buffer(one):
         c.send(b"GET /chunked/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (4 * MIB))
         assert c.read_response().body == pattern(4 * MIB)
     assert pipes_open(proxy) == 0
+
+
+def test_splice_false_copies_through_the_buffer_and_reload_turns_it_on(start_backend, start_proxy,
+                                                                      free_port):
+    backend = start_backend("b1")
+    service = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    config = make_config([service], admin_port=free_port(), splice=False)
+    proxy = start_proxy(config)
+
+    def slow_download_uses_a_pipe() -> bool:
+        with RawConnection(*proxy.service_address(), timeout=20) as c:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            c.send(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (16 * MIB))
+            c._take_until(b"\r\n\r\n", time.monotonic() + 5)
+            time.sleep(0.3)  # the proxy is held by the client: the body waits where it goes
+            used = pipes_open(proxy) >= 2
+            received = len(c.buffer)
+            while received < 16 * MIB:
+                data = c.sock.recv(MIB)
+                assert data, "connection closed early"
+                received += len(data)
+            return used
+
+    assert not slow_download_uses_a_pipe()
+    offset = len(proxy.log())
+    config["global"]["splice"] = True
+    proxy.reload(config)
+    proxy.wait_for_log(r"reload: applied ", start=offset)
+    assert slow_download_uses_a_pipe()

@@ -27,6 +27,7 @@ struct Global {
     unsigned workers = 0;  // 0 = auto: online CPUs
     LogLevel log_level = LogLevel::info;
     bool access_log = true;
+    bool splice = true;  // large response bodies socket to socket (splice(2)), plain TCP
     uint32_t max_connections = 50000;
     Duration grace = 10s;
 };

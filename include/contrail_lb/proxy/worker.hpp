@@ -32,6 +32,7 @@ struct WorkerContext {
     std::atomic<uint32_t> connections{0};  // client connections, all workers
     std::atomic<uint32_t> max_connections{50000};
     std::atomic<bool> access_log{true};
+    std::atomic<bool> splice{true};
     runtime::FailureSink* failures = nullptr;  // passive health reports
     log::Writer* log = nullptr;                // access log; null: no access log
     std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)

@@ -232,6 +232,7 @@ TEST(Defaults, AreTheHeadersInitialisers) {
     EXPECT_EQ(config->global.workers, global.workers);
     EXPECT_EQ(config->global.log_level, global.log_level);
     EXPECT_EQ(config->global.access_log, global.access_log);
+    EXPECT_TRUE(config->global.splice);
     EXPECT_EQ(config->global.max_connections, global.max_connections);
     EXPECT_EQ(config->global.grace, global.grace);
     EXPECT_FALSE(config->admin.listen);
@@ -296,6 +297,7 @@ global:
   workers: 4
   log_level: debug
   access_log: false
+  splice: false
   max_connections: 10000000
   grace: 0
 services:
@@ -335,6 +337,7 @@ bgp:
     EXPECT_EQ(config->global.workers, 4u);
     EXPECT_EQ(config->global.log_level, LogLevel::debug);
     EXPECT_FALSE(config->global.access_log);
+    EXPECT_FALSE(config->global.splice);
     EXPECT_EQ(config->global.grace, 0s);
     const Service& s = config->services[0];
     EXPECT_EQ(s.mode, Mode::tcp);
