@@ -50,10 +50,29 @@ uint32_t IpAddress::v4_host_order() const {
 }
 
 std::string IpAddress::to_string() const {
+    std::string out;
+    append_to(out);
+    return out;
+}
+
+void IpAddress::append_to(std::string& out) const {
+    if (family_ == AF_INET) {
+        for (size_t i = 0; i < 4; ++i) {
+            unsigned octet = bytes_[i];
+            if (i) out.push_back('.');
+            if (octet >= 100) out.push_back(static_cast<char>('0' + octet / 100));
+            if (octet >= 10) out.push_back(static_cast<char>('0' + octet / 10 % 10));
+            out.push_back(static_cast<char>('0' + octet % 10));
+        }
+        return;
+    }
+    if (family_ == AF_UNSPEC) {
+        out.append("unspec");
+        return;
+    }
     char buf[INET6_ADDRSTRLEN] = "";
-    if (family_ == AF_UNSPEC) return "unspec";
     inet_ntop(family_, bytes_.data(), buf, sizeof buf);
-    return buf;
+    out.append(buf);
 }
 
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {

@@ -421,7 +421,8 @@ void HttpSession::build_request_head() {
     out.append("X-Forwarded-For: ");
     if (!first_forwarded_for.empty())
         out.append(first_forwarded_for).append(more_forwarded_for).append(", ");
-    out.append(client_ip_.to_string()).append("\r\n");
+    client_ip_.append_to(out);
+    out.append("\r\n");
     out.append(client_.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
     if (x_->upgrade_request) {
         const http::Header* upgrade = x_->head.find("upgrade");

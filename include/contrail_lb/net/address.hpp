@@ -30,6 +30,9 @@ class IpAddress {
     in6_addr to_in6_addr() const;
     uint32_t v4_host_order() const;
     std::string to_string() const;
+    // Appends the text form to `out`: the proxy's X-Forwarded-For, per request, without
+    // inet_ntop's sprintf for IPv4 or a temporary string.
+    void append_to(std::string& out) const;
 
     friend bool operator==(const IpAddress&, const IpAddress&) = default;
 

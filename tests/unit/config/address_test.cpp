@@ -1,7 +1,9 @@
 // Listener and backend addresses: IPv4, IPv6, the wildcard, and what is refused.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include "config_test_util.hpp"
+#include "contrail_lb/net/address.hpp"
 
 namespace clb::config::test {
 namespace {
@@ -100,3 +102,23 @@ services:
 
 }  // namespace
 }  // namespace clb::config::test
+
+// The proxy formats the client's address into X-Forwarded-For on every request with its own
+// IPv4 formatter: it must print what inet_ntop prints, for every octet value.
+TEST(IpAddressText, IPv4MatchesInetNtop) {
+    for (unsigned v : {0u, 9u, 10u, 99u, 100u, 199u, 200u, 255u}) {
+        for (unsigned position = 0; position < 4; ++position) {
+            uint8_t octets[4] = {127, 0, 0, 1};
+            octets[position] = static_cast<uint8_t>(v);
+            char expected[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, octets, expected, sizeof expected);
+            auto ip = clb::net::IpAddress::parse(expected);
+            ASSERT_TRUE(ip) << expected;
+            EXPECT_EQ(ip->to_string(), expected);
+            std::string appended = "for=";
+            ip->append_to(appended);
+            EXPECT_EQ(appended, std::string("for=") + expected);
+        }
+    }
+    EXPECT_EQ(clb::net::IpAddress::parse("2001:db8::1")->to_string(), "2001:db8::1");
+}
