@@ -402,6 +402,7 @@ class Worker {
         Event e{s.config.peer, before, now, s.fsm.diag(),
                 s.fsm.diag() == Diag::neighbor_signaled_down &&
                     s.fsm.remote_state() == State::admin_down};
+        publish();  // a client told of the change must find it in the snapshot too
         {
             std::lock_guard lock(shared_.mutex);
             shared_.events.push_back(e);
