@@ -185,6 +185,17 @@ bool HttpSession::splice_response() {
     return x_->response_pipe != nullptr;
 }
 
+// Body bytes held back for a slow client (a full buffer or pipe) are not the backend's
+// silence: timeouts.server runs only while the proxy has room for more of the response,
+// and counts from the moment the client made that room.
+bool HttpSession::waiting_on_server() const {
+    return !x_->response_done && has_room(x_->response_pipe, x_->up->parser, x_->up->in);
+}
+
+void HttpSession::body_went_to_client() {
+    x_->server_seen = now();
+}
+
 // False when the client failed: the session is aborted.
 bool HttpSession::drain_response_pipe() {
     auto [moved, error] = x_->response_pipe->drain(client_.fd());
@@ -192,6 +203,7 @@ bool HttpSession::drain_response_pipe() {
         x_->bytes_down += moved;
         x_->response_started = true;
         client_seen_ = now();
+        body_went_to_client();
     }
     if (error) {
         abort(Termination::client_abort, "client write failed: " + net::error_text(error));
@@ -232,7 +244,7 @@ void HttpSession::on_timeout() {
             connect_failed(ETIMEDOUT);
             break;
         case Phase::exchange:
-            if (!x_->response_done && timeouts_.server.count() > 0 &&
+            if (waiting_on_server() && timeouts_.server.count() > 0 &&
                 now() >= x_->server_seen + seconds(timeouts_.server)) {
                 if (x_->status == 0)
                     fail(504, "no response from the backend within " +
@@ -596,6 +608,7 @@ bool HttpSession::forward_response() {
         x_->bytes_down += written;
         x_->response_started = true;
         client_seen_ = now();
+        if (written > from_head) body_went_to_client();
     }
     if (phase_ != Phase::exchange) return false;  // answered 502: the upstream is gone
     bool flushed = x_->down_head_sent == x_->down_head.size() && x_->response_ahead == 0;
@@ -917,7 +930,7 @@ double HttpSession::next_deadline() const {
         case Phase::connecting:
             return at(phase_since_, timeouts_.connect);
         case Phase::exchange: {
-            double d = x_->response_done ? 0. : at(x_->server_seen, timeouts_.server);
+            double d = waiting_on_server() ? at(x_->server_seen, timeouts_.server) : 0.;
             bool waiting_on_client = !x_->request_done ||
                                      x_->down_head_sent < x_->down_head.size() ||
                                      x_->response_ahead > 0 || holds_bytes(x_->response_pipe);

@@ -54,6 +54,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     void read_upstream();
     bool splice_response();
     bool drain_response_pipe();
+    void body_went_to_client();
+    bool waiting_on_server() const;
     void use_upstream();
     HttpExchange& exchange();  // the request's, taken from the worker's pool when none
     void end_exchange();       // back to the pool: the connection is idle

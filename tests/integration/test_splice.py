@@ -219,3 +219,29 @@ def test_splice_false_copies_through_the_buffer_and_reload_turns_it_on(start_bac
     proxy.reload(config)
     proxy.wait_for_log(r"reload: applied ", start=offset)
     assert slow_download_uses_a_pipe()
+
+
+@pytest.mark.parametrize("splice", [True, False])
+def test_slow_client_is_not_a_silent_backend(start_backend, start_proxy, free_port, splice):
+    """A client that reads slower than the backend sends holds the body back in the proxy
+    (buffer or pipe) longer than timeouts.server: the backend is not silent, it waits on
+    the client, and the download completes."""
+    backend = start_backend("b1")
+    service = make_service("api", free_port(), [backend], health_check=NO_CHECK,
+                           timeouts={"server": "1s", "client": "10s"})
+    proxy = start_proxy(make_config([service], admin_port=free_port(), splice=splice))
+    size = 8 * MIB
+    with RawConnection(*proxy.service_address(), timeout=20) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        c.send(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+        c._take_until(b"\r\n\r\n", time.monotonic() + 5)
+        received = len(c.buffer)
+        started = time.monotonic()
+        while received < size:
+            data = c.sock.recv(256 * 1024)
+            assert data, f"connection closed after {received} bytes"
+            received += len(data)
+            if time.monotonic() - started < 2.5:
+                time.sleep(0.2)  # 2.5 s slower than the backend: past timeouts.server
+        assert received == size
+    assert "server_timeout" not in proxy.log()
