@@ -20,7 +20,7 @@ SplicePipe::SplicePipe(net::Fd read_end, net::Fd write_end)
 std::unique_ptr<SplicePipe> SplicePipe::open() {
     int ends[2];
     if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
-    return std::unique_ptr<SplicePipe>(new SplicePipe(net::Fd(ends[0]), net::Fd(ends[1])));
+    return std::make_unique<SplicePipe>(net::Fd(ends[0]), net::Fd(ends[1]));
 }
 
 ReadResult SplicePipe::fill(int fd, size_t max) {

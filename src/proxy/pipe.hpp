@@ -17,6 +17,7 @@ class SplicePipe {
   public:
     // Null when the kernel refuses a pipe (EMFILE, ENFILE): the caller copies instead.
     static std::unique_ptr<SplicePipe> open();
+    SplicePipe(net::Fd read_end, net::Fd write_end);  // the two ends of a non-blocking pipe
 
     // Moves up to `max` bytes from socket `fd` into the pipe (0 = the socket has nothing
     // or the pipe is full). A would-block with bytes in the pipe marks it `blocked()`:
@@ -34,8 +35,6 @@ class SplicePipe {
     bool blocked() const { return blocked_; }
 
   private:
-    SplicePipe(net::Fd read_end, net::Fd write_end);
-
     net::Fd read_end_;
     net::Fd write_end_;
     size_t size_ = 0;
