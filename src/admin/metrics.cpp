@@ -191,6 +191,10 @@ void backend_metrics(Exposition& m, const Context& ctx) {
     backend_family(m, ctx, "contrail_lb_backend_bytes_out_total", "counter",
                    "Bytes sent to the backend.",
                    [](const Entry& b) { return b.state->bytes_out.get(); });
+    backend_family(m, ctx, "contrail_lb_backend_protocol_errors_total", "counter",
+                   "Responses the backend framed wrongly (unparsable, or followed by bytes "
+                   "it never announced); each closed its connection.",
+                   [](const Entry& b) { return b.state->protocol_errors.get(); });
     backend_family(m, ctx, "contrail_lb_health_checks_total", "counter",
                    "Active health checks completed.",
                    [&](const Entry& b) { return health(b).checks; });

@@ -87,6 +87,7 @@ void backend(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.field("connect_failures", counters.connect_failures.get());
     w.field("bytes_in", counters.bytes_in.get());
     w.field("bytes_out", counters.bytes_out.get());
+    w.field("protocol_errors", counters.protocol_errors.get());
     w.key("responses");
     status_counters(w, counters.responses);
     w.key("responses_by_class");

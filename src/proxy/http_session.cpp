@@ -166,6 +166,7 @@ void HttpSession::read_upstream() {
         x_->server_seen = now();
         x_->up->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
     }
+    x_->up->may_hold_more = r.filled;
     if (r.eof) x_->up_eof = true;
     if (r.n < 0) x_->up_error = static_cast<int>(-r.n);
 }
@@ -730,9 +731,7 @@ void HttpSession::finish_request() {
     service_state_->observe_duration(now() - x_->started);
     log_request();
     if (!x_->request_done) close_after_ = true;  // the backend answered before the body ended
-    bool reusable = x_->up && x_->request_done && !x_->up_eof && !x_->up_error &&
-                    x_->up->in.empty() && x_->up->parser.keep_alive() && !worker_.draining();
-    release_upstream(reusable);
+    release_upstream(upstream_reusable());
     // A client that asked for the close has sent its whole request and sends nothing more
     // (RFC 9112 §9.6): with no unread byte, close() sends a FIN, not a RST, so there is
     // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
@@ -751,6 +750,29 @@ void HttpSession::finish_request() {
     phase_since_ = now();
     head_first_byte_ = in_.empty() ? 0 : phase_since_;
     if (in_.empty()) worker_.buffers().put(in_.detach());
+}
+
+// Whether the backend connection may carry another request, once this response is out.
+bool HttpSession::upstream_reusable() {
+    if (!x_->up || !x_->request_done || x_->up_eof || x_->up_error ||
+        !x_->up->parser.keep_alive() || worker_.draining())
+        return false;
+    switch (x_->up->leftover()) {
+        case Upstream::Leftover::none:
+            return true;
+        case Upstream::Leftover::closed:
+            return false;
+        case Upstream::Leftover::bytes:
+            break;
+    }
+    // The backend sent more than the response it framed: a protocol error on its side,
+    // never data for anyone. The client already has its whole answer.
+    auto& backend = *x_->up->backend();
+    backend.protocol_errors.add();
+    spdlog::warn("{}: backend {} sent bytes after a complete response to \"{}\" "
+                 "(more than it announced): closing that backend connection",
+                 service_name(), backend.name, x_->request_line);
+    return false;
 }
 
 void HttpSession::relay_tunnel() {
@@ -961,8 +983,10 @@ void HttpSession::arm(double deadline) {
 
 void HttpSession::log_request() {
     service_state_->count(x_->termination);
-    if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
     const auto* backend = x_->connector->backend();
+    if (backend && x_->termination == Termination::bad_response)
+        backend->state->protocol_errors.add();
+    if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
     std::string line = fmt::format(
         "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
         backend ? std::string_view(backend->state->name) : std::string_view("-"),

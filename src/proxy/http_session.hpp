@@ -65,6 +65,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void fail(int status, runtime::Termination cause, std::string why);
     void abort(runtime::Termination cause, std::string_view why);
     void close();
+    bool upstream_reusable();
     void release_upstream(bool reusable);
     void uncount_active();
     void update_interest();

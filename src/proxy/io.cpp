@@ -16,7 +16,7 @@ ReadResult read_into(int fd, IoBuffer& buf) {
         ssize_t n = ::recv(fd, at, room, 0);  // recv, not read: skips the VFS layer
         if (n > 0) {
             buf.commit(static_cast<size_t>(n));
-            return {n, false};
+            return {n, false, static_cast<size_t>(n) == room};
         }
         if (n == 0) return {0, true};
         if (errno == EINTR) continue;

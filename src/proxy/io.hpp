@@ -15,6 +15,7 @@ namespace clb::proxy {
 struct ReadResult {
     ssize_t n = 0;  // bytes read; 0 = would block; < 0 = -errno
     bool eof = false;
+    bool filled = false;  // took all the room it was offered: the socket may hold more
 };
 
 ReadResult read_into(int fd, IoBuffer& buf);

@@ -29,7 +29,7 @@ ReadResult SplicePipe::fill(int fd, size_t max) {
         ssize_t n = ::splice(fd, nullptr, write_end_.get(), nullptr, max, kSpliceFlags);
         if (n > 0) {
             size_ += static_cast<size_t>(n);
-            return {n, false};
+            return {n, false, static_cast<size_t>(n) == max};
         }
         if (n == 0) return {0, true};
         if (errno == EINTR) continue;

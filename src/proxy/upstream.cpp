@@ -1,8 +1,11 @@
 #include "upstream.hpp"
 
-#include "io.hpp"
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+
+#include "io.hpp"
 
 #include "contrail_lb/net/socket.hpp"
 
@@ -34,6 +37,19 @@ void Upstream::watch(int events) {
     proxy::watch(loop_, io_, fd_.get(), events);
 }
 
+Upstream::Leftover Upstream::leftover() const {
+    if (!in.empty()) return Leftover::bytes;
+    // A short read emptied the socket; only after a read that filled its room (always the
+    // case at the end of a spliced body) can more be waiting. A peek costs a syscall, so
+    // the common small response pays nothing.
+    if (!may_hold_more) return Leftover::none;
+    char byte;
+    ssize_t n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return Leftover::bytes;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Leftover::none;
+    return Leftover::closed;  // a FIN or an error: not worth pooling either
+}
+
 void Upstream::on_io(struct ev_loop*, ev_io* w, int revents) {
     auto* self = static_cast<Upstream*>(w->data);
     if (self->pool_) {
@@ -56,12 +72,19 @@ UpstreamPool::~UpstreamPool() {
 
 std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend) {
     auto it = idle_.find(&backend);
-    if (it == idle_.end() || it->second.empty()) return nullptr;
-    auto up = std::move(it->second.back());  // most recently used: least likely timed out
-    it->second.pop_back();
-    up->pool_ = nullptr;
-    up->reused = true;
-    return up;
+    if (it == idle_.end()) return nullptr;
+    auto& list = it->second;
+    while (!list.empty()) {
+        auto up = std::move(list.back());  // most recently used: least likely timed out
+        list.pop_back();
+        // Readable in this loop pass, before its idle watcher ran: the backend closed it
+        // or sent bytes nobody asked for. Either way it is not for the next request.
+        if (ev_clear_pending(loop_, &up->io_) & EV_READ) continue;
+        up->pool_ = nullptr;
+        up->reused = true;
+        return up;
+    }
+    return nullptr;
 }
 
 std::unique_ptr<Upstream> UpstreamPool::connect(const std::shared_ptr<runtime::Backend>& backend,

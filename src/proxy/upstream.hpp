@@ -39,10 +39,17 @@ class Upstream {
     // Watch for `events` (EV_READ | EV_WRITE); cheap when unchanged.
     void watch(int events);
 
+    // What the backend sent after the response that just ended. A connection goes back to
+    // the pool only with nothing at all pending, in our buffer or in the kernel: a byte
+    // left there would be read as the answer to the next request, maybe another client's.
+    enum class Leftover { none, closed, bytes };
+    Leftover leftover() const;
+
     IoBuffer in;  // bytes from the backend
     http::MessageParser parser{http::Kind::response};
     bool connected = false;  // the TCP handshake completed
     bool reused = false;     // came from the pool: may have been closed by the backend meanwhile
+    bool may_hold_more = false;  // the last read took all it could: the kernel may hold more
     double idle_since = 0;
 
   private:

@@ -45,6 +45,9 @@ struct Backend {
     std::atomic<uint32_t> consecutive_errors{0};
     Counter bytes_in;   // from the backend
     Counter bytes_out;  // to the backend
+    // Responses the backend framed wrongly: unparsable, or followed by bytes it never
+    // announced. The connection is closed each time.
+    Counter protocol_errors;
     StatusCounters responses;
 };
 
