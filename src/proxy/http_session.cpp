@@ -769,9 +769,10 @@ bool HttpSession::upstream_reusable() {
     // never data for anyone. The client already has its whole answer.
     auto& backend = *x_->up->backend();
     backend.protocol_errors.add();
-    spdlog::warn("{}: backend {} sent bytes after a complete response to \"{}\" "
-                 "(more than it announced): closing that backend connection",
-                 service_name(), backend.name, x_->request_line);
+    spdlog::warn(
+        "{}: backend {} sent bytes after a complete response to \"{}\" "
+        "(more than it announced): closing that backend connection",
+        service_name(), backend.name, x_->request_line);
     return false;
 }
 
