@@ -12,8 +12,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <iterator>
 #include <list>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "admin/http.hpp"
 #include "contrail_lb/net/fd.hpp"
@@ -26,6 +29,56 @@ namespace {
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxHeaderCount = 100;
 constexpr double kLingerSeconds = 2;  // after an error: let the client read it before RST
+
+bool is_ows(char c) {
+    return c == ' ' || c == '\t';
+}
+
+// RFC 9110 §5.5: whitespace around a field value is not part of it. llhttp drops the
+// leading OWS only.
+void trim_trailing_ows(std::string& value) {
+    while (!value.empty() && is_ows(value.back()))
+        value.pop_back();
+}
+
+// Finds obsolete line folding (a header line starting with SP or HTAB, RFC 9112 §5.2),
+// which llhttp accepts. Its callbacks cannot tell it apart: an empty value is reported as
+// an empty span at the start of the next line, a fold after an empty value as a value
+// that starts there, past the whitespace. So the head's bytes are scanned as they come,
+// one message at a time.
+class FoldScanner {
+  public:
+    // Scans what `input` holds past the last call, up to the end of the head; true on a fold.
+    bool found_in(std::string_view input);
+    // The first `n` bytes of the input were parsed and dropped.
+    void consumed(size_t n) { offset_ -= std::min(offset_, n); }
+    // The input now starts a new message.
+    void next_message() { *this = FoldScanner{}; }
+
+  private:
+    enum class At { before_request, request_line, line_start, field_line, body };
+    At at_ = At::before_request;
+    size_t offset_ = 0;  // of the input, already scanned
+};
+
+bool FoldScanner::found_in(std::string_view input) {
+    for (; offset_ < input.size() && at_ != At::body; ++offset_) {
+        char c = input[offset_];
+        switch (at_) {
+            case At::before_request:  // llhttp skips empty lines before a request
+                if (c != '\r' && c != '\n') at_ = At::request_line;
+                break;
+            case At::line_start:
+                if (is_ows(c)) return true;
+                at_ = c == '\n' ? At::body : c == '\r' ? At::line_start : At::field_line;
+                break;
+            default:
+                if (c == '\n') at_ = At::line_start;
+                break;
+        }
+    }
+    return false;
+}
 
 }  // namespace
 
@@ -78,14 +131,13 @@ class Connection {
     int on_headers_complete();
     int on_body(size_t n);
     int reject(int status, const char* reason);
-    // The byte before `at` in the input, which may have come in an earlier read.
-    char byte_before(const char* at) const { return at > in_.data() ? at[-1] : last_parsed_; }
 
     void on_io(int revents);
     void on_timeout();
     void read_some();
     void process_input();
     void dispatch();
+    void refuse(int status, const char* reason);
     void send_error(int status, std::string_view message);
     void flush();
     void after_flush();
@@ -101,8 +153,8 @@ class Connection {
     net::Timer timer_;
     llhttp_t parser_{};
 
-    std::string in_;           // received, not yet parsed
-    char last_parsed_ = '\n';  // the byte before in_
+    std::string in_;  // received, not yet parsed
+    FoldScanner folds_;
     std::string out_;
     size_t out_offset_ = 0;
 
@@ -113,7 +165,8 @@ class Connection {
     size_t head_bytes_ = 0;
     size_t body_bytes_ = 0;
     size_t header_count_ = 0;
-    int reject_status_ = 0;  // set by a parser callback that refuses the request
+    unsigned kept_seen_ = 0;  // bit i: the i-th field kept for access control was seen
+    int reject_status_ = 0;   // set by a parser callback that refuses the request
 
     bool closing_ = false;    // close once the output is sent
     bool lingering_ = false;  // output sent, write side shut, draining input until EOF
@@ -160,12 +213,8 @@ const llhttp_settings_t& Connection::parser_settings() {
             return of(p).head_bytes(n);
         };
         s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-            // llhttp accepts obs-fold (a value continued on the next line, which it reports
-            // as a span right after the line break); refuse it, as the proxy does.
-            Connection& c = of(p);
-            if (c.byte_before(at) == '\n') return c.reject(400, "obsolete line folding");
-            c.value_.append(at, n);
-            return c.head_bytes(n);
+            of(p).value_.append(at, n);  // n is 0 for an empty value (RFC 9110 §5.5)
+            return of(p).head_bytes(n);
         };
         s.on_header_field_complete = [](llhttp_t* p) {
             Connection& c = of(p);
@@ -200,6 +249,7 @@ int Connection::on_message_begin() {
     value_.clear();
     in_request_ = true;
     head_bytes_ = body_bytes_ = header_count_ = 0;
+    kept_seen_ = 0;
     // The whole request must arrive within request_timeout of its first byte.
     timer_.start(server_.limits_.request_timeout);
     return 0;
@@ -214,13 +264,20 @@ int Connection::on_header_complete() {
                    return a == std::tolower(static_cast<unsigned char>(b));
                });
     };
-    std::string* slot = is("host")             ? &request_.host
-                        : is("origin")         ? &request_.origin
-                        : is("sec-fetch-site") ? &request_.sec_fetch_site
-                        : is("authorization")  ? &request_.authorization
-                                               : nullptr;
-    if (slot && !slot->empty()) return reject(400, "duplicate header field");
-    if (slot) *slot = value_;
+    static constexpr std::pair<std::string_view, std::string Request::*> kKept[] = {
+        {"host", &Request::host},
+        {"origin", &Request::origin},
+        {"sec-fetch-site", &Request::sec_fetch_site},
+        {"authorization", &Request::authorization},
+    };
+    trim_trailing_ows(value_);
+    for (size_t i = 0; i < std::size(kKept); ++i) {
+        if (!is(kKept[i].first)) continue;
+        // Seen, not non-empty: an empty first Host must not let a second one through.
+        if (kept_seen_ & (1u << i)) return reject(400, "duplicate header field");
+        kept_seen_ |= 1u << i;
+        request_.*kKept[i].second = value_;
+    }
     field_.clear();
     value_.clear();
     return 0;
@@ -282,30 +339,34 @@ void Connection::read_some() {
 // Parses what has arrived, answering each complete request before parsing the next.
 void Connection::process_input() {
     while (open() && !closing_ && !output_pending() && !in_.empty()) {
+        // Refused as the proxy does, before llhttp sees it.
+        if (folds_.found_in(in_)) return refuse(400, "obsolete line folding");
         llhttp_errno_t err = llhttp_execute(&parser_, in_.data(), in_.size());
         if (err == HPE_OK) {
-            last_parsed_ = in_.back();
+            folds_.consumed(in_.size());
             in_.clear();
             break;
         }
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
             auto parsed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data());
-            if (parsed > 0) last_parsed_ = in_[parsed - 1];
             in_.erase(0, parsed);
+            folds_.next_message();  // paused after a whole message: the next starts here
             // An Upgrade (or CONNECT) is not ours to honour: answer the request, then close.
             if (err == HPE_PAUSED_UPGRADE || llhttp_get_upgrade(&parser_)) closing_ = true;
             if (err == HPE_PAUSED) llhttp_resume(&parser_);
             dispatch();
             continue;
         }
-        int status = reject_status_ ? reject_status_ : 400;
-        spdlog::debug("admin: refusing request from {}: {} ({})", peer_.to_string(), status,
-                      llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_)
-                                                        : llhttp_errno_name(err));
-        send_error(status, status == 400 ? "malformed request\n" : reason_phrase(status));
-        return;
+        const char* reason = llhttp_get_error_reason(&parser_);
+        return refuse(reject_status_ ? reject_status_ : 400,
+                      reason ? reason : llhttp_errno_name(err));
     }
     update_watcher();
+}
+
+void Connection::refuse(int status, const char* reason) {
+    spdlog::debug("admin: refusing request from {}: {} ({})", peer_.to_string(), status, reason);
+    send_error(status, status == 400 ? "malformed request\n" : reason_phrase(status));
 }
 
 void Connection::dispatch() {

@@ -41,7 +41,11 @@ std::shared_ptr<const ServerContext> ServerContext::load(const Settings& setting
     std::shared_ptr<const ServerContext> context(new ServerContext(ctx));
     SSL_CTX_set_min_proto_version(
         ctx, settings.min_version == Version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // A FIN without close_notify is a half-close, as over plain TCP: OpenSSL 3 would make it
+    // a fatal error and spoil the answer to a complete request. Truncation is the HTTP
+    // parser's call: a body cut short still ends as a client abort.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
@@ -94,8 +98,10 @@ int Connection::settle(int ret, const char* what) {
         case SSL_ERROR_WANT_WRITE:
             wants_ = EV_WRITE;
             return 0;
-        case SSL_ERROR_ZERO_RETURN:
-            return 0;
+        case SSL_ERROR_ZERO_RETURN:  // a handshake or write cannot go on after the peer's end
+            error_ = std::string(what) + ": closed by the peer";
+            ERR_clear_error();
+            return -1;
         case SSL_ERROR_SYSCALL:
             error_ = std::string(what) + ": connection lost";
             ERR_clear_error();
@@ -124,10 +130,11 @@ ssize_t Connection::read(char* buf, size_t len, bool& eof) {
         wants_ = 0;
         return static_cast<ssize_t>(n);
     }
-    int err = SSL_get_error(ssl_, ret);
-    if (err == SSL_ERROR_ZERO_RETURN ||
-        (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {  // close_notify, or plain FIN
+    // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF). SSL_ERROR_SYSCALL is
+    // then a socket error such as a reset, which stays an error as it does over plain TCP.
+    if (SSL_get_error(ssl_, ret) == SSL_ERROR_ZERO_RETURN) {
         eof = true;
+        wants_ = 0;  // an EOF socket stays readable: waiting on it would spin
         ERR_clear_error();
         return 0;
     }

@@ -163,3 +163,59 @@ def test_refusals_are_logged_once_per_second_with_a_count(proxy):
     repeated = int(re.search(r"repeated (\d+) times", line).group(1))
     logged = len(re.findall(r"admin: refused GET /stats", proxy.log()[mark:]))
     assert logged < 10 and repeated >= 1, proxy.log()[mark:]
+
+
+# ---- header values (RFC 9110 §5.5): empty ones are valid, OWS around them is not theirs ----
+
+
+def raw_request(proxy, method: str, path: str, fields: str) -> clb.Response:
+    """A request whose header lines (`fields`, each ending in CRLF) are sent byte for byte."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: {admin_host(proxy)}\r\n{fields}"
+    if method == "POST":
+        head += "Content-Length: 0\r\n"
+    with clb.RawConnection(*proxy.admin_address) as conn:
+        conn.send((head + "\r\n").encode("latin-1"))
+        return conn.read_response()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+@pytest.mark.parametrize("field", ["X-Empty:\r\n", "X-Empty: \t \r\n"], ids=["empty", "ows-only"])
+def test_probes_accept_an_empty_header_value(proxy, path, field):
+    r = raw_request(proxy, "GET", path, field)
+    assert r.status == 200, r.text
+
+
+def test_state_change_with_an_empty_header(proxy):
+    r = raw_request(proxy, "POST", DRAIN, "X-Empty:\r\n")
+    assert r.status == 401, r.text  # the empty field is fine, the token is still needed
+    r = raw_request(proxy, "POST", DRAIN, f"X-Empty:\r\nAuthorization: Bearer {TOKEN}\r\n")
+    assert r.status == 200, r.text
+    assert drained(proxy)
+
+
+def test_whitespace_around_the_token_is_not_part_of_it(proxy):
+    r = raw_request(proxy, "POST", DRAIN, f"Authorization: Bearer {TOKEN} \t \r\n")
+    assert r.status == 200, r.text
+    assert drained(proxy)
+    r = raw_request(proxy, "POST", ENABLE, f"Authorization: \tBearer {TOKEN}\t\r\nX-Empty:\r\n")
+    assert r.status == 200, r.text
+    assert not drained(proxy)
+    r = raw_request(proxy, "POST", DRAIN, f"Authorization: Bearer {TOKEN} x\r\n")
+    assert r.status == 401, r.text  # inner content still counts
+
+
+@pytest.mark.parametrize("fields", [
+    "X-A: a\r\n b\r\n",
+    "X-A: a\r\n\tb\r\n",
+    "X-A:\r\n b\r\n",
+    "X-A:\r\n \r\n",
+    f"Authorization: Bearer\r\n {TOKEN}\r\n",
+], ids=["value", "tab", "after-empty", "blank-after-empty", "token"])
+def test_obsolete_line_folding_is_still_refused(proxy, fields):
+    if "Authorization" not in fields:
+        fields += f"Authorization: Bearer {TOKEN}\r\n"
+    r = raw_request(proxy, "POST", DRAIN, fields)
+    assert r.status == 400, r.text
+    assert r.header("Connection") == "close"
+    assert not drained(proxy)
+    assert raw_request(proxy, "GET", "/healthz", fields).status == 400

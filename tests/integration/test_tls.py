@@ -210,3 +210,73 @@ def test_unknown_cipher_list_is_a_config_error(tmp_path, clb_bin, free_port, cer
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 1
     assert re.search(r":\d+:\d+: services\[0\]\.tls\.ciphers: tls: no usable cipher", check.stderr)
+
+
+# ---- a bare FIN (no close_notify) half-closes, as it does over plain TCP ----
+
+
+TLS_VERSIONS = [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3]
+
+
+def tls_connect(proxy, version: ssl.TLSVersion) -> ssl.SSLSocket:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = context.maximum_version = version
+    raw = socket.create_connection(proxy.service_address(), timeout=10)
+    tls = context.wrap_socket(raw)
+    assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                             ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+    return tls
+
+
+def send_then_bare_fin(tls: ssl.SSLSocket, data: bytes) -> None:
+    """Sends data, then a TCP FIN with no close_notify before it: SSLSocket.shutdown()
+    (and unwrap()) would end the TLS session, the base class only shuts the socket."""
+    tls.sendall(data)
+    socket.socket.shutdown(tls, socket.SHUT_WR)
+
+
+def read_until_close(tls: ssl.SSLSocket) -> bytes:
+    """Everything the proxy sends until it closes (close_notify, FIN, alert or reset)."""
+    received = b""
+    while True:
+        try:
+            data = tls.recv(65536)
+        except (ssl.SSLError, ConnectionResetError):
+            return received
+        if not data:
+            return received
+        received += data
+
+
+def tls_access_lines(proxy) -> list[str]:
+    return [line for line in proxy.log().splitlines() if "access: " in line and " api " in line]
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])
+def test_request_then_bare_fin_gets_its_response(tls_proxy, version):
+    with tls_connect(tls_proxy, version) as tls:
+        send_then_bare_fin(tls, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        reply = read_until_close(tls)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
+    head, _, body = reply.partition(b"\r\n\r\n")
+    length = int(re.search(rb"\r\nContent-Length: (\d+)", head, re.I).group(1))
+    assert body == b"hello from b1\n" and len(body) == length, reply
+    line = clb.wait_until(lambda: next(iter(tls_access_lines(tls_proxy)), None), 5)
+    assert '"GET / HTTP/1.1" 200 ' in line and " completed" in line, line
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])
+def test_body_cut_short_by_bare_fin_is_a_client_abort(tls_proxy, version):
+    """The FIN ends the stream, not the request: the parser still wants 90 bytes."""
+    with tls_connect(tls_proxy, version) as tls:
+        send_then_bare_fin(tls, b"POST /sink HTTP/1.1\r\nHost: localhost\r\n"
+                                b"Content-Length: 100\r\n\r\n0123456789")
+        reply = read_until_close(tls)
+    assert b"HTTP/1.1 200 " not in reply, reply  # /sink answers a whole body only
+    line = clb.wait_until(lambda: next(iter(tls_access_lines(tls_proxy)), None), 5)
+    assert '"POST /sink HTTP/1.1" 0 ' in line and " client_abort" in line, line
+    assert "closed the connection mid-request" in line, line

@@ -108,6 +108,92 @@ TEST_F(AdminTest, MalformedRequestsAre400AndClose) {
     }
 }
 
+// RFC 9110 §5.5: an empty field value is valid (llhttp reports it as an empty span at the
+// start of the next line, which once passed for obs-fold).
+TEST_F(AdminTest, EmptyHeaderValuesAreAccepted) {
+    auto client = connect();
+    for (const char* path : {"/healthz", "/metrics"}) {
+        SCOPED_TRACE(path);
+        client->send(std::string("GET ") + path +
+                     " HTTP/1.1\r\nX-Empty:\r\nHost: localhost\r\nX-Blank: \t \r\n\r\n");
+        auto r = client->read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("connection"), "");
+    }
+}
+
+// Whitespace around a value is not part of it, the token included.
+TEST_F(AdminTest, TokenIsReadWithoutSurroundingWhitespace) {
+    server_->set_token("t0ken");
+    const std::string drain =
+        "POST /api/v1/services/contrail-api/backends/api1/drain HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Length: 0\r\n";
+    auto client = connect();
+    client->send(drain + "Authorization: \tBearer t0ken \t \r\nX-Empty:\r\n\r\n");
+    auto r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_TRUE(entry("contrail-api", "api1").drained);
+    client->send(drain + "Authorization: Bearer t0ken x\r\n\r\n");
+    r = client->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+}
+
+// An empty first Host (or token) must not let a second one in unnoticed.
+TEST_F(AdminTest, DuplicateFieldAfterAnEmptyOneIs400) {
+    for (const char* raw : {"GET /healthz HTTP/1.1\r\nHost:\r\nHost: localhost\r\n\r\n",
+                            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nAuthorization:\r\n"
+                            "Authorization: Bearer x\r\n\r\n"}) {
+        SCOPED_TRACE(raw);
+        auto client = connect();
+        client->send(raw);
+        auto r = client->read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+    }
+}
+
+// obs-fold (RFC 9112 §5.2) stays refused, whatever precedes it and however the bytes
+// arrive: all at once or one per read.
+TEST_F(AdminTest, ObsoleteLineFoldingIs400) {
+    for (const char* fields : {"X-A: a\r\n b\r\n", "X-A: a\r\n\tb\r\n", "X-A:\r\n b\r\n",
+                               "X-A:\r\n \r\n", "X-A:  \r\n \t b\r\n", "X-A: a \r\n \r\n"}) {
+        for (bool bytewise : {false, true}) {
+            SCOPED_TRACE(std::string(fields) + (bytewise ? " (byte by byte)" : ""));
+            // After a whole request on the same connection: the scan restarts per message.
+            std::string raw = std::string("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n") +
+                              "\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n" + fields + "\r\n";
+            auto client = connect();
+            if (!bytewise) client->send(raw);
+            for (size_t i = 0; bytewise && i < raw.size(); ++i) {
+                client->send(raw.substr(i, 1));
+                ev_run(loop_.raw(), EVRUN_NOWAIT);
+            }
+            auto first = client->read_response();
+            auto second = client->read_response();
+            ASSERT_TRUE(first && second);
+            EXPECT_EQ(first->status, 200);
+            EXPECT_EQ(second->status, 400);
+            EXPECT_TRUE(client->wait_closed());
+        }
+    }
+}
+
+// A body may hold anything, line breaks followed by spaces too.
+TEST_F(AdminTest, BodyIsNotScannedForFolding) {
+    auto client = connect();
+    client->send(
+        "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n\r\na\r\n b\n"
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    auto r1 = client->read_response();
+    auto r2 = client->read_response();
+    ASSERT_TRUE(r1 && r2);
+    EXPECT_NE(r1->status, 400);
+    EXPECT_EQ(r2->status, 200);
+}
+
 TEST_F(AdminTest, OversizedHeadIs431) {
     auto client = connect();
     client->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " +
