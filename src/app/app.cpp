@@ -6,7 +6,6 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <thread>
@@ -15,6 +14,7 @@
 #include "contrail_lb/bgp/speaker.hpp"
 #include "contrail_lb/health/checker.hpp"
 #include "contrail_lb/log/writer.hpp"
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/fd_limit.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -29,11 +29,6 @@
 namespace clb::app {
 
 namespace {
-
-double monotonic_seconds() {
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level) {
     switch (level) {
@@ -122,16 +117,21 @@ class Control {
   private:
     void apply_globals(const config::Config& c) {
         spdlog::set_level(to_spdlog(c.global.log_level));
-        ensure_fd_limit(c.global.max_connections);
+        context_.max_pipes.store(ensure_fd_limit(c.global.max_connections));
         context_.max_connections.store(c.global.max_connections);
         context_.access_log.store(c.global.access_log);
         context_.splice.store(c.global.splice);
     }
 
-    // Out of fds, every new connection fails: ask for what max_connections needs up front.
-    static void ensure_fd_limit(uint64_t max_connections) {
+    // Out of fds, every new connection fails: ask for what max_connections needs up front,
+    // and room for splice pipes. Returns how many pipes the limit leaves room for.
+    static uint32_t ensure_fd_limit(uint64_t max_connections) {
         uint64_t needed = net::fds_needed(max_connections);
-        net::FdLimit limit = net::raise_fd_limit(needed);
+        net::FdLimit limit = net::raise_fd_limit(net::fds_wanted(max_connections));
+        auto pipes = static_cast<uint32_t>(
+            std::min<uint64_t>(net::pipes_allowed(limit.soft, max_connections), UINT32_MAX));
+        spdlog::debug("fd limit {}: {} for connections, up to {} splice pipes", limit.soft, needed,
+                      pipes);
         if (limit.soft > limit.before)
             spdlog::info("fd limit raised from {} to {} (global.max_connections {} needs {})",
                          limit.before, limit.soft, max_connections, needed);
@@ -142,6 +142,7 @@ class Control {
                 "ulimit) or lower max_connections{}",
                 limit.soft, limit.hard, needed, max_connections,
                 limit.error ? "; setrlimit: " + net::error_text(limit.error) : "");
+        return pipes;
     }
 
     // On reload the new listener is bound before the old one closes: if it cannot be,
@@ -324,7 +325,7 @@ class Control {
     // stop attracting traffic.
     void watch_workers() {
         double limit = watchdog_limit(*config_);
-        double now = monotonic_seconds();
+        double now = net::monotonic_seconds();
         // This timer itself ran late: the whole process was frozen (SIGSTOP, a paused VM),
         // so the workers' silence measures the freeze, not a stall of theirs. While the
         // node is healthy, count their silence from the moment the process resumed.

@@ -12,6 +12,16 @@ uint64_t fds_needed(uint64_t max_connections) {
     return 2 * max_connections + kSlack;
 }
 
+uint64_t pipes_allowed(uint64_t fd_limit, uint64_t max_connections) {
+    uint64_t needed = fds_needed(max_connections);
+    uint64_t spare_fds = std::max(fd_limit > needed ? fd_limit - needed : 0, fd_limit / 8);
+    return std::min(max_connections / 4, spare_fds / 2);
+}
+
+uint64_t fds_wanted(uint64_t max_connections) {
+    return fds_needed(max_connections) + 2 * (max_connections / 4);
+}
+
 FdLimit raise_fd_limit(uint64_t wanted) {
     FdLimit result;
     rlimit limit{};

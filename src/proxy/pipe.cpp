@@ -14,13 +14,19 @@ constexpr unsigned kSpliceFlags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
 constexpr uint64_t kMaxStep = 1024 * 1024;  // the pipe holds less anyway (64 KiB)
 }  // namespace
 
-SplicePipe::SplicePipe(net::Fd read_end, net::Fd write_end)
-    : read_end_(std::move(read_end)), write_end_(std::move(write_end)) {}
+SplicePipe::SplicePipe(net::Fd read_end, net::Fd write_end, std::atomic<uint32_t>* open_count)
+    : read_end_(std::move(read_end)), write_end_(std::move(write_end)), open_count_(open_count) {
+    if (open_count_) open_count_->fetch_add(1, std::memory_order_relaxed);
+}
 
-std::unique_ptr<SplicePipe> SplicePipe::open() {
+SplicePipe::~SplicePipe() {
+    if (open_count_) open_count_->fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::unique_ptr<SplicePipe> SplicePipe::open(std::atomic<uint32_t>* open_count) {
     int ends[2];
     if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
-    return std::make_unique<SplicePipe>(net::Fd(ends[0]), net::Fd(ends[1]));
+    return std::make_unique<SplicePipe>(net::Fd(ends[0]), net::Fd(ends[1]), open_count);
 }
 
 ReadResult SplicePipe::fill(int fd, size_t max) {
@@ -68,14 +74,25 @@ ReadResult fill_body(SplicePipe& pipe, int fd, http::MessageParser& parser) {
 }
 
 std::unique_ptr<SplicePipe> PipePool::get() {
-    if (free_.empty()) return SplicePipe::open();
-    auto pipe = std::move(free_.back());
-    free_.pop_back();
-    return pipe;
+    if (!free_.empty()) {
+        auto pipe = std::move(free_.back());
+        free_.pop_back();
+        return pipe;
+    }
+    // Workers race for the last pipes: one may go over by a pipe or two, which the fd
+    // limit's slack absorbs.
+    if (open_.load(std::memory_order_relaxed) >= allowed_.load(std::memory_order_relaxed))
+        return nullptr;
+    return SplicePipe::open(&open_);
 }
 
 void PipePool::put(std::unique_ptr<SplicePipe> pipe) {
-    if (pipe && pipe->empty() && free_.size() < kMaxFree) free_.push_back(std::move(pipe));
+    if (!pipe || !pipe->empty() || free_.size() >= kMaxFree) return;
+    // Near the allowance an idle pipe is closed: it would keep an fd from a worker that
+    // needs one now.
+    uint64_t open = open_.load(std::memory_order_relaxed);
+    if (4 * open > 3 * uint64_t{allowed_.load(std::memory_order_relaxed)}) return;
+    free_.push_back(std::move(pipe));
 }
 
 }  // namespace clb::proxy

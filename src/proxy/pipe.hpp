@@ -4,6 +4,8 @@
 // themselves, so it keeps the buffer path.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,8 +18,13 @@ namespace clb::proxy {
 class SplicePipe {
   public:
     // Null when the kernel refuses a pipe (EMFILE, ENFILE): the caller copies instead.
-    static std::unique_ptr<SplicePipe> open();
-    SplicePipe(net::Fd read_end, net::Fd write_end);  // the two ends of a non-blocking pipe
+    // `open_count`, when given, counts the pipe while it exists.
+    static std::unique_ptr<SplicePipe> open(std::atomic<uint32_t>* open_count = nullptr);
+    // The two ends of a non-blocking pipe.
+    SplicePipe(net::Fd read_end, net::Fd write_end, std::atomic<uint32_t>* open_count = nullptr);
+    ~SplicePipe();
+    SplicePipe(const SplicePipe&) = delete;
+    SplicePipe& operator=(const SplicePipe&) = delete;
 
     // Moves up to `max` bytes from socket `fd` into the pipe (0 = the socket has nothing
     // or the pipe is full). A would-block with bytes in the pipe marks it `blocked()`:
@@ -37,6 +44,7 @@ class SplicePipe {
   private:
     net::Fd read_end_;
     net::Fd write_end_;
+    std::atomic<uint32_t>* open_count_;
     size_t size_ = 0;
     bool blocked_ = false;
 };
@@ -45,15 +53,24 @@ class SplicePipe {
 // the parser counts what moved as seen.
 ReadResult fill_body(SplicePipe& pipe, int fd, http::MessageParser& parser);
 
-// Per-worker free list: a pipe costs three syscalls to make and two to close.
+// Per-worker free list: a pipe costs three syscalls to make and two to close. Every
+// worker's pipes, pooled or in use, count against one allowance: pipes take fds that
+// connections need first (net::pipes_allowed), so past it a body is copied instead.
 class PipePool {
   public:
+    PipePool(std::atomic<uint32_t>& open, const std::atomic<uint32_t>& allowed)
+        : open_(open), allowed_(allowed) {}
+
+    // Null at the allowance or when the kernel refuses a pipe.
     std::unique_ptr<SplicePipe> get();
-    // Keeps an empty pipe; one that still holds bytes of an aborted body is closed.
+    // Keeps an empty pipe while the pipes open stay below 3/4 of the allowance; one that
+    // still holds bytes of an aborted body is closed.
     void put(std::unique_ptr<SplicePipe> pipe);
 
   private:
     static constexpr size_t kMaxFree = 64;
+    std::atomic<uint32_t>& open_;
+    const std::atomic<uint32_t>& allowed_;
     std::vector<std::unique_ptr<SplicePipe>> free_;
 };
 

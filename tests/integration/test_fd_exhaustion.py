@@ -34,11 +34,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def limited_binary(tmp_path: Path) -> str:
+def limited_binary(tmp_path: Path, limit: int = FD_LIMIT) -> str:
     """A wrapper that execs contrail-lb under the fd limit (prlimit execs in turn, so the
     pid the harness sees is contrail-lb's)."""
     wrapper = tmp_path / "contrail-lb-limited"
-    wrapper.write_text(f'#!/bin/sh\nexec prlimit --nofile={FD_LIMIT}:{FD_LIMIT} '
+    wrapper.write_text(f'#!/bin/sh\nexec prlimit --nofile={limit}:{limit} '
                        f'"{clb.clb_bin()}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
@@ -137,10 +137,89 @@ def test_fd_limit_raised_to_what_max_connections_needs(backend, free_port, tmp_p
     proxy = clb.Proxy(config, tmp_path / "proxy", binary=str(wrapper))
     try:
         proxy.start()
+        # 2 fds a connection and 256 of slack, and 2 a splice pipe for every fourth one.
         line = proxy.wait_for_log(r"fd limit raised")
-        assert "from 256 to 10256" in line, line
+        assert "from 256 to 12756" in line, line
         assert "is below the" not in proxy.log()
         limits = Path(f"/proc/{proxy.pid}/limits").read_text()
-        assert re.search(r"Max open files\s+10256\s+20000", limits), limits
+        assert re.search(r"Max open files\s+12756\s+20000", limits), limits
+    finally:
+        proxy.stop()
+
+
+def metric(proxy: clb.Proxy, pattern: str) -> int:
+    match = re.search(pattern + r" (\d+)$", proxy.metrics(), re.M)
+    assert match, pattern
+    return int(match.group(1))
+
+
+def in_parallel(count: int, work) -> list:
+    """Runs work(i) on count threads that start together; returns the results (or the
+    exceptions raised) in order."""
+    results: list = [None] * count
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(10)
+            results[i] = work(i)
+        except Exception as error:  # noqa: BLE001 - reported by the caller
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.deadline(120)
+def test_splice_pipes_stay_within_the_fds_connections_leave(start_backend, free_port, tmp_path):
+    """Issue 14, item 4: 250 slow downloads at once through 4 workers open splice pipes
+    (two fds each) and leave them pooled; then 290 held requests, within max_connections,
+    need their fds. Pipes are bounded by what the fd limit leaves (pooled ones included),
+    so the second wave is accepted and served at once: no accept pause, no local-fault
+    503. Unbounded, the pooled pipes alone took 342 of the 856 fds."""
+    backend = start_backend("b1", threads=4)
+    service = make_service("api", free_port(), [backend], health_check={"type": "none"},
+                           timeouts={"client": "30s", "server": "30s"})
+    config = make_config([service], admin_port=free_port(), workers=4, max_connections=300,
+                         access_log=False, log_level="info")
+    proxy = clb.Proxy(config, tmp_path / "proxy", binary=limited_binary(tmp_path, 900))
+    address = None
+    try:
+        proxy.start()
+        address = proxy.service_address()
+        size = 4 << 20
+
+        def slow_download(_: int) -> int:
+            with clb.RawConnection(*address, timeout=30) as c:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+                c.send(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % size)
+                deadline = time.monotonic() + 30
+                c._take_until(b"\r\n\r\n", deadline)
+                # Past the buffered start the body is spliced: stalling then holds a pipe,
+                # every download at once.
+                received = len(c._take(128 * 1024, deadline)) + len(c.buffer)
+                time.sleep(1.5)
+                while received < size and (data := c.sock.recv(1 << 20)):
+                    received += len(data)
+                return received
+
+        assert in_parallel(250, slow_download) == [size] * 250
+
+        def held_request(_: int) -> int:
+            with clb.RawConnection(*address, timeout=30) as c:
+                c.send(b"GET /delay/1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return c.read_response(timeout=30).status
+
+        assert in_parallel(290, held_request) == [200] * 290
+        assert metric(proxy, r'contrail_lb_accept_pauses_total\{listener="proxy"\}') == 0
+        log = proxy.log()
+        assert "Too many open files" not in log, [
+            l for l in log.splitlines() if "Too many open files" in l][:5]
+        fds = len(os.listdir(f"/proc/{proxy.pid}/fd"))
+        assert fds < 900, fds
     finally:
         proxy.stop()

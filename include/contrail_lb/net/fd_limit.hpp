@@ -18,6 +18,15 @@ struct FdLimit {
 // health checks, admin and BGP connections, logs.
 uint64_t fds_needed(uint64_t max_connections);
 
+// Splice pipes (two fds each), up to max_connections / 4 of them (HAProxy's maxpipes
+// default), take the fds beyond fds_needed(), or one eighth of the limit where that is
+// more (a limit too short for max_connections, which was warned about): large bodies
+// still splice, and connections keep seven eighths.
+uint64_t pipes_allowed(uint64_t fd_limit, uint64_t max_connections);
+
+// What to ask for: fds_needed() and room for the pipes.
+uint64_t fds_wanted(uint64_t max_connections);
+
 // Raises the soft limit to `wanted` (never lowers it), capped at the hard limit.
 FdLimit raise_fd_limit(uint64_t wanted);
 

@@ -33,6 +33,10 @@ struct WorkerContext {
     std::atomic<uint32_t> max_connections{50000};
     std::atomic<bool> access_log{true};
     std::atomic<bool> splice{true};
+    // Splice pipes open across workers (in use or pooled), and how many the fd limit
+    // leaves room for (net::pipes_allowed); past it, bodies go through the buffer.
+    std::atomic<uint32_t> pipes_open{0};
+    std::atomic<uint32_t> max_pipes{1024};
     runtime::FailureSink* failures = nullptr;  // passive health reports
     log::Writer* log = nullptr;                // access log; null: no access log
     std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)

@@ -8,9 +8,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "contrail_lb/http/parser.hpp"
 
@@ -141,7 +144,8 @@ TEST(SplicePipe, ReportsEofAndAFailedPeer) {
 }
 
 TEST(PipePool, KeepsOnlyEmptyPipes) {
-    PipePool pool;
+    std::atomic<uint32_t> open{0}, allowed{8};
+    PipePool pool(open, allowed);
     auto pipe = pool.get();
     ASSERT_TRUE(pipe);
     SplicePipe* first = pipe.get();
@@ -159,6 +163,30 @@ TEST(PipePool, KeepsOnlyEmptyPipes) {
     auto fresh = pool.get();
     ASSERT_TRUE(fresh);
     EXPECT_TRUE(fresh->empty());
+    EXPECT_EQ(open, 1u);
+}
+
+// Pipes take fds that connections need first: past the allowance the pool says no (the
+// body is copied), and near it an idle pipe is closed instead of kept.
+TEST(PipePool, StaysWithinTheAllowanceSharedByWorkers) {
+    std::atomic<uint32_t> open{0}, allowed{4};
+    PipePool one(open, allowed), other(open, allowed);
+    std::vector<std::unique_ptr<SplicePipe>> held;
+    for (int i = 0; i < 4; ++i)
+        held.push_back(i % 2 ? one.get() : other.get());
+    for (const auto& pipe : held)
+        ASSERT_TRUE(pipe);
+    EXPECT_EQ(open, 4u);
+    EXPECT_FALSE(one.get());
+    EXPECT_FALSE(other.get());
+    one.put(std::move(held.back()));  // 4 open of 4: closed, not pooled
+    held.pop_back();
+    EXPECT_EQ(open, 3u);
+    auto fourth = other.get();  // room again
+    EXPECT_TRUE(fourth);
+    held.clear();
+    fourth.reset();
+    EXPECT_EQ(open, 0u);
 }
 
 }  // namespace
