@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/socket.hpp"
 
 namespace clb::net {
@@ -61,7 +62,7 @@ void Acceptor::accept_burst() {
             if (accept_exhausted(errno)) pause(errno);
             return;
         }
-        if (episode_pauses_ && ev_now(loop_) - last_pause_ >= kQuiet) end_episode();
+        if (episode_pauses_ && monotonic_seconds() - last_pause_ >= kQuiet) end_episode();
         on_accept_(std::move(fd),
                    SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
     }
@@ -69,14 +70,14 @@ void Acceptor::accept_burst() {
 
 void Acceptor::pause(int error) {
     if (episode_pauses_ == 0) {
-        episode_since_ = ev_now(loop_);
+        episode_since_ = monotonic_seconds();
         spdlog::error(
             "{}: cannot accept: {}; pausing accepts for {}ms at a time until it "
             "clears (raise the fd limit?)",
             label_, error_text(error), static_cast<int>(kPause * 1000));
     }
     ++episode_pauses_;
-    last_pause_ = ev_now(loop_);
+    last_pause_ = monotonic_seconds();
     if (pauses_) pauses_->fetch_add(1, std::memory_order_relaxed);
     ev_io_stop(loop_, &io_);
     ev_timer_set(&resume_, kPause, 0.);

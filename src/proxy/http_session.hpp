@@ -12,6 +12,7 @@
 #include "buffer.hpp"
 #include "client_stream.hpp"
 #include "connector.hpp"
+#include "contrail_lb/net/clock.hpp"
 #include "http_exchange.hpp"
 #include "upstream.hpp"
 #include "worker_impl.hpp"
@@ -59,7 +60,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void use_upstream();
     HttpExchange& exchange();  // the request's, taken from the worker's pool when none
     void end_exchange();       // back to the pool: the connection is idle
-    double now() const { return ev_now(worker_.loop()); }
+    static double now() { return net::monotonic_seconds(); }
     static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
     void fail(int status, runtime::Termination cause, std::string why);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/socket.hpp"
 #include "io.hpp"
 #include "relay.hpp"
@@ -59,7 +60,7 @@ class TcpSession final : public Session, private UpstreamOwner {
     void drain() override {}
 
   private:
-    double now() const { return ev_now(worker_.loop()); }
+    static double now() { return net::monotonic_seconds(); }
 
     void connect_next() {
         up_ = connector_.connect(false);

@@ -7,6 +7,7 @@
 
 #include "io.hpp"
 
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/socket.hpp"
 
 namespace clb::proxy {
@@ -99,7 +100,7 @@ void UpstreamPool::give_back(std::unique_ptr<Upstream> up) {
     if (list.size() >= kMaxIdlePerBackend) return;  // closes it
     up->owner_ = nullptr;
     up->pool_ = this;
-    up->idle_since = ev_now(loop_);
+    up->idle_since = net::monotonic_seconds();
     up->watch(EV_READ);
     list.push_back(std::move(up));
     if (!ev_is_active(&sweep_timer_)) ev_timer_start(loop_, &sweep_timer_);
@@ -116,7 +117,7 @@ void UpstreamPool::on_sweep(struct ev_loop*, ev_timer* t, int) {
 }
 
 void UpstreamPool::sweep() {
-    double now = ev_now(loop_);
+    double now = net::monotonic_seconds();
     bool any = false;
     for (auto it = idle_.begin(); it != idle_.end();) {
         auto& list = it->second;

@@ -7,18 +7,12 @@
 #include <thread>
 #include <utility>
 
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/socket.hpp"
 #include "sessions.hpp"
 #include "worker_impl.hpp"
 
 namespace clb::proxy {
-
-namespace {
-double monotonic_seconds() {
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 // ---- Worker ------------------------------------------------------------------------
 
@@ -31,7 +25,7 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
-    last_tick_.store(monotonic_seconds());
+    last_tick_.store(net::monotonic_seconds());
     // Signals belong to the control loop: the new thread inherits a mask that blocks them.
     sigset_t block, previous;
     sigemptyset(&block);
@@ -67,6 +61,7 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
     : owner_(owner),
       context_(context),
       upstreams_(loop_.raw(), buffers_),
+      pipes_(context.pipes_open, context.max_pipes),
       access_log_(context.log),
       waker_(loop_.raw(), [this] { read_mailbox(); }) {
     ev_prepare_init(&prepare_, &Impl::on_prepare);
@@ -208,7 +203,7 @@ void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backe
 
 // Out of fds or source ports, every request fails alike: one line a second, not one each.
 void Worker::Impl::local_fault(const runtime::Backend& backend, int error) {
-    double t = ev_now(loop_.raw());
+    double t = net::monotonic_seconds();
     if (t - local_fault_logged_at_ < 1.) {
         ++local_faults_unlogged_;
         return;
@@ -286,7 +281,7 @@ void Worker::Impl::on_tick(struct ev_loop*, ev_timer* w, int) {
 }
 
 void Worker::Impl::tick() {
-    owner_.last_tick_.store(monotonic_seconds(), std::memory_order_relaxed);
+    owner_.last_tick_.store(net::monotonic_seconds(), std::memory_order_relaxed);
 }
 
 }  // namespace clb::proxy

@@ -12,6 +12,7 @@ Backend::Backend(std::string service_name, std::string backend_name, net::Socket
       key_hash(balance::hash_key(name)) {}
 
 void Service::observe_duration(double seconds) {
+    seconds = std::max(seconds, 0.);  // never wraps the unsigned sum, whatever the caller's clock
     size_t i = 0;
     while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i])
         ++i;
