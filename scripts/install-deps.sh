@@ -22,7 +22,7 @@ test_packages=(
     python3 python3-pytest python3-yaml
     curl wrk nghttp2-client openssl
     haproxy bird2 gobgpd frr
-    iproute2 iptables procps psmisc
+    iproute2 iptables procps psmisc faketime
     nginx libnginx-mod-http-echo gnuplot-nox util-linux
 )
 container_packages=(podman runc mmdebstrap uidmap)
