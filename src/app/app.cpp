@@ -81,6 +81,10 @@ class Control {
             stall_signal_ = std::make_unique<net::SignalWatcher>(loop_.raw(), SIGUSR2, [this] {
                 if (!workers_.empty()) workers_[0]->stall_for_test(3 * watchdog_limit(*config_));
             });
+            // CLB_TEST_RELOAD_PAUSE=S: a reload waits S seconds between publishing the new
+            // snapshot and handing the workers their listeners (tests/integration).
+            if (const char* pause = std::getenv("CLB_TEST_RELOAD_PAUSE"))
+                reload_pause_ = std::strtod(pause, nullptr);
         }
     }
 
@@ -223,16 +227,28 @@ class Control {
             spdlog::warn("reload: global.workers changes only at restart; keeping {} workers",
                          workers_.size());
         apply_globals(*next);
+        // New addresses are bound (the kernel queues their connections) but not yet handed out.
         for (const auto& e : listeners_.apply(*next))
             spdlog::error("reload: {}", e);
-        for (unsigned i = 0; i < workers_.size(); ++i)
-            workers_[i]->set_listeners(listeners_.for_worker(i));
         config_ = next;
         registry_.apply(next);  // publishes to the workers and BGP
         checker_.apply(*registry_.snapshot());
+        pause_reload_for_test();
+        // Only now the listeners: a worker reads its mailbox snapshot first, so it never
+        // accepts on a new service's address without the snapshot that names the service.
+        for (unsigned i = 0; i < workers_.size(); ++i)
+            workers_[i]->set_listeners(listeners_.for_worker(i));
         reload_bgp(*next);
         reload_admin(*next);
         spdlog::info("reload: applied {} ({} services)", path, next->services.size());
+    }
+
+    void pause_reload_for_test() {
+        if (reload_pause_ <= 0) return;
+        spdlog::warn(
+            "reload: pausing for {:.1f}s before the workers get their listeners (test hook)",
+            reload_pause_);
+        std::this_thread::sleep_for(std::chrono::duration<double>(reload_pause_));
     }
 
     void reload_bgp(const config::Config& next) {
@@ -375,9 +391,10 @@ class Control {
     bool shutting_down_ = false;
     bool draining_ = false;
     bool node_healthy_ = true;
-    double last_watch_ = 0;  // monotonic time of the previous watchdog run
-    double resumed_at_ = 0;  // when the process last came back from a freeze
-    std::string stalled_;    // why the watchdog sees a stall; empty while every loop turns
+    double last_watch_ = 0;    // monotonic time of the previous watchdog run
+    double resumed_at_ = 0;    // when the process last came back from a freeze
+    std::string stalled_;      // why the watchdog sees a stall; empty while every loop turns
+    double reload_pause_ = 0;  // CLB_TEST_RELOAD_PAUSE, seconds
 };
 
 }  // namespace

@@ -188,12 +188,14 @@ class Session::Connection {
     void close(std::optional<wire::Notification> n) {
         if (!live() || closed()) return;
         const bool opened = phase_ != Phase::connecting;
-        if (n && opened) send(*n);
+        // Closing before the NOTIFICATION is written: a write that fails now only aborts
+        // this connection instead of failing the session a second time (a second flap).
         phase_ = Phase::closing;
         keepalive_timer_.stop();
-        hold_timer_.start(kCloseTimeout);
         if (!opened) return abort();
-        flush();
+        hold_timer_.start(kCloseTimeout);
+        if (n) send_bytes(wire::encode(*n, options_), false);
+        if (!closed()) flush();
     }
 
     void abort() {

@@ -231,7 +231,14 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
                                  const ListenerSocket& listener) {
     const std::string& service = listener.service;
     const auto* found = snapshot()->find(service);
-    if (!found) return;  // service removed by a reload this instant
+    if (!found) {
+        // A reload removed the service; this listener goes with the next mailbox read.
+        spdlog::warn(
+            "worker {}: closed a connection from {} on {}: service {} is not in the "
+            "configuration (removed by a reload)",
+            owner_.id(), peer.to_string(), listener.address.to_string(), service);
+        return;  // closes it
+    }
     const auto& svc = *found;
     uint32_t count = context_.connections.fetch_add(1, std::memory_order_relaxed) + 1;
     if (count > context_.max_connections.load(std::memory_order_relaxed)) {

@@ -4,7 +4,9 @@ keep their sockets and unchanged backends their health state."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import signal
 import threading
 import time
@@ -48,6 +50,19 @@ def reload_and_wait(proxy: clb.Proxy, config: dict) -> None:
 
 def entries_of(config: dict, service: int = 0) -> list[dict]:
     return config["services"][service]["backends"]
+
+
+@contextlib.contextmanager
+def reload_pause(seconds: float):
+    """Proxies started inside hold every reload for `seconds` between publishing the new
+    snapshot and handing the workers their listeners (the CLB_TEST_HOOKS hook)."""
+    os.environ["CLB_TEST_HOOKS"] = "1"
+    os.environ["CLB_TEST_RELOAD_PAUSE"] = str(seconds)
+    try:
+        yield
+    finally:
+        del os.environ["CLB_TEST_HOOKS"]
+        del os.environ["CLB_TEST_RELOAD_PAUSE"]
 
 
 @pytest.mark.deadline(30)
@@ -312,3 +327,83 @@ def test_admin_listener_moves(start_backend, start_proxy, free_port):
     assert proxy.admin_get("/healthz").status == 200
     wait_until(lambda: not clb.port_accepts(*old_admin, timeout=0.2), 3,
                message="the old admin listener to close")
+
+
+@pytest.mark.deadline(45)
+def test_new_service_answers_every_connection_accepted_during_the_reload(
+        start_backend, start_proxy, free_port):
+    """A reload adds a service on a new address while clients dial that address from the
+    moment of SIGHUP: every connection accepted gets an HTTP response. The workers used to
+    get the new listener before the snapshot naming its service, and closed what they
+    accepted in between without a word. The hook holds the reload for 0.5 s between its
+    two handover steps, so that the clients certainly arrive in between."""
+    backend = start_backend("b1")
+    api = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    with reload_pause(0.5):
+        proxy = start_proxy(make_config([api], admin_port=free_port(), workers=4))
+    new_port = free_port()
+    config = copy.deepcopy(proxy.config)
+    config["services"].append(make_service("new", new_port, [backend], health_check=NO_CHECK))
+    outcomes: list[tuple[float, object]] = []  # (connected at, status or what went wrong)
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                connection = RawConnection("127.0.0.1", new_port, timeout=5.0)
+            except OSError:
+                time.sleep(0.002)  # not bound yet
+                continue
+            connected = time.monotonic()
+            with connection:
+                try:
+                    connection.send(b"GET / HTTP/1.1\r\nHost: new\r\nConnection: close\r\n\r\n")
+                    outcomes.append((connected, connection.read_response().status))
+                except Exception as error:  # noqa: BLE001 - recorded, asserted below
+                    outcomes.append((connected, repr(error)))
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        offset = len(proxy.log())
+        proxy.reload(config)
+        proxy.wait_for_log(r"reload: pausing", start=offset)
+        proxy.wait_for_log(APPLIED, start=offset)
+        applied = time.monotonic()
+        wait_until(lambda: sum(1 for at, _ in outcomes if at > applied) >= 20, 10,
+                   message="20 requests after the reload")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert any(at < applied for at, _ in outcomes), "no connection during the reload"
+    failed = [outcome for outcome in outcomes if outcome[1] != 200]
+    assert not failed, f"{len(failed)} of {len(outcomes)}: {failed[:5]}"
+
+
+@pytest.mark.deadline(30)
+def test_connection_for_a_removed_service_is_closed_with_a_warning(
+        start_backend, start_proxy, free_port):
+    """The instant between a reload's snapshot (service gone) and the workers' new
+    listeners: a connection accepted on the removed service's address is closed, and the
+    log says why."""
+    backend = start_backend("b1")
+    api = make_service("api", free_port(), [backend], health_check=NO_CHECK)
+    old = make_service("old", free_port(), [backend], health_check=NO_CHECK)
+    with reload_pause(1.0):
+        proxy = start_proxy(make_config([api, old], admin_port=free_port(), workers=1))
+    old_host, old_port = proxy.service_address("old")
+    assert proxy.get("/", service="old").status == 200
+    config = copy.deepcopy(proxy.config)
+    config["services"] = [api]
+    offset = len(proxy.log())
+    proxy.reload(config)
+    proxy.wait_for_log(r"reload: pausing", start=offset)
+    received = clb.raw_exchange(old_host, old_port, b"GET / HTTP/1.1\r\nHost: old\r\n\r\n",
+                                timeout=3.0)
+    assert received == b""
+    line = proxy.wait_for_log(r"\[warning\] worker 0: closed a connection", start=offset)
+    assert f"127.0.0.1:{old_port}" in line and "service old" in line, line
+    proxy.wait_for_log(APPLIED, start=offset)
+    assert proxy.get("/", service="api").status == 200

@@ -215,6 +215,45 @@ TEST(BgpSpeaker, MalformedUpdateGetsNotificationAndSessionRestarts) {
     EXPECT_TRUE(run_until(loop, [&] { return speaker.status().peers[0].established; }));
 }
 
+// The peer sends a malformed UPDATE and resets the connection at once, so the NOTIFICATION
+// that answers it cannot be written. That is still one failure: one flap, one backoff step
+// (the failed write must not fail the session a second time).
+TEST(BgpSpeaker, UnsendableNotificationCountsOneFlapAndOneBackoffStep) {
+    net::Loop loop;
+    ScriptedPeer peer;
+    Speaker speaker(loop.raw(), make_config(64512, {make_peer("127.0.0.1", peer.port(), 65001)},
+                                            {make_vip("10.0.0.100/32", {})}));
+    auto established = [&] { return speaker.status().peers[0].established; };
+    // A first, plain flap: the next failure waits 2 s x jitter.
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(run_until(loop, established));
+    peer.close();
+    ASSERT_TRUE(run_until(loop, [&] { return !established(); }));
+    ASSERT_EQ(peer_status(speaker.status()).flaps, 1u);
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    ASSERT_TRUE(run_until(loop, established));
+    // An UPDATE with an unknown well-known attribute, then RST: both are queued before the
+    // speaker's loop runs again, so it reads the UPDATE and its answer hits the reset socket.
+    const std::vector<uint8_t> bad = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0,    27,
+                                      2,    0,    0,    0,    4,    0x40, 99,   1,    0};
+    peer.send_raw(bad);
+    peer.reset();
+    ASSERT_TRUE(run_until(loop, [&] { return !established(); }));
+    const auto dropped = Clock::now();
+    auto s = peer_status(speaker.status());
+    EXPECT_EQ(s.flaps, 2u);
+    EXPECT_NE(s.last_error.find("Unrecognized Well-known Attribute"), std::string::npos)
+        << s.last_error;
+    // One step: 2 s x [0.75, 1.25]. Counted twice it was about 1 s (the second count saw
+    // no Established time and restarted the backoff) or, doubled twice, at least 3 s.
+    ASSERT_TRUE(peer.establish(loop, 65001));
+    const auto waited = Clock::now() - dropped;
+    EXPECT_GT(waited, 1400ms);
+    EXPECT_LT(waited, 3s);
+    EXPECT_EQ(peer_status(speaker.status()).flaps, 2u);
+}
+
 TEST(BgpSpeaker, EveryKindOfGarbageFromAnEstablishedPeerGetsItsNotification) {
     auto msg = [](uint8_t type, std::vector<uint8_t> body) {
         std::vector<uint8_t> m(16, 0xFF);

@@ -134,6 +134,12 @@ class ScriptedPeer {
     }
     bool eof() const { return eof_; }
     void close() { conn_.reset(); }
+    // Closes with a TCP RST (SO_LINGER 0): the speaker's next write on it fails.
+    void reset() {
+        linger off{1, 0};
+        ::setsockopt(conn_.get(), SOL_SOCKET, SO_LINGER, &off, sizeof off);
+        conn_.reset();
+    }
 
     // Also dial the speaker's passive port (for collision tests): the new connection becomes
     // this peer's connection, the accepted one is returned to the caller to keep.
