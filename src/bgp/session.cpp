@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "contrail_lb/net/clock.hpp"
 #include "contrail_lb/net/socket.hpp"
 
 namespace clb::bgp {
@@ -544,7 +545,7 @@ void Session::on_open(Connection& c, wire::Open&& open) {
 
 void Session::on_established(Connection& c) {
     c.set_established();
-    established_since_ = ev_now(loop_);
+    established_since_ = net::monotonic_seconds();
     last_error_.clear();
     update_state("hold time " + std::to_string(c.hold_time()) + "s");
     adj_rib_out_.clear();
@@ -573,7 +574,7 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     last_error_ = why;
     c.close(std::move(n));
     if (was_established) {
-        if (ev_now(loop_) - established_since_ >= kStableSession) backoff_ = kMinBackoff;
+        if (net::monotonic_seconds() - established_since_ >= kStableSession) backoff_ = kMinBackoff;
         ++flaps_;
         established_since_ = 0;
         adj_rib_out_.clear();
