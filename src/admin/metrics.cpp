@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <initializer_list>
+#include <optional>
 #include <utility>
 
 #include "admin/text.hpp"
@@ -32,19 +33,39 @@ class Exposition {
     void sample(std::string_view name, std::initializer_list<Label> labels, bool value) {
         sample(name, labels, uint64_t{value ? 1u : 0u});
     }
+    // NAME_bucket (cumulative, with `le`), NAME_sum and NAME_count. The count is the +Inf
+    // bucket, so the two agree even under concurrent updates.
+    void histogram(std::string_view name, std::initializer_list<Label> labels,
+                   const runtime::Histogram& h) {
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < h.buckets.size(); ++i) {
+            cumulative += h.buckets[i].get();
+            std::string le = i < runtime::kDurationBuckets.size()
+                                 ? format_number(runtime::kDurationBuckets[i])
+                                 : "+Inf";
+            write_series(fmt::format("{}_bucket", name), labels, Label{"le", le});
+            out_ += fmt::format(" {}\n", cumulative);
+        }
+        sample(fmt::format("{}_sum", name), labels, static_cast<double>(h.sum_us.get()) / 1e6);
+        sample(fmt::format("{}_count", name), labels, cumulative);
+    }
     std::string take() { return std::move(out_); }
 
   private:
-    void write_series(std::string_view name, std::initializer_list<Label> labels) {
+    void write_series(std::string_view name, std::initializer_list<Label> labels,
+                      std::optional<Label> last = std::nullopt) {
         out_ += name;
-        if (labels.size() == 0) return;
+        if (labels.size() == 0 && !last) return;
         out_ += '{';
         bool first = true;
-        for (const auto& [label, value] : labels) {
+        auto write = [&](const Label& l) {
             if (!first) out_ += ',';
             first = false;
-            out_ += fmt::format("{}=\"{}\"", label, prometheus_label_escape(value));
-        }
+            out_ += fmt::format("{}=\"{}\"", l.first, prometheus_label_escape(l.second));
+        };
+        for (const auto& label : labels)
+            write(label);
+        if (last) write(*last);
         out_ += '}';
     }
     std::string out_;
@@ -100,23 +121,9 @@ void request_metrics(Exposition& m, const Context& ctx) {
 
     m.family("contrail_lb_request_duration_seconds", "histogram",
              "Time from the first byte of a request to the last byte of its response.");
-    for (const auto& svc : ctx.snapshot.services) {
-        const std::string& service = svc.config->name;
-        const auto& buckets = svc.state->duration_buckets;
-        uint64_t cumulative = 0;
-        for (size_t i = 0; i < buckets.size(); ++i) {
-            cumulative += buckets[i].get();
-            std::string le = i < runtime::kDurationBuckets.size()
-                                 ? format_number(runtime::kDurationBuckets[i])
-                                 : "+Inf";
-            m.sample("contrail_lb_request_duration_seconds_bucket",
-                     {{"service", service}, {"le", le}}, cumulative);
-        }
-        m.sample("contrail_lb_request_duration_seconds_sum", {{"service", service}},
-                 static_cast<double>(svc.state->duration_sum_us.get()) / 1e6);
-        // The count is the +Inf bucket, so the two agree even under concurrent updates.
-        m.sample("contrail_lb_request_duration_seconds_count", {{"service", service}}, cumulative);
-    }
+    for (const auto& svc : ctx.snapshot.services)
+        m.histogram("contrail_lb_request_duration_seconds", {{"service", svc.config->name}},
+                    svc.state->duration);
 }
 
 void service_metrics(Exposition& m, const Context& ctx) {
@@ -162,6 +169,17 @@ void backend_family(Exposition& m, const Context& ctx, std::string_view name, st
             m.sample(name, {{"service", svc.config->name}, {"backend", b.config->name}}, value(b));
 }
 
+// One histogram family over every backend; `histogram` picks it from a backend entry.
+template <typename Pick>
+void backend_histograms(Exposition& m, const Context& ctx, std::string_view name,
+                        std::string_view help, Pick histogram) {
+    m.family(name, "histogram", help);
+    for (const auto& svc : ctx.snapshot.services)
+        for (const auto& b : svc.backends)
+            m.histogram(name, {{"service", svc.config->name}, {"backend", b.config->name}},
+                        histogram(b));
+}
+
 void backend_metrics(Exposition& m, const Context& ctx) {
     using Entry = runtime::BackendEntry;
     auto health = [&](const Entry& b) {
@@ -191,6 +209,18 @@ void backend_metrics(Exposition& m, const Context& ctx) {
     backend_family(m, ctx, "contrail_lb_backend_bytes_out_total", "counter",
                    "Bytes sent to the backend.",
                    [](const Entry& b) { return b.state->bytes_out.get(); });
+    backend_family(m, ctx, "contrail_lb_retries_total", "counter",
+                   "Failed connects to the backend after which the request was retried on "
+                   "another one.",
+                   [](const Entry& b) { return b.state->retries.get(); });
+    backend_histograms(
+        m, ctx, "contrail_lb_backend_connect_seconds",
+        "TCP handshake time of new connections to the backend.",
+        [](const Entry& b) -> const auto& { return b.state->connect_time; });
+    backend_histograms(
+        m, ctx, "contrail_lb_backend_response_seconds",
+        "Time from the request on the wire to the backend's response head.",
+        [](const Entry& b) -> const auto& { return b.state->response_time; });
     backend_family(m, ctx, "contrail_lb_backend_protocol_errors_total", "counter",
                    "Responses the backend framed wrongly (unparsable, or followed by bytes "
                    "it never announced); each closed its connection.",

@@ -171,7 +171,7 @@ void service_section(std::string& out, const Context& ctx, const runtime::Servic
         html_escape(listen), html_escape(config::to_string(cfg.balance)), cfg.retries,
         html_escape(check_summary(cfg.health_check)), svc.up_count, svc.backends.size(),
         std::max(0, c.active_connections.load()), c.connections_total.get(),
-        c.refused_connections.get(), c.duration_count.get());
+        c.refused_connections.get(), c.duration.count());
     out += "<table>";
     out += kBackendHeader;
     out += "<tbody>\n";

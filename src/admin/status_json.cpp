@@ -41,6 +41,15 @@ int32_t load(const std::atomic<int32_t>& v) {
     return v.load(std::memory_order_relaxed);
 }
 
+// Estimates from the histogram's buckets (see runtime::Histogram::quantile).
+void quantiles(JsonWriter& w, const runtime::Histogram& h) {
+    w.begin_object();
+    w.field("count", h.count());
+    w.field("p50", h.quantile(0.5));
+    w.field("p99", h.quantile(0.99));
+    w.end_object();
+}
+
 void health_check(JsonWriter& w, const config::HealthCheck& hc) {
     w.begin_object();
     w.field("type", config::to_string(hc.type));
@@ -88,6 +97,11 @@ void backend(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.field("bytes_in", counters.bytes_in.get());
     w.field("bytes_out", counters.bytes_out.get());
     w.field("protocol_errors", counters.protocol_errors.get());
+    w.field("retries", counters.retries.get());
+    w.key("response_seconds");
+    quantiles(w, counters.response_time);
+    w.key("connect_seconds");
+    quantiles(w, counters.connect_time);
     w.key("responses");
     status_counters(w, counters.responses);
     w.key("responses_by_class");
@@ -120,8 +134,8 @@ void service(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     terminations(w, counters);
     w.key("request_duration");
     w.begin_object();
-    w.field("count", counters.duration_count.get());
-    w.field("sum_seconds", static_cast<double>(counters.duration_sum_us.get()) / 1e6);
+    w.field("count", counters.duration.count());
+    w.field("sum_seconds", static_cast<double>(counters.duration.sum_us.get()) / 1e6);
     w.end_object();
     w.key("backends");
     w.begin_array();

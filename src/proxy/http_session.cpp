@@ -728,7 +728,7 @@ void HttpSession::finish_request() {
         count_status(backend->state->responses, x_->status);
     else
         count_status(service_state_->responses_without_backend, x_->status);
-    service_state_->observe_duration(now() - x_->started);
+    service_state_->duration.observe(now() - x_->started);
     log_request();
     if (!x_->request_done) close_after_ = true;  // the backend answered before the body ended
     release_upstream(upstream_reusable());
@@ -838,7 +838,7 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
         count_status(backend->state->responses, status);
     else
         count_status(service_state_->responses_without_backend, status);
-    if (x_->connector->service()) service_state_->observe_duration(now() - x_->started);
+    if (x_->connector->service()) service_state_->duration.observe(now() - x_->started);
     log_request();
     x_->error_out = http::error_response(status);
     x_->error_sent = 0;

@@ -11,14 +11,39 @@ Backend::Backend(std::string service_name, std::string backend_name, net::Socket
       address(addr),
       key_hash(balance::hash_key(name)) {}
 
-void Service::observe_duration(double seconds) {
-    seconds = std::max(seconds, 0.);  // never wraps the unsigned sum, whatever the caller's clock
+void Histogram::observe(double seconds) {
+    seconds = std::max(seconds, 0.);
     size_t i = 0;
     while (i < kDurationBuckets.size() && seconds > kDurationBuckets[i])
         ++i;
-    duration_buckets[i].add();
-    duration_count.add();
-    duration_sum_us.add(static_cast<uint64_t>(seconds * 1e6));
+    buckets[i].add();
+    sum_us.add(static_cast<uint64_t>(seconds * 1e6));
+}
+
+uint64_t Histogram::count() const {
+    uint64_t n = 0;
+    for (const auto& b : buckets)
+        n += b.get();
+    return n;
+}
+
+double Histogram::quantile(double q) const {
+    std::array<uint64_t, kDurationBuckets.size() + 1> counts{};
+    uint64_t total = 0;
+    for (size_t i = 0; i < counts.size(); ++i)
+        total += counts[i] = buckets[i].get();  // one read each: a consistent view
+    if (total == 0) return 0;
+    double rank = q * static_cast<double>(total);
+    uint64_t below = 0;
+    for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
+        if (static_cast<double>(below + counts[i]) >= rank && counts[i] > 0) {
+            double lower = i == 0 ? 0. : kDurationBuckets[i - 1];
+            double share = (rank - static_cast<double>(below)) / static_cast<double>(counts[i]);
+            return lower + (kDurationBuckets[i] - lower) * share;
+        }
+        below += counts[i];
+    }
+    return kDurationBuckets.back();  // in +Inf: no bound above to interpolate to
 }
 
 const ServiceEntry* Snapshot::find(std::string_view service) const {

@@ -29,6 +29,22 @@ struct Counter {
 // HTTP status codes 100..599 (index code - 100); anything else lands on 0.
 using StatusCounters = std::array<Counter, 500>;
 
+// Histogram buckets in seconds (Prometheus `le`), +Inf implied.
+inline constexpr std::array<double, 12> kDurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                         0.1,   0.25,   0.5,   1.,   2.5,   10.};
+
+// A Prometheus-style histogram of durations over kDurationBuckets.
+struct Histogram {
+    std::array<Counter, kDurationBuckets.size() + 1> buckets;  // not cumulative; last: +Inf
+    Counter sum_us;
+    // Negative durations count as 0 (they never wrap the sum).
+    void observe(double seconds);
+    uint64_t count() const;
+    // The q-quantile (0 < q < 1), interpolated inside its bucket as Prometheus'
+    // histogram_quantile does; 0 with no observation, the last bound past it.
+    double quantile(double q) const;
+};
+
 // One backend across its whole life: it keeps this object (and so its counters and health)
 // across reloads while its service, name and address stay the same.
 struct Backend {
@@ -45,15 +61,15 @@ struct Backend {
     std::atomic<uint32_t> consecutive_errors{0};
     Counter bytes_in;   // from the backend
     Counter bytes_out;  // to the backend
+    // Failed connects to this backend after which the request tried another one.
+    Counter retries;
+    Histogram connect_time;   // TCP handshakes of new connections
+    Histogram response_time;  // from the request on the wire to the response head
     // Responses the backend framed wrongly: unparsable, or followed by bytes it never
     // announced. The connection is closed each time.
     Counter protocol_errors;
     StatusCounters responses;
 };
-
-// Request-duration histogram buckets in seconds (Prometheus `le`), +Inf implied.
-inline constexpr std::array<double, 12> kDurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                         0.1,   0.25,   0.5,   1.,   2.5,   10.};
 
 struct Service {
     explicit Service(std::string name) : name(std::move(name)) {}
@@ -65,10 +81,8 @@ struct Service {
     // How requests (http mode) and connections (tcp mode) ended, by Termination.
     std::array<Counter, kTerminationCount> terminations;
     void count(Termination cause) { terminations[static_cast<size_t>(cause)].add(); }
-    std::array<Counter, kDurationBuckets.size() + 1> duration_buckets;  // last: +Inf
-    Counter duration_count;
-    Counter duration_sum_us;
-    void observe_duration(double seconds);
+    // From the first byte of a request to the last byte of its response.
+    Histogram duration;
 };
 
 struct BackendEntry {

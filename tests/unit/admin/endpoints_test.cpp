@@ -197,10 +197,10 @@ TEST_F(AdminTest, MetricsWithoutBgpKeepFamiliesButNoSamples) {
 
 TEST_F(AdminTest, DurationHistogramIsCumulative) {
     auto& api = *registry_.snapshot()->find("contrail-api")->state;
-    api.observe_duration(0.003);
-    api.observe_duration(0.004);
-    api.observe_duration(0.2);
-    api.observe_duration(20);
+    api.duration.observe(0.003);
+    api.duration.observe(0.004);
+    api.duration.observe(0.2);
+    api.duration.observe(20);
     auto m = get("/metrics").body;
     auto bucket = [](const char* le) {
         return std::string(

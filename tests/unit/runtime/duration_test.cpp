@@ -9,17 +9,30 @@ namespace {
 
 TEST(Duration, ObservedIntoTheFirstBucketThatHoldsIt) {
     Service service("api");
-    service.observe_duration(0.004);
-    EXPECT_EQ(service.duration_buckets[2].get(), 1u);  // le 0.005
-    EXPECT_EQ(service.duration_count.get(), 1u);
-    EXPECT_EQ(service.duration_sum_us.get(), 4000u);
+    service.duration.observe(0.004);
+    EXPECT_EQ(service.duration.buckets[2].get(), 1u);  // le 0.005
+    EXPECT_EQ(service.duration.count(), 1u);
+    EXPECT_EQ(service.duration.sum_us.get(), 4000u);
 }
 
 TEST(Duration, NegativeCountsAsZero) {
     Service service("api");
-    service.observe_duration(-3600.);
-    EXPECT_EQ(service.duration_buckets[0].get(), 1u);
-    EXPECT_EQ(service.duration_sum_us.get(), 0u);
+    service.duration.observe(-3600.);
+    EXPECT_EQ(service.duration.buckets[0].get(), 1u);
+    EXPECT_EQ(service.duration.sum_us.get(), 0u);
+}
+
+TEST(Duration, QuantilesInterpolateInsideTheirBucket) {
+    Histogram h;
+    EXPECT_EQ(h.quantile(0.5), 0.);
+    for (int i = 0; i < 98; ++i)
+        h.observe(0.004);  // (0.0025, 0.005]
+    h.observe(0.3);        // (0.25, 0.5]
+    h.observe(0.4);
+    EXPECT_NEAR(h.quantile(0.5), 0.0025 + 0.0025 * (50. / 98), 1e-9);
+    EXPECT_NEAR(h.quantile(0.99), 0.25 + 0.25 * 0.5, 1e-9);  // rank 99: first of the two
+    h.observe(60);                                           // past the last bound
+    EXPECT_EQ(h.quantile(0.999), 10.);
 }
 
 }  // namespace
