@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <charconv>
 
 #include "contrail_lb/http/responses.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -58,19 +59,20 @@ void count_status(runtime::StatusCounters& counters, int status) {
 
 std::unique_ptr<Session> make_http_session(Worker::Impl& worker, net::Fd fd,
                                            const net::SocketAddress& peer,
-                                           const std::string& service,
+                                           const std::string& service, uint16_t listen_port,
                                            const std::shared_ptr<const tls::ServerContext>& tls) {
-    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service, tls);
+    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service, listen_port, tls);
 }
 
 HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                         const std::string& service,
+                         const std::string& service, uint16_t listen_port,
                          const std::shared_ptr<const tls::ServerContext>& tls)
     : worker_(worker),
       client_(std::move(fd), tls),
       service_state_(worker_.snapshot()->find(service)->state),
       client_ip_(peer.ip()),
-      client_port_(peer.port()) {
+      client_port_(peer.port()),
+      listen_port_(listen_port) {
     const auto* svc = worker_.snapshot()->find(service);
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -428,7 +430,10 @@ void HttpSession::build_request_head() {
                 more_forwarded_for.append(", ").append(h.value);
             continue;
         }
-        if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto")) continue;
+        // Ours to set: a client must not choose what the backend believes about the hop.
+        if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto") ||
+            http::iequals(h.name, "x-forwarded-port"))
+            continue;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     out.append("X-Forwarded-For: ");
@@ -437,6 +442,9 @@ void HttpSession::build_request_head() {
     client_ip_.append_to(out);
     out.append("\r\n");
     out.append(client_.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+    char port[8];
+    auto port_end = std::to_chars(port, port + sizeof port, listen_port_).ptr;
+    out.append("X-Forwarded-Port: ").append(port, port_end).append("\r\n");
     if (x_->upgrade_request) {
         const http::Header* upgrade = x_->head.find("upgrade");
         out.append("Connection: Upgrade\r\nUpgrade: ")

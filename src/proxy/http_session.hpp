@@ -21,7 +21,8 @@ namespace clb::proxy {
 class HttpSession final : public Session, private UpstreamOwner {
   public:
     HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                const std::string& service, const std::shared_ptr<const tls::ServerContext>& tls);
+                const std::string& service, uint16_t listen_port,
+                const std::shared_ptr<const tls::ServerContext>& tls);
     ~HttpSession() override;
     void drain() override;
 
@@ -88,6 +89,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;
+    uint16_t listen_port_;  // of the listener that accepted: X-Forwarded-Port
     config::Timeouts timeouts_;
     ev_io io_{};
     ev_timer timer_{};
