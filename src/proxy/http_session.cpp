@@ -350,6 +350,10 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
+    if (const auto* svc = worker_.snapshot()->find(service_name()); svc && svc->config->redirect) {
+        answer_redirect(*svc->config->redirect, head_len);
+        return false;
+    }
     if (!x_->connector->begin()) {
         fail(503, x_->connector->cause(), x_->connector->why());
         return false;
@@ -745,15 +749,22 @@ void HttpSession::finish_request() {
     // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
     // connection). TLS still lingers to exchange close_notify.
     bool closing = client_done();
-    ++requests_;
-    end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
+        ++requests_;
+        end_exchange();
         if (closing)
             close();
         else
             linger();
         return;
     }
+    await_next_request();
+}
+
+// The request is over and the connection stays: wait for the next head.
+void HttpSession::await_next_request() {
+    ++requests_;
+    end_exchange();
     phase_ = Phase::head;
     phase_since_ = now();
     head_first_byte_ = in_.empty() ? 0 : phase_since_;
@@ -836,6 +847,46 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
         abort(cause, why);
         return;
     }
+    close_after_ = true;
+    answer(status, cause, std::move(why), error_answer(status));
+}
+
+// The operator's page for `status` (error_pages), else the built-in answer. A page is
+// copied: a reload may free the configuration it belongs to while it is being sent.
+std::string_view HttpSession::error_answer(int status) {
+    if (const auto* svc = worker_.snapshot()->find(service_name())) {
+        const auto& pages = svc->config->error_pages;
+        if (auto page = pages.find(status); page != pages.end()) {
+            x_->down_head.assign(page->second);
+            return x_->down_head;
+        }
+    }
+    return http::error_response(status);
+}
+
+// A redirect service answers every request itself, keep-alive honoured. A request body is
+// never read: the connection closes after the answer (linger() discards what comes).
+void HttpSession::answer_redirect(const config::Redirect& to, size_t head_len) {
+    x_->client_http10 = x_->request.http_minor() == 0;
+    bool has_body = !x_->request.message_complete();
+    close_after_ = close_after_ || has_body || !x_->request.keep_alive() || worker_.draining();
+    const http::Header* host = x_->head.find("host");
+    // No Host (HTTP/1.0): the address the client reached, as the best name it knows us by.
+    std::string reached;
+    if (!host || host->value.empty()) reached = net::local_address(client_.fd()).to_string();
+    std::string_view connection =
+        close_after_ ? "close" : (x_->client_http10 ? "keep-alive" : std::string_view());
+    x_->down_head.clear();
+    http::append_redirect(x_->down_head, to.code, to.scheme, to.port,
+                          reached.empty() ? host->value : std::string_view(reached),
+                          x_->head.second(), connection);
+    in_.consume(head_len);  // after the last use of the head's views into it
+    answer(to.code, Termination::redirect, {}, x_->down_head);
+}
+
+// The proxy answers the request itself with `response`, sent whole by flush_error().
+void HttpSession::answer(int status, Termination cause, std::string why,
+                         std::string_view response) {
     x_->termination = cause;
     x_->status = status;
     x_->reason = std::move(why);
@@ -848,9 +899,8 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
         count_status(service_state_->responses_without_backend, status);
     if (x_->connector->service()) service_state_->observe_duration(now() - x_->started);
     log_request();
-    x_->error_out = http::error_response(status);
+    x_->error_out = response;
     x_->error_sent = 0;
-    close_after_ = true;
     phase_ = Phase::error;
     phase_since_ = now();
 }
@@ -866,7 +916,10 @@ void HttpSession::flush_error() {
         }
         x_->error_sent += static_cast<size_t>(n);
     }
-    linger();
+    if (close_after_)
+        linger();
+    else
+        await_next_request();  // a redirect on a kept-alive connection
 }
 
 // Half-close and read what the client still sends before closing, so the kernel does not

@@ -64,6 +64,10 @@ class HttpSession final : public Session, private UpstreamOwner {
     static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
     void fail(int status, runtime::Termination cause, std::string why);
+    std::string_view error_answer(int status);
+    void answer_redirect(const config::Redirect& to, size_t head_len);
+    void answer(int status, runtime::Termination cause, std::string why, std::string_view response);
+    void await_next_request();
     void abort(runtime::Termination cause, std::string_view why);
     void close();
     bool upstream_reusable();
