@@ -207,7 +207,8 @@ class Control {
         if (!speaker_) return;
         bgp::ServiceHealthMap health;
         for (const auto& svc : registry_.snapshot()->services)
-            health[svc.config->name] = {svc.up_count, listeners_.listening(svc.config->name)};
+            health[svc.config->name] = {svc.up_count, listeners_.listening(svc.config->name),
+                                        svc.config->redirect.has_value()};
         speaker_->set_service_health(health);
     }
 

@@ -400,7 +400,8 @@ class Speaker::Impl {
         for (const auto& name : vip.require.services) {
             auto it = health_.find(name);
             const unsigned healthy = it == health_.end() ? 0 : it->second.healthy_backends;
-            if (healthy < vip.require.min_healthy_backends)
+            bool answers_itself = it != health_.end() && it->second.answers_itself;
+            if (!answers_itself && healthy < vip.require.min_healthy_backends)
                 return {false, fmt::format("{} has {} healthy backends (needs {})", name, healthy,
                                            vip.require.min_healthy_backends)};
             if (it == health_.end() || !it->second.listening)

@@ -25,8 +25,9 @@ namespace {
 // parser), not a configuration.
 constexpr size_t kMaxInputBytes = 4 << 20;
 
-// The whole file, or why it cannot be read ("cannot read: Is a directory").
-std::optional<std::string> read_file(const std::string& path, std::string& out) {
+}  // namespace
+
+std::optional<std::string> read_file(const std::string& path, std::string& out, size_t max_bytes) {
     net::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::string("cannot open: ") + std::strerror(errno);
     char buffer[16384];
@@ -38,9 +39,11 @@ std::optional<std::string> read_file(const std::string& path, std::string& out) 
             return std::string("cannot read: ") + std::strerror(errno);
         }
         out.append(buffer, static_cast<size_t>(n));
-        if (out.size() > kMaxInputBytes) return "file is larger than 4 MiB: not a configuration";
+        if (out.size() > max_bytes) return std::nullopt;
     }
 }
+
+namespace {
 
 // Counts documents through the parser's events, stopping at the second.
 class DocumentCounter : public YAML::EventHandler {
@@ -207,7 +210,7 @@ std::optional<std::string> Loader::read_token(const std::string& file, const YAM
         diag_.error(at, "admin.token_file: " + in_quotes(file) + ": " + why);
         return std::nullopt;
     };
-    if (auto failure = read_file(file, token)) return fail(*failure);
+    if (auto failure = read_file(file, token, kMaxInputBytes)) return fail(*failure);
     while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
         token.pop_back();
     if (token.empty()) return fail("the file is empty: it must hold the token");
@@ -231,8 +234,12 @@ LoadResult load_string(const std::string& yaml, const std::string& name) {
 
 LoadResult load_file(const std::string& path) {
     std::string text;
-    if (auto failure = detail::read_file(path, text)) {
+    if (auto failure = detail::read_file(path, text, detail::kMaxInputBytes)) {
         return LoadResult{nullptr, {Error{path, 0, 0, *failure}}};
+    }
+    if (text.size() > detail::kMaxInputBytes) {
+        return LoadResult{nullptr,
+                          {Error{path, 0, 0, "file is larger than 4 MiB: not a configuration"}}};
     }
     std::string base_dir = std::filesystem::path(path).parent_path().string();
     try {

@@ -49,6 +49,12 @@ class Loader {
     std::vector<Backend> load_backends(const YAML::Node& node, const std::string& path);
     void claim_listener(const net::SocketAddress& address, const YAML::Node& at,
                         const std::string& path, const std::string& owner);
+    void refuse_backend_keys(const Section& section);
+
+    // answers.cpp
+    std::map<int, std::string> load_error_pages(const YAML::Node& node, const std::string& path);
+    std::optional<std::string> load_error_page(const YAML::Node& node, const std::string& path);
+    std::optional<Redirect> load_redirect(const YAML::Node& node, const std::string& path);
 
     // bgp.cpp
     Bgp load_bgp(const YAML::Node& node, const Config& config);
@@ -93,6 +99,10 @@ inline auto boolean(const Scalars& scalars) {
         return scalars.boolean(node, path);
     };
 }
+
+// Reads the file into `out`, stopping past `max_bytes` (the caller checks out.size());
+// why it cannot be read otherwise ("cannot open: No such file or directory").
+std::optional<std::string> read_file(const std::string& path, std::string& out, size_t max_bytes);
 
 // Service and backend names end up in URLs, metric labels and log lines.
 bool valid_name(std::string_view name);

@@ -53,7 +53,7 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
     Service service;
     Section section(diag_, node, path,
                     {"name", "listen", "mode", "balance", "retries", "timeouts", "tls",
-                     "health_check", "backends"});
+                     "health_check", "backends", "error_pages", "redirect"});
     if (!section.valid()) return service;
 
     if (auto value = section.require_value("name")) {
@@ -86,6 +86,22 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         else
             service.tls = load_tls(*value, section.path_of("tls"));
     }
+    if (auto value = section.find_section("error_pages")) {
+        if (service.mode == Mode::tcp)
+            diag_.error(*value, section.path_of("error_pages") +
+                                    ": error pages are HTTP responses: mode http only");
+        else
+            service.error_pages = load_error_pages(*value, section.path_of("error_pages"));
+    }
+    if (auto value = section.find_section("redirect")) {
+        if (service.mode == Mode::tcp)
+            diag_.error(*value, section.path_of("redirect") +
+                                    ": a redirect answers HTTP requests: mode http only");
+        else
+            service.redirect = load_redirect(*value, section.path_of("redirect"));
+        refuse_backend_keys(section);
+        return service;
+    }
     if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
     }
@@ -93,6 +109,17 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         service.backends = load_backends(*value, section.path_of("backends"));
     }
     return service;
+}
+
+// A redirect service answers every request itself: keys about backends would be ignored,
+// and an operator who wrote them expects them to matter.
+void Loader::refuse_backend_keys(const Section& section) {
+    for (std::string_view key : {"balance", "retries", "health_check", "backends"}) {
+        if (auto value = section.find(key))
+            diag_.error(*value, section.path_of(key) +
+                                    ": a redirect service has no backends (redirect answers "
+                                    "every request): remove it");
+    }
 }
 
 std::optional<std::string> Loader::load_service_name(const YAML::Node& node,

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <charconv>
 
 #include "contrail_lb/http/responses.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -58,19 +59,20 @@ void count_status(runtime::StatusCounters& counters, int status) {
 
 std::unique_ptr<Session> make_http_session(Worker::Impl& worker, net::Fd fd,
                                            const net::SocketAddress& peer,
-                                           const std::string& service,
+                                           const std::string& service, uint16_t listen_port,
                                            const std::shared_ptr<const tls::ServerContext>& tls) {
-    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service, tls);
+    return std::make_unique<HttpSession>(worker, std::move(fd), peer, service, listen_port, tls);
 }
 
 HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                         const std::string& service,
+                         const std::string& service, uint16_t listen_port,
                          const std::shared_ptr<const tls::ServerContext>& tls)
     : worker_(worker),
       client_(std::move(fd), tls),
       service_state_(worker_.snapshot()->find(service)->state),
       client_ip_(peer.ip()),
-      client_port_(peer.port()) {
+      client_port_(peer.port()),
+      listen_port_(listen_port) {
     const auto* svc = worker_.snapshot()->find(service);
     timeouts_ = svc->config->timeouts;
     service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -348,6 +350,10 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
+    if (const auto* svc = worker_.snapshot()->find(service_name()); svc && svc->config->redirect) {
+        answer_redirect(*svc->config->redirect, head_len);
+        return false;
+    }
     if (!x_->connector->begin()) {
         fail(503, x_->connector->cause(), x_->connector->why());
         return false;
@@ -428,7 +434,10 @@ void HttpSession::build_request_head() {
                 more_forwarded_for.append(", ").append(h.value);
             continue;
         }
-        if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto")) continue;
+        // Ours to set: a client must not choose what the backend believes about the hop.
+        if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto") ||
+            http::iequals(h.name, "x-forwarded-port"))
+            continue;
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     out.append("X-Forwarded-For: ");
@@ -437,6 +446,9 @@ void HttpSession::build_request_head() {
     client_ip_.append_to(out);
     out.append("\r\n");
     out.append(client_.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+    char port[8];
+    auto port_end = std::to_chars(port, port + sizeof port, listen_port_).ptr;
+    out.append("X-Forwarded-Port: ").append(port, port_end).append("\r\n");
     if (x_->upgrade_request) {
         const http::Header* upgrade = x_->head.find("upgrade");
         out.append("Connection: Upgrade\r\nUpgrade: ")
@@ -737,15 +749,22 @@ void HttpSession::finish_request() {
     // nothing to linger for (that would cost a wake-up, an epoll_ctl and a read per
     // connection). TLS still lingers to exchange close_notify.
     bool closing = client_done();
-    ++requests_;
-    end_exchange();
     if (close_after_ || client_eof_ || client_error_) {
+        ++requests_;
+        end_exchange();
         if (closing)
             close();
         else
             linger();
         return;
     }
+    await_next_request();
+}
+
+// The request is over and the connection stays: wait for the next head.
+void HttpSession::await_next_request() {
+    ++requests_;
+    end_exchange();
     phase_ = Phase::head;
     phase_since_ = now();
     head_first_byte_ = in_.empty() ? 0 : phase_since_;
@@ -828,6 +847,46 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
         abort(cause, why);
         return;
     }
+    close_after_ = true;
+    answer(status, cause, std::move(why), error_answer(status));
+}
+
+// The operator's page for `status` (error_pages), else the built-in answer. A page is
+// copied: a reload may free the configuration it belongs to while it is being sent.
+std::string_view HttpSession::error_answer(int status) {
+    if (const auto* svc = worker_.snapshot()->find(service_name())) {
+        const auto& pages = svc->config->error_pages;
+        if (auto page = pages.find(status); page != pages.end()) {
+            x_->down_head.assign(page->second);
+            return x_->down_head;
+        }
+    }
+    return http::error_response(status);
+}
+
+// A redirect service answers every request itself, keep-alive honoured. A request body is
+// never read: the connection closes after the answer (linger() discards what comes).
+void HttpSession::answer_redirect(const config::Redirect& to, size_t head_len) {
+    x_->client_http10 = x_->request.http_minor() == 0;
+    bool has_body = !x_->request.message_complete();
+    close_after_ = close_after_ || has_body || !x_->request.keep_alive() || worker_.draining();
+    const http::Header* host = x_->head.find("host");
+    // No Host (HTTP/1.0): the address the client reached, as the best name it knows us by.
+    std::string reached;
+    if (!host || host->value.empty()) reached = net::local_address(client_.fd()).to_string();
+    std::string_view connection =
+        close_after_ ? "close" : (x_->client_http10 ? "keep-alive" : std::string_view());
+    x_->down_head.clear();
+    http::append_redirect(x_->down_head, to.code, to.scheme, to.port,
+                          reached.empty() ? host->value : std::string_view(reached),
+                          x_->head.second(), connection);
+    in_.consume(head_len);  // after the last use of the head's views into it
+    answer(to.code, Termination::redirect, {}, x_->down_head);
+}
+
+// The proxy answers the request itself with `response`, sent whole by flush_error().
+void HttpSession::answer(int status, Termination cause, std::string why,
+                         std::string_view response) {
     x_->termination = cause;
     x_->status = status;
     x_->reason = std::move(why);
@@ -840,9 +899,8 @@ void HttpSession::fail(int status, Termination cause, std::string why) {
         count_status(service_state_->responses_without_backend, status);
     if (x_->connector->service()) service_state_->duration.observe(now() - x_->started);
     log_request();
-    x_->error_out = http::error_response(status);
+    x_->error_out = response;
     x_->error_sent = 0;
-    close_after_ = true;
     phase_ = Phase::error;
     phase_since_ = now();
 }
@@ -858,7 +916,10 @@ void HttpSession::flush_error() {
         }
         x_->error_sent += static_cast<size_t>(n);
     }
-    linger();
+    if (close_after_)
+        linger();
+    else
+        await_next_request();  // a redirect on a kept-alive connection
 }
 
 // Half-close and read what the client still sends before closing, so the kernel does not

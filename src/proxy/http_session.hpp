@@ -22,7 +22,8 @@ namespace clb::proxy {
 class HttpSession final : public Session, private UpstreamOwner {
   public:
     HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
-                const std::string& service, const std::shared_ptr<const tls::ServerContext>& tls);
+                const std::string& service, uint16_t listen_port,
+                const std::shared_ptr<const tls::ServerContext>& tls);
     ~HttpSession() override;
     void drain() override;
 
@@ -64,6 +65,10 @@ class HttpSession final : public Session, private UpstreamOwner {
     static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
     void fail(int status, runtime::Termination cause, std::string why);
+    std::string_view error_answer(int status);
+    void answer_redirect(const config::Redirect& to, size_t head_len);
+    void answer(int status, runtime::Termination cause, std::string why, std::string_view response);
+    void await_next_request();
     void abort(runtime::Termination cause, std::string_view why);
     void close();
     bool upstream_reusable();
@@ -89,6 +94,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;
+    uint16_t listen_port_;  // of the listener that accepted: X-Forwarded-Port
     config::Timeouts timeouts_;
     ev_io io_{};
     ev_timer timer_{};

@@ -255,7 +255,8 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
     }
     net::set_nodelay(fd.get());
     auto session = svc.config->mode == config::Mode::http
-                       ? make_http_session(*this, std::move(fd), peer, service, listener.tls)
+                       ? make_http_session(*this, std::move(fd), peer, service,
+                                           listener.address.port(), listener.tls)
                        : make_tcp_session(*this, std::move(fd), peer, service);
     sessions_.push_front(std::move(session));
     Session& started = *sessions_.front();

@@ -69,6 +69,22 @@ def test_forwarded_headers_and_host(one):
     assert "https" not in head  # a client cannot claim TLS it did not use
 
 
+def test_forwarded_port_is_the_accepting_listeners(start_backend, start_proxy, free_port):
+    # HAProxy: http-request set-header X-Forwarded-Port %[dst_port]
+    backend = start_backend("b1")
+    first, second = free_port(), free_port()
+    service = make_service("api", first, [backend], health_check=NO_CHECK)
+    service["listen"] = [f"127.0.0.1:{first}", f"127.0.0.1:{second}"]
+    proxy = start_proxy(make_config([service]))
+    for port in (first, second):
+        head = clb.http_request("127.0.0.1", port, "GET", "/headers",
+                                headers={"X-Forwarded-Port": "1"}).text
+        # Exactly one, ours: the client's is replaced, not appended to.
+        assert head.count("X-Forwarded-Port:") == 1, head
+        assert f"X-Forwarded-Port: {port}\r\n" in head, head
+    del proxy
+
+
 @pytest.mark.parametrize("size", [0, 1, 100_000, 5_000_000])
 def test_content_length_body_both_ways(one, size):
     _, proxy = one

@@ -18,11 +18,14 @@ namespace clb::bgp {
 struct ServiceHealth {
     unsigned healthy_backends = 0;  // UP and not drained
     bool listening = false;         // every listener of the service is bound
+    // A redirect service answers every request itself: healthy whenever it listens,
+    // whatever require.min_healthy_backends says (it has no backends).
+    bool answers_itself = false;
 };
 using ServiceHealthMap = std::map<std::string, ServiceHealth, std::less<>>;
 
 class Speaker {
-public:
+  public:
     // Runs on `loop` (the control loop); starts dialling every peer at once.
     Speaker(struct ev_loop* loop, const config::Bgp& config);
     ~Speaker();
@@ -43,7 +46,7 @@ public:
 
     SpeakerStatus status() const;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,14 @@ struct Backend {
     bool backup = false;
 };
 
+// A service that answers every request itself with a redirect (HAProxy's `redirect
+// scheme`): Location SCHEME://HOST[:PORT]/path?query.
+struct Redirect {
+    std::string scheme = "https";  // http | https
+    uint16_t port = 443;           // left out of Location when it is the scheme's default
+    int code = 302;                // 301, 302, 303, 307, 308
+};
+
 struct Service {
     std::string name;
     std::vector<net::SocketAddress> listen;
@@ -79,7 +88,11 @@ struct Service {
     Timeouts timeouts;
     std::optional<Tls> tls;
     HealthCheck health_check;
-    std::vector<Backend> backends;
+    std::vector<Backend> backends;  // empty for a redirect service
+    // Status -> the complete response sent instead of the built-in error answer, read
+    // when the file is loaded (error_pages; http/responses.hpp make_error_page).
+    std::map<int, std::string> error_pages;
+    std::optional<Redirect> redirect;  // set: answers every request, has no backends
 };
 
 // BFD beside a BGP session (RFC 5880/5881/5882).

@@ -25,6 +25,7 @@ enum class Termination : uint8_t {
     bad_response,         // the backend's response could not be parsed (502)
     local_resource,       // this process ran out of something (fds, ports, memory)
     over_capacity,        // global.max_connections reached: refused at accept
+    redirect,             // answered with a redirect by a redirect service (no backend)
     shutdown,             // the grace period ended with the exchange still running
 };
 
