@@ -52,6 +52,14 @@ std::string pill(std::string_view css_class, std::string_view text) {
                        html_escape(text));
 }
 
+// A response-time quantile estimated from the histogram's buckets; "-" before any response.
+std::string quantile_cell(const runtime::Histogram& h, double q) {
+    if (h.count() == 0) return "<td class=num>-</td>";
+    double ms = h.quantile(q) * 1000;
+    return fmt::format("<td class=num title=\"{} responses\">{} ms</td>", h.count(),
+                       ms < 10 ? fmt::format("{:.1f}", ms) : fmt::format("{:.0f}", ms));
+}
+
 std::string num(uint64_t n) {
     return fmt::format(R"(<td class="num">{}</td>)", n);
 }
@@ -104,7 +112,11 @@ constexpr std::string_view kBackendHeader =
     "<thead><tr><th>Backend</th><th>Address</th><th>State</th><th class=num>Weight</th>"
     "<th>Role</th><th>Last check</th><th>Since</th><th class=num>Checks</th>"
     "<th class=num>Check fails</th><th class=num>Active</th><th class=num>Conns</th>"
-    "<th class=num>Conn fails</th><th class=num>1xx</th><th class=num>2xx</th>"
+    "<th class=num>Conn fails</th><th class=num title=\"connect failures retried on another "
+    "backend\">Retries</th><th class=num title=\"response head time, request on the wire to "
+    "response head\">Resp p50</th><th class=num>Resp p99</th><th class=num title=\"responses "
+    "framed wrongly: unparsable, or more bytes than announced\">Proto errs</th>"
+    "<th class=num>1xx</th><th class=num>2xx</th>"
     "<th class=num>3xx</th><th class=num>4xx</th><th class=num>5xx</th>"
     "<th class=num>Bytes in</th><th class=num>Bytes out</th></tr></thead>\n";
 
@@ -131,6 +143,10 @@ void backend_row(std::string& out, const Context& ctx, const runtime::ServiceEnt
     out += num(static_cast<uint64_t>(std::max(0, c.active_connections.load())));
     out += num(c.connections_total.get());
     out += num(c.connect_failures.get());
+    out += num(c.retries.get());
+    out += quantile_cell(c.response_time, 0.5);
+    out += quantile_cell(c.response_time, 0.99);
+    out += num(c.protocol_errors.get());
     for (uint64_t n : status_classes(c.responses))
         out += num(n);
     out += fmt::format(R"(<td class="num" title="{} bytes">{}</td>)", c.bytes_in.get(),
@@ -178,7 +194,7 @@ void service_section(std::string& out, const Context& ctx, const runtime::Servic
     for (size_t i = 0; i < svc.backends.size(); ++i)
         backend_row(out, ctx, svc, i);
     auto own = status_classes(c.responses_without_backend);
-    out += "<tr class=proxy><td colspan=12>answered by the proxy itself (no backend)</td>";
+    out += "<tr class=proxy><td colspan=16>answered by the proxy itself (no backend)</td>";
     for (uint64_t n : own)
         out += num(n);
     out += "<td></td><td></td></tr>\n</tbody></table>";

@@ -122,6 +122,7 @@ class Control {
   private:
     void apply_globals(const config::Config& c) {
         spdlog::set_level(to_spdlog(c.global.log_level));
+        log_.set_json(c.global.log_format == config::LogFormat::json);
         context_.max_pipes.store(ensure_fd_limit(c.global.max_connections));
         context_.max_connections.store(c.global.max_connections);
         context_.access_log.store(c.global.access_log);

@@ -153,8 +153,9 @@ void Loader::load_document(const YAML::Node& root, Config& config) {
 
 Global Loader::load_global(const YAML::Node& node) {
     Global global;
-    Section section(diag_, node, "global",
-                    {"workers", "log_level", "access_log", "splice", "max_connections", "grace"});
+    Section section(
+        diag_, node, "global",
+        {"workers", "log_level", "log_format", "access_log", "splice", "max_connections", "grace"});
     section.read("workers", global.workers,
                  [&](const YAML::Node& value, const std::string& path) -> std::optional<unsigned> {
                      if (value.IsScalar() && value.Scalar() == "auto") return 0;
@@ -173,6 +174,11 @@ Global Loader::load_global(const YAML::Node& node) {
                                                        {"info", LogLevel::info},
                                                        {"warn", LogLevel::warn},
                                                        {"error", LogLevel::error}});
+                 });
+    section.read("log_format", global.log_format,
+                 [&](const YAML::Node& value, const std::string& path) {
+                     return scalars_.choice<LogFormat>(
+                         value, path, {{"text", LogFormat::text}, {"json", LogFormat::json}});
                  });
     section.read("access_log", global.access_log, boolean(scalars_));
     section.read("splice", global.splice, boolean(scalars_));

@@ -42,6 +42,21 @@ void append_prefix(std::string& out, std::string_view level) {
     out.append("] ");
 }
 
+void begin_json_line(JsonWriter& w, std::string_view level) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t t = system_clock::to_time_t(now);
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms));
+    w.begin_object();
+    w.field("time", std::string_view(buf));
+    w.field("level", level);
+}
+
 // ---------------------------------------------------------------------------------------
 // Lane
 
@@ -142,9 +157,17 @@ uint64_t Writer::dropped() const {
 void Writer::enqueue_locked(std::string_view level, std::string_view message,
                             std::string_view suffix) {
     const size_t before = shared_.size();
-    append_prefix(shared_, level);
-    shared_.append(message);
-    shared_.append(suffix);
+    if (json()) {
+        JsonWriter w;
+        begin_json_line(w, level);
+        w.field("msg", std::string(message).append(suffix));
+        w.end_object();
+        shared_.append(w.str());
+    } else {
+        append_prefix(shared_, level);
+        shared_.append(message);
+        shared_.append(suffix);
+    }
     shared_.push_back('\n');
     if (shared_.size() > kSharedBytes) {
         shared_.resize(before);

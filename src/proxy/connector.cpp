@@ -1,6 +1,7 @@
 #include "connector.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "contrail_lb/net/socket.hpp"
 
@@ -27,6 +28,7 @@ bool Connector::begin() {
     tried_.clear();
     attempts_ = 0;
     last_error_ = 0;
+    failed_last_.reset();
     backend_ = nullptr;
     why_.clear();
     if (refresh()) return true;
@@ -86,6 +88,8 @@ std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
                            "no backend accepted the connection");
         }
         ++attempts_;
+        // A retry: the backend whose failure caused it is counted (HAProxy's wretr).
+        if (failed_last_) std::exchange(failed_last_, nullptr)->retries.add();
         const auto& state = backend_->state;
         if (allow_pooled) {
             if (auto up = host_.upstreams().take(*state)) return up;
@@ -116,6 +120,7 @@ void Connector::failed(int error) {
 void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error) {
     host_.connect_failed(backend, error, *service_->config);
     last_error_ = error;
+    failed_last_ = backend;
     if (runtime::backend_caused(error)) tried_.push_back(backend.get());
 }
 

@@ -97,6 +97,7 @@ class Connector {
     const runtime::BackendEntry* backend_ = nullptr;
     std::vector<const runtime::Backend*> tried_;
     std::vector<uint32_t> exclude_;  // tried_, as candidate indexes of the pinned Routing
+    std::shared_ptr<runtime::Backend> failed_last_;  // its failure ends in a retry if any
     unsigned attempts_ = 0;
     int last_error_ = 0;
     runtime::Termination cause_ = runtime::Termination::no_backend;

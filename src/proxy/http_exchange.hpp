@@ -18,6 +18,16 @@
 
 namespace clb::proxy {
 
+// When each step of an exchange happened (monotonic seconds; 0 = not reached): the
+// access log's timers and the backend's connect and response histograms.
+struct Timeline {
+    double head_done = 0;      // the request head was parsed
+    double connect_start = 0;  // the attempt that got the backend connection began
+    double connected = 0;      // its handshake completed, or it came from the pool
+    double request_sent = 0;   // the request head was on the wire
+    double response_head = 0;  // the final response head was parsed
+};
+
 // Everything one request needs from its head to the end of its response. An idle
 // keep-alive connection holds none of it: exchanges come from a per-worker pool, so their
 // strings keep their capacity from request to request and the request path allocates
@@ -42,8 +52,11 @@ struct HttpExchange {
     size_t down_head_sent = 0;
     size_t response_ahead = 0;
     uint64_t bytes_down = 0;
-    double started = 0;
-    double server_seen = 0;  // last progress on the backend side
+    uint64_t bytes_up = 0;
+    double started = 0;  // the request head's first byte
+    Timeline at;
+    bool reused_upstream = false;  // the backend connection came from the pool
+    double server_seen = 0;        // last progress on the backend side
     int up_error = 0;
     int status = 0;
     runtime::Termination termination = runtime::Termination::completed;

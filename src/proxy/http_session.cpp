@@ -330,7 +330,8 @@ bool HttpSession::read_request_head() {
 
 bool HttpSession::start_request(size_t head_len) {
     end_exchange();  // a fresh one for each request
-    exchange().started = now();
+    exchange().at.head_done = now();
+    x_->started = head_first_byte_ ? head_first_byte_ : x_->at.head_done;
     std::string_view raw(in_.data(), head_len);
     if (!x_->request.parse_head(raw.data(), raw.size())) {
         fail(400, "malformed request: " + std::string(x_->request.error()));
@@ -350,12 +351,12 @@ bool HttpSession::start_request(size_t head_len) {
         fail(501, "CONNECT is not proxied");
         return false;
     }
-    if (const auto* svc = worker_.snapshot()->find(service_name()); svc && svc->config->redirect) {
-        answer_redirect(*svc->config->redirect, head_len);
-        return false;
-    }
     if (!x_->connector->begin()) {
         fail(503, x_->connector->cause(), x_->connector->why());
+        return false;
+    }
+    if (const auto& redirect = x_->connector->service()->config->redirect) {
+        answer_redirect(*redirect, head_len);
         return false;
     }
     timeouts_ = x_->connector->service()->config->timeouts;
@@ -383,8 +384,10 @@ void HttpExchange::reset() {
     reason.clear();
     error_out = {};
     error_sent = up_head_sent = request_ahead = down_head_sent = response_ahead = 0;
-    bytes_down = 0;
+    bytes_down = bytes_up = 0;
     started = server_seen = 0;
+    at = {};
+    reused_upstream = false;
     up_error = status = 0;
     termination = runtime::Termination::completed;
     counted_active = up_eof = replayed = client_http10 = false;
@@ -472,7 +475,8 @@ void HttpSession::use_upstream() {
     x_->up_error = 0;
     x_->up->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
     x_->counted_active = true;
-    x_->server_seen = phase_since_ = now();
+    x_->server_seen = phase_since_ = x_->at.connect_start = now();
+    x_->reused_upstream = x_->up->reused;
     if (x_->up->connected) {
         upstream_ready();
     } else {
@@ -482,13 +486,14 @@ void HttpSession::use_upstream() {
 }
 
 void HttpSession::upstream_ready() {
+    x_->server_seen = x_->at.connected = now();
     if (!x_->up->reused) {
         x_->up->connected = true;
         x_->up->backend()->connections_total.add();
+        x_->up->backend()->connect_time.observe(x_->at.connected - x_->at.connect_start);
         x_->connector->connected();
     }
     phase_ = Phase::exchange;
-    x_->server_seen = now();
 }
 
 void HttpSession::connect_failed(int error) {
@@ -552,7 +557,10 @@ bool HttpSession::send_request() {
         in_.consume(written - from_head);
         x_->request_ahead -= written - from_head;
         x_->up->backend()->bytes_out.add(written);
+        x_->bytes_up += written;
         x_->server_seen = now();
+        if (from_head && x_->up_head_sent == x_->up_head.size())
+            x_->at.request_sent = x_->server_seen;
     }
     // A FIN after a complete request may be a half-close: keep going. A reset may not.
     if (client_error_ || (!x_->request_done && client_eof_ && in_.empty())) {
@@ -663,6 +671,10 @@ bool HttpSession::parse_response_head() {
     if (!interim) {
         x_->status = status;
         x_->response_head_done = true;
+        x_->at.response_head = now();
+        // A backend may answer before the request head is out (it refuses it): from then.
+        double asked = x_->at.request_sent ? x_->at.request_sent : x_->at.connected;
+        x_->up->backend()->response_time.observe(x_->at.response_head - asked);
         if (status == 101 && !x_->upgrade_request) {
             fail(502, Termination::bad_response,
                  "backend switched protocols without an Upgrade request");
@@ -1049,13 +1061,46 @@ void HttpSession::log_request() {
     if (backend && x_->termination == Termination::bad_response)
         backend->state->protocol_errors.add();
     if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
-    std::string line = fmt::format(
-        "access: {} {} {} \"{}\" {} {} {:.3f}s {}", peer().to_string(), service_name(),
-        backend ? std::string_view(backend->state->name) : std::string_view("-"),
-        x_->request_line.empty() ? std::string_view("-") : std::string_view(x_->request_line),
-        x_->status, x_->bytes_down, now() - x_->started, runtime::name(x_->termination));
-    if (!x_->reason.empty()) line += fmt::format(" \"{}\"", x_->reason);
-    worker_.access_log().append(line);
+    AccessRecord r;
+    r.client = peer();
+    r.service = service_name();
+    if (backend) r.backend = backend->state->name;
+    r.request_line = x_->request_line;
+    r.status = x_->status;
+    r.bytes_up = x_->bytes_up;
+    r.bytes_down = x_->bytes_down;
+    r.timers = timers();
+    r.retries = x_->connector->attempts() > 1 ? x_->connector->attempts() - 1 : 0;
+    r.reused = x_->reused_upstream;
+    r.cause = x_->termination;
+    r.phase = exchange_phase();
+    r.reason = x_->reason;
+    worker_.access_log().append(r);
+}
+
+// HAProxy's Tq/Tw/Tc/Tr/Ta from the exchange's timeline.
+Timers HttpSession::timers() const {
+    const Timeline& at = x_->at;
+    Timers t;
+    t.total = now() - x_->started;
+    if (!at.head_done) return t;
+    t.request = at.head_done - x_->started;
+    if (!x_->connector->backend()) return t;
+    t.queue = 0;  // no request queue yet: a backend is picked at once
+    if (!at.connected) return t;
+    t.connect = x_->reused_upstream ? 0. : at.connected - at.connect_start;
+    if (at.response_head)
+        t.response = at.response_head - (at.request_sent ? at.request_sent : at.connected);
+    return t;
+}
+
+// Where the exchange was when it ended, derived from how far it got.
+runtime::Phase HttpSession::exchange_phase() const {
+    if (!x_->at.head_done) return runtime::Phase::request;
+    if (phase_ == Phase::tunnel) return runtime::Phase::tunnel;
+    if (!x_->at.connected) return runtime::Phase::connect;
+    if (!x_->at.response_head) return runtime::Phase::headers;
+    return runtime::Phase::data;
 }
 
 }  // namespace clb::proxy

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "access_log.hpp"
 #include "buffer.hpp"
 #include "client_stream.hpp"
 #include "connector.hpp"
@@ -78,6 +79,8 @@ class HttpSession final : public Session, private UpstreamOwner {
     void arm(double deadline);
     double next_deadline() const;
     void log_request();
+    Timers timers() const;
+    runtime::Phase exchange_phase() const;
     // The client asked for the close and sent its whole request: nothing more can come.
     bool client_done() const {
         return x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();

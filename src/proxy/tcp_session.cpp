@@ -100,7 +100,8 @@ class TcpSession final : public Session, private UpstreamOwner {
             up_->connected = true;
             connector_.connected();
             up_->backend()->connections_total.add();
-            server_seen_ = now();
+            server_seen_ = connected_at_ = now();
+            up_->backend()->connect_time.observe(connected_at_ - connect_started_);
         }
         if ((revents & EV_READ) && up_->connected)
             read(up_->fd(), up_->in, up_eof_, up_error_, server_seen_);
@@ -191,10 +192,20 @@ class TcpSession final : public Session, private UpstreamOwner {
     void log_end(Termination cause) {
         service_state_->count(cause);
         if (!worker_.context().access_log.load(std::memory_order_relaxed)) return;
-        worker_.access_log().append(fmt::format(
-            "access: {} {} {} tcp {} bytes up {} bytes down {:.3f}s {}", peer_.to_string(),
-            service_name_, up_ ? std::string_view(up_->backend()->name) : std::string_view("-"),
-            bytes_up_, bytes_down_, now() - started_, runtime::name(cause)));
+        AccessRecord r;
+        r.client = peer_;
+        r.service = service_name_;
+        if (up_) r.backend = up_->backend()->name;
+        r.tcp = true;
+        r.bytes_up = bytes_up_;
+        r.bytes_down = bytes_down_;
+        r.timers.total = now() - started_;
+        if (up_) r.timers.queue = 0;
+        if (connected_at_) r.timers.connect = connected_at_ - connect_started_;
+        r.retries = connector_.attempts() > 1 ? connector_.attempts() - 1 : 0;
+        r.cause = cause;
+        r.phase = connected_at_ ? runtime::Phase::tunnel : runtime::Phase::connect;
+        worker_.access_log().append(r);
     }
 
     void close() {
@@ -220,6 +231,7 @@ class TcpSession final : public Session, private UpstreamOwner {
     int client_error_ = 0, up_error_ = 0;
     bool closed_ = false;
     double started_ = 0, client_seen_ = 0, server_seen_ = 0, connect_started_ = 0;
+    double connected_at_ = 0;  // 0 until a backend accepted
     uint64_t bytes_up_ = 0, bytes_down_ = 0;
 };
 

@@ -14,6 +14,12 @@ std::string_view name(Termination cause) {
     return kNames[static_cast<size_t>(cause)];
 }
 
+std::string_view name(Phase phase) {
+    static constexpr std::array<std::string_view, 6> kNames{"request", "queue", "connect",
+                                                            "headers", "data",  "tunnel"};
+    return kNames[static_cast<size_t>(phase)];
+}
+
 namespace {
 bool local_error(int error) {
     switch (error) {

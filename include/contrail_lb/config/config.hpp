@@ -20,6 +20,7 @@ using Duration = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 enum class LogLevel { trace, debug, info, warn, error };
+enum class LogFormat { text, json };  // json: one object per line, for log pipelines
 enum class Mode { http, tcp };
 enum class Algorithm { roundrobin, leastconn, random2, source, maglev };
 enum class CheckType { http, tcp, none };
@@ -27,6 +28,7 @@ enum class CheckType { http, tcp, none };
 struct Global {
     unsigned workers = 0;  // 0 = auto: online CPUs
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;
     bool access_log = true;
     bool splice = true;  // large response bodies socket to socket (splice(2)), plain TCP
     uint32_t max_connections = 50000;

@@ -26,12 +26,16 @@
 #include <string_view>
 #include <thread>
 
+#include "contrail_lb/log/json.hpp"
 #include "contrail_lb/net/fd.hpp"
 
 namespace clb::log {
 
-// "[2026-11-25 12:00:00.123] [info] ", the pattern every line of the process starts with.
+// "[2026-11-25 12:00:00.123] [info] ", the pattern every text line of the process starts with.
 void append_prefix(std::string& out, std::string_view level);
+// Opens a JSON line: {"time":"2026-11-25T12:00:00.123Z","level":"info" (RFC 3339, UTC);
+// the caller adds its fields and closes the object.
+void begin_json_line(JsonWriter& w, std::string_view level);
 
 // A bounded byte ring with one producer thread and one consumer thread (the Writer).
 class Lane {
@@ -78,6 +82,10 @@ class Writer {
     void submit(std::string_view level, std::string_view message, bool rate_limited);
     // Lines lost to full queues or a failing output since start.
     uint64_t dropped() const;
+    // global.log_format: every line a JSON object ({"time","level","msg"}; access lines
+    // carry their fields) instead of text. Any thread; applies to lines submitted after.
+    void set_json(bool json) { json_.store(json, std::memory_order_relaxed); }
+    bool json() const { return json_.load(std::memory_order_relaxed); }
 
   private:
     struct Repeat {
@@ -97,6 +105,7 @@ class Writer {
     net::Fd wakeup_;  // eventfd
     std::atomic<bool> sleeping_{false};
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> json_{false};
     std::chrono::steady_clock::time_point stop_deadline_{};
 
     mutable std::mutex mutex_;  // guards everything below

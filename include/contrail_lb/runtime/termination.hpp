@@ -34,6 +34,17 @@ inline constexpr size_t kTerminationCount = static_cast<size_t>(Termination::shu
 // The name used in logs, metric labels and the status pages, e.g. "backend_refused".
 std::string_view name(Termination cause);
 
+// Where an exchange was when it ended: HAProxy's second termination letter, spelled out.
+enum class Phase : uint8_t {
+    request,  // reading the request head (R)
+    queue,    // waiting for a free backend slot (Q)
+    connect,  // connecting to a backend (C)
+    headers,  // waiting for the response head (H)
+    data,     // moving the bodies (D)
+    tunnel,   // relaying after a 101, or a tcp-mode connection (D)
+};
+std::string_view name(Phase phase);
+
 // Whose fault a failed connect(2) or an early socket error is. Only a failure the backend
 // caused counts against it (SPEC "Health checks"); EMFILE, ENFILE, ENOBUFS, ENOMEM and
 // EADDRNOTAVAIL are the proxy's own.
