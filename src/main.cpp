@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     if (path.empty()) return usage_error("no configuration file: use -c FILE");
     if (check && probe) return usage_error("--check and --healthcheck exclude each other");
 
-    auto loaded = clb::config::load_file(path);
+    auto loaded = clb::app::load_config(path);
     for (const auto& e : loaded.errors)
         std::fprintf(stderr, "%s\n", e.to_string().c_str());
     if (!loaded.ok()) {

@@ -217,7 +217,7 @@ class Control {
         if (shutting_down_) return;
         std::string path = config_->path;
         spdlog::info("reload: SIGHUP received, loading {}", path);
-        auto loaded = config::load_file(path);
+        auto loaded = load_config(path);
         if (!loaded.ok()) {
             for (const auto& e : loaded.errors)
                 spdlog::error("reload: {}", e.to_string());

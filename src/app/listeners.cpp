@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "contrail_lb/net/socket.hpp"
+#include "tls_settings.hpp"
 
 namespace clb::app {
 
@@ -15,7 +16,7 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
         std::shared_ptr<const tls::ServerContext> tls;
         if (svc.tls) {
             try {
-                tls = tls::ServerContext::load(*svc.tls);
+                tls = tls::ServerContext::load(tls_settings(*svc.tls));
             } catch (const std::exception& e) {
                 // Checked when the file was loaded, so the files changed since: the
                 // service keeps its listeners and the certificate it serves now.

@@ -16,7 +16,8 @@ namespace clb::config::detail {
 class Loader {
   public:
     // `base_dir` anchors relative paths in the file (TLS certificates); empty = the cwd.
-    Loader(std::string file, std::string base_dir);
+    // `check_tls` (may be empty) must outlive the Loader.
+    Loader(std::string file, std::string base_dir, const TlsCheck& check_tls);
 
     // `name` becomes Config::path.
     LoadResult load(const std::string& yaml, const std::string& name);
@@ -71,6 +72,7 @@ class Loader {
     Diagnostics diag_;
     Scalars scalars_;
     std::string base_dir_;
+    const TlsCheck& check_tls_;
     std::vector<Listener> listeners_;
     // Every service name seen, even in a service with other errors, so that a VIP naming it
     // does not add a misleading "unknown service" on top.

@@ -212,20 +212,19 @@ std::optional<Tls> Loader::load_tls(const YAML::Node& node, const std::string& p
     });
     section.read("min_version", tls.min_version,
                  [&](const YAML::Node& value, const std::string& p) {
-                     return scalars_.choice<tls::Version>(
-                         value, p, {{"1.2", tls::Version::tls1_2}, {"1.3", tls::Version::tls1_3}});
+                     return scalars_.choice<TlsVersion>(
+                         value, p, {{"1.2", TlsVersion::tls1_2}, {"1.3", TlsVersion::tls1_3}});
                  });
-    if (tls.cert_file.empty() || tls.key_file.empty()) return tls;
+    if (tls.cert_file.empty() || tls.key_file.empty() || !check_tls_) return tls;
     // What a reload or the start would do with these files, done now: a key that does not
     // match its certificate fails --check, and a reload keeps the running certificate.
-    try {
-        tls::ServerContext::load(tls);
-    } catch (const tls::LoadError& e) {
-        using Part = tls::LoadError::Part;
-        const char* blamed = e.part() == Part::cert      ? "cert"
-                             : e.part() == Part::ciphers ? "ciphers"
-                                                         : "key";
-        diag_.error(section.find(blamed).value_or(node), section.path_of(blamed) + ": " + e.what());
+    if (auto problem = check_tls_(tls)) {
+        using Key = TlsProblem::Key;
+        const char* blamed = problem->key == Key::cert      ? "cert"
+                             : problem->key == Key::ciphers ? "ciphers"
+                                                            : "key";
+        diag_.error(section.find(blamed).value_or(node),
+                    section.path_of(blamed) + ": " + problem->message);
     }
     return tls;
 }

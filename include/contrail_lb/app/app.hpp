@@ -9,6 +9,10 @@
 
 namespace clb::app {
 
+// The configuration at `path`, TLS certificates and keys loaded to check them: what
+// --check, the start and a reload load.
+config::LoadResult load_config(const std::string& path);
+
 // Runs until SIGTERM/SIGINT; returns the process exit code. Startup errors (a listener
 // that cannot be bound) are logged and return 1.
 int run(std::shared_ptr<const config::Config> config);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "contrail_lb/net/address.hpp"
-#include "contrail_lb/tls/tls.hpp"
 
 namespace clb::config {
 
@@ -49,9 +49,28 @@ struct Timeouts {
     Duration keep_alive = 30s;
 };
 
-// Loaded (and the key matched to the certificate) when the file is loaded, so that
-// --check and a reload refuse what would not serve.
-using Tls = tls::Settings;
+enum class TlsVersion { tls1_2, tls1_3 };
+
+// TLS termination of a service. config only reads it and checks that the files are
+// readable; loading them is the tls module's (see TlsCheck), which config does not depend
+// on, so that OpenSSL stays out of everything built on config.
+struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::optional<std::string> ciphers;  // TLS 1.2 list, OpenSSL syntax; nullopt: tls's default
+    TlsVersion min_version = TlsVersion::tls1_2;
+};
+
+// Why a service's TLS settings would not serve, and which of its keys is to blame.
+struct TlsProblem {
+    enum class Key { cert, key, ciphers };
+    Key key;
+    std::string message;
+};
+// Loads a service's certificate and key as serving would (given by app, which has the tls
+// module): nullopt when they would serve. Run at load time, so that --check and a reload
+// refuse, with the key's FILE:LINE:COLUMN, a pair that does not match.
+using TlsCheck = std::function<std::optional<TlsProblem>(const Tls&)>;
 
 struct HealthCheck {
     CheckType type = CheckType::none;  // no health_check section: backends count as UP
@@ -167,9 +186,11 @@ struct LoadResult {
     bool ok() const { return errors.empty(); }
 };
 
-LoadResult load_file(const std::string& path);
+// `check_tls`, when given, runs on the TLS settings of every service whose files are readable.
+LoadResult load_file(const std::string& path, const TlsCheck& check_tls = {});
 // `name` stands for the file name in error messages.
-LoadResult load_string(const std::string& yaml, const std::string& name);
+LoadResult load_string(const std::string& yaml, const std::string& name,
+                       const TlsCheck& check_tls = {});
 
 // "250ms", "2s", "1m", "1h", "0"; nullopt when malformed.
 std::optional<Duration> parse_duration(std::string_view text);

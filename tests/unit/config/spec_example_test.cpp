@@ -6,6 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "config_test_util.hpp"
 
@@ -427,6 +431,13 @@ constexpr char kTlsService[] = R"(services:
       - { name: b1, address: "127.0.0.1:9101" }
 )";
 
+// kTlsService without its ciphers: the tls module's default applies.
+std::string yaml_without_ciphers() {
+    std::string text = kTlsService;
+    text.replace(text.find(", ciphers: CIPHERS"), 18, "");
+    return text.replace(text.find("KEY"), 3, "one.key");
+}
+
 std::string tls_service(const std::string& key, const std::string& ciphers = "HIGH") {
     std::string text = kTlsService;
     text.replace(text.find("KEY"), 3, key);
@@ -434,22 +445,57 @@ std::string tls_service(const std::string& key, const std::string& ciphers = "HI
     return text;
 }
 
-TEST_F(FilesLoaded, KeyMustMatchItsCertificate) {
+// Loading the pair is the tls module's (app passes it in as the TlsCheck; its real
+// errors are tested in tests/unit/app): config places what the check reports at the key it
+// blames.
+TEST_F(FilesLoaded, TlsCheckProblemsLandOnTheKeyTheyBlame) {
     make_pair("one");
-    make_pair("two");
-    EXPECT_TRUE(load(tls_service("one.key")).ok());
-    auto errors = this->errors(tls_service("two.key"));
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors[0].rfind("t.yaml:4:32: services[0].tls.key: tls: key ", 0), 0u) << errors[0];
-    EXPECT_NE(errors[0].find("does not match certificate"), std::string::npos) << errors[0];
+    using Key = TlsProblem::Key;
+    const std::vector<std::pair<Key, std::string>> cases{
+        {Key::cert, "t.yaml:4:18: services[0].tls.cert: bad cert"},
+        {Key::key, "t.yaml:4:32: services[0].tls.key: bad key"},
+        {Key::ciphers, "t.yaml:4:50: services[0].tls.ciphers: bad ciphers"}};
+    for (const auto& [key, expected] : cases) {
+        std::ofstream(dir_ / "t.yaml") << tls_service("one.key");
+        auto check = [key = key](const Tls& tls) -> std::optional<TlsProblem> {
+            const char* what = key == Key::cert ? "cert" : key == Key::key ? "key" : "ciphers";
+            EXPECT_FALSE(tls.cert_file.empty());
+            return TlsProblem{key, std::string("bad ") + what};
+        };
+        auto result = load_file(path("t.yaml"), check);
+        ASSERT_EQ(result.errors.size(), 1u);
+        EXPECT_EQ(result.errors[0].to_string().substr(result.errors[0].to_string().find("t.yaml")),
+                  expected);
+    }
 }
 
-TEST_F(FilesLoaded, CipherListMustSelectSomething) {
+TEST_F(FilesLoaded, TlsCheckSeesTheSettingsOfReadableFilesOnly) {
     make_pair("one");
-    auto errors = this->errors(tls_service("one.key", "NO-SUCH-CIPHER"));
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors[0].rfind("t.yaml:4:50: services[0].tls.ciphers: tls: no usable cipher", 0), 0u)
-        << errors[0];
+    std::vector<Tls> seen;
+    auto check = [&](const Tls& tls) -> std::optional<TlsProblem> {
+        seen.push_back(tls);
+        return std::nullopt;
+    };
+    std::ofstream(dir_ / "t.yaml") << tls_service("one.key");
+    EXPECT_TRUE(load_file(path("t.yaml"), check).ok());
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].cert_file, path("one.pem"));
+    EXPECT_EQ(seen[0].key_file, path("one.key"));
+    EXPECT_EQ(seen[0].ciphers, "HIGH");
+    EXPECT_EQ(seen[0].min_version, TlsVersion::tls1_2);
+
+    std::ofstream(dir_ / "t.yaml") << tls_service("missing.key");
+    EXPECT_EQ(load_file(path("t.yaml"), check).errors.size(), 1u);  // unreadable: no check
+    EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_F(FilesLoaded, WithoutATlsCheckReadableFilesAreEnough) {
+    std::ofstream(dir_ / "one.pem") << "not a certificate\n";
+    std::ofstream(dir_ / "one.key") << "not a key\n";
+    auto loaded = load(tls_service("one.key"));
+    EXPECT_TRUE(loaded.ok());
+    EXPECT_EQ(loaded.config->services[0].tls->ciphers, "HIGH");
+    EXPECT_TRUE(load(yaml_without_ciphers()).config->services[0].tls->ciphers == std::nullopt);
 }
 
 TEST_F(FilesLoaded, TokenFileHoldsOneVisibleLine) {
