@@ -99,6 +99,11 @@ std::string to_string(LogLevel l) {
     return "unknown";
 }
 
+net::SocketAddress check_address(const HealthCheck& check, const net::SocketAddress& backend) {
+    if (check.port == 0) return backend;
+    return net::SocketAddress(backend.ip(), check.port);
+}
+
 const Service* Config::find_service(std::string_view name) const {
     for (const auto& service : services) {
         if (service.name == name) return &service;

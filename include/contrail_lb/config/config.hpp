@@ -52,6 +52,9 @@ using Tls = tls::Settings;
 
 struct HealthCheck {
     CheckType type = CheckType::none;  // no health_check section: backends count as UP
+    // HAProxy's `check port`: the backend's IP is checked on this port instead of its own
+    // (a service whose health endpoint listens beside the traffic port); 0 = its own.
+    uint16_t port = 0;
     std::string path = "/";
     std::vector<int> expect_status{200};
     Duration interval = 2s;
@@ -69,6 +72,10 @@ struct Backend {
     unsigned weight = 1;  // 0 = takes no new traffic
     bool backup = false;
 };
+
+// Where the health checks of a backend at `backend` connect: that address, or its IP
+// with health_check.port.
+net::SocketAddress check_address(const HealthCheck& check, const net::SocketAddress& backend);
 
 struct Service {
     std::string name;
