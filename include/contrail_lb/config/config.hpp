@@ -32,11 +32,24 @@ struct Global {
     Duration grace = 10s;
 };
 
+// One line of admin.users_file: HTTP Basic credentials for the admin endpoints.
+struct AdminUser {
+    std::string name;
+    std::string hash;  // crypt(3): "$y$...", "$6$...", "$5$..."
+    friend bool operator==(const AdminUser&, const AdminUser&) = default;
+};
+
 struct Admin {
     std::optional<net::SocketAddress> listen;  // no admin section: no admin listener
     std::string token_file;                    // empty: state changes need no token
     std::string token;                         // its contents, trailing whitespace removed
+    std::string users_file;                    // empty: no HTTP Basic authentication
+    std::vector<AdminUser> users;              // its lines, in file order
 };
+
+// The crypt(3) schemes admin.users_file accepts: what mkpasswd(1) and htpasswd -B write.
+// Checked by prefix and by libcrypt (crypt_checksalt) at load time.
+bool supported_password_hash(std::string_view hash);
 
 struct Timeouts {
     Duration connect = 3s;
