@@ -61,9 +61,14 @@ std::string_view bearer_token(std::string_view authorization) {
     return authorization;
 }
 
-Response refusal(const Request& request, int status, std::string_view why) {
+// JSON under /api/, plain text elsewhere.
+Response error_answer(const Request& request, int status, std::string_view why) {
     bool api = target_path(request.target).starts_with("/api/");
-    Response r = api ? json_error(status, why) : text_response(status, std::string(why) + "\n");
+    return api ? json_error(status, why) : text_response(status, std::string(why) + "\n");
+}
+
+Response refusal(const Request& request, int status, std::string_view why) {
+    Response r = error_answer(request, status, why);
     if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"contrail-lb\"");
     return r;
 }
@@ -71,8 +76,7 @@ Response refusal(const Request& request, int status, std::string_view why) {
 // 401 with a Basic challenge: a browser shows its login dialog. For a state change with a
 // token configured, the Bearer challenge too: either credential is accepted.
 Response basic_challenge(const Request& request, std::string_view token, std::string_view why) {
-    Response r = refusal(request, 403, why);  // the body; the status and challenge follow
-    r.status = 401;
+    Response r = error_answer(request, 401, why);
     r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="contrail-lb", charset="UTF-8")");
     if (!token.empty() && is_state_change(request))
         r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="contrail-lb")");
@@ -86,9 +90,9 @@ Response too_many_failures(const Request& request, const BasicAuth::Result& resu
     if (result.first_limited)
         spdlog::warn("admin: too many failed logins from {}: refusing its credentials for {} s",
                      client, seconds);
-    Response r =
-        refusal(request, 429,
-                fmt::format("too many failed logins from this address; retry in {} s", seconds));
+    Response r = error_answer(
+        request, 429,
+        fmt::format("too many failed logins from this address; retry in {} s", seconds));
     r.headers.emplace_back("Retry-After", std::to_string(seconds));
     return r;
 }
