@@ -15,6 +15,7 @@ set -euo pipefail
 build_packages=(
     build-essential cmake ninja-build pkg-config ccache
     libev-dev libssl-dev node-llhttp libyaml-cpp-dev libspdlog-dev libfmt-dev
+    libcrypt-dev
 )
 test_packages=(
     googletest libgtest-dev libbenchmark-dev
@@ -24,6 +25,7 @@ test_packages=(
     haproxy bird2 gobgpd frr
     iproute2 iptables procps psmisc faketime
     nginx libnginx-mod-http-echo gnuplot-nox util-linux
+    whois chromium
 )
 container_packages=(podman runc mmdebstrap uidmap)
 

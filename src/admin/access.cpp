@@ -6,9 +6,11 @@
 // admin address (Host is then that foreign name). A token, when configured, is needed
 // for every state change.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "admin/http.hpp"
 
@@ -59,14 +61,81 @@ std::string_view bearer_token(std::string_view authorization) {
     return authorization;
 }
 
-Response refusal(const Request& request, int status, std::string_view why) {
+// JSON under /api/, plain text elsewhere.
+Response error_answer(const Request& request, int status, std::string_view why) {
     bool api = target_path(request.target).starts_with("/api/");
-    Response r = api ? json_error(status, why) : text_response(status, std::string(why) + "\n");
+    return api ? json_error(status, why) : text_response(status, std::string(why) + "\n");
+}
+
+Response refusal(const Request& request, int status, std::string_view why) {
+    Response r = error_answer(request, status, why);
     if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"contrail-lb\"");
     return r;
 }
 
+// 401 with a Basic challenge: a browser shows its login dialog. For a state change with a
+// token configured, the Bearer challenge too: either credential is accepted.
+Response basic_challenge(const Request& request, std::string_view token, std::string_view why) {
+    Response r = error_answer(request, 401, why);
+    r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="contrail-lb", charset="UTF-8")");
+    if (!token.empty() && is_state_change(request))
+        r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="contrail-lb")");
+    return r;
+}
+
+Response too_many_failures(const Request& request, const BasicAuth::Result& result) {
+    auto seconds = static_cast<long>(std::ceil(std::max(1.0, result.retry_after)));
+    std::string client = request.peer.ip().to_string();
+    // One warning per window and client: a brute force must not flood the log either.
+    if (result.first_limited)
+        spdlog::warn("admin: too many failed logins from {}: refusing its credentials for {} s",
+                     client, seconds);
+    Response r = error_answer(
+        request, 429,
+        fmt::format("too many failed logins from this address; retry in {} s", seconds));
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+}
+
+void log_failure(const Request& request, std::string_view what, const BasicAuth& users,
+                 const BasicAuth::Result& result) {
+    spdlog::warn("admin: {} from {} for {} {} ({} of {} failures allowed in {} s)", what,
+                 request.peer.ip().to_string(), request.method, target_path(request.target),
+                 result.failures, users.limits().max_failures, users.limits().window);
+}
+
 }  // namespace
+
+std::optional<Response> refuse_unauthenticated(const Request& request, std::string_view token,
+                                               BasicAuth& users, double now) {
+    const net::IpAddress client = request.peer.ip();
+    std::string_view bearer = bearer_token(request.authorization);
+    if (!token.empty() && !bearer.empty() && is_state_change(request)) {
+        if (auto refused = users.limited(client, now)) return too_many_failures(request, *refused);
+        if (constant_time_equal(bearer, token)) return std::nullopt;
+        log_failure(request, "wrong bearer token", users, users.count_failure(client, now));
+        return basic_challenge(request, token, "wrong bearer token");
+    }
+    BasicAuth::Result result = users.check(request.authorization, client, now);
+    switch (result.verdict) {
+        case BasicAuth::Verdict::ok:
+            return std::nullopt;
+        case BasicAuth::Verdict::missing:
+            // A browser's first request: normal, not worth a warning.
+            spdlog::debug("admin: {} {} from {}: credentials required", request.method,
+                          target_path(request.target), client.to_string());
+            return basic_challenge(request, token, "authentication required (admin.users_file)");
+        case BasicAuth::Verdict::wrong:
+            log_failure(
+                request,
+                fmt::format("wrong password or unknown user \"{}\"", loggable_user(result.user)),
+                users, result);
+            return basic_challenge(request, token, "wrong user name or password");
+        case BasicAuth::Verdict::limited:
+            return too_many_failures(request, result);
+    }
+    return basic_challenge(request, token, "authentication required");
+}
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
     // Every byte of the longer one is looked at, whatever the contents.

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin/basic_auth.hpp"
 #include "contrail_lb/admin/server.hpp"
 #include "contrail_lb/net/address.hpp"
 
@@ -52,21 +53,31 @@ std::string_view query_parameter(std::string_view target, std::string_view name)
 // else the refusal (403 for a foreign Host or a cross-site request, 401 for a missing or
 // wrong token on a state-changing request).
 std::optional<Response> refuse_access(const Request& request, std::string_view token);
+// With admin.users_file (`users` enabled): nullopt when `request` carries valid HTTP Basic
+// credentials, or, for a state change, the bearer `token`; else 401 with a Basic
+// challenge (a browser asks), or 429 once the client IP has used up its failures. Wrong
+// credentials are logged (client, user name, never the password).
+std::optional<Response> refuse_unauthenticated(const Request& request, std::string_view token,
+                                               BasicAuth& users, double now);
 // Equal contents in a time that does not depend on where they differ.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 // Maps requests to the endpoints. Runs on the control thread.
 class Router {
   public:
-    explicit Router(Sources sources) : sources_(std::move(sources)) {}
+    explicit Router(Sources sources) : sources_(std::move(sources)) {
+        users_.set_users(sources_.users);
+    }
     Response handle(const Request& request, double now);
     const Sources& sources() const { return sources_; }
     void set_token(std::string token) { sources_.token = std::move(token); }
+    void set_users(std::vector<config::AdminUser> users) { users_.set_users(std::move(users)); }
 
   private:
     Response backend_admin(const Request& request, std::string_view service,
                            std::string_view backend, std::string_view action);
     Sources sources_;
+    BasicAuth users_;
 };
 
 }  // namespace clb::admin

@@ -29,6 +29,8 @@ const char* reason_phrase(int status) {
             return "Method Not Allowed";
         case 408:
             return "Request Timeout";
+        case 429:
+            return "Too Many Requests";
         case 413:
             return "Content Too Large";
         case 431:
@@ -150,11 +152,17 @@ Response Router::handle(const Request& request, double now) {
     if (path.empty()) return text_response(400, "bad request target\n");
     // Probes (a kubelet, Prometheus) reach these by whatever address they were given.
     if (path != "/healthz" && path != "/metrics") {
-        if (auto refused = refuse_access(request, sources_.token)) {
+        // With users, the token is one of two credentials for a change: checked below.
+        std::string_view token = users_.enabled() ? std::string_view() : sources_.token;
+        if (auto refused = refuse_access(request, token)) {
             spdlog::warn("admin: refused {} {} from {}: {}", request.method, path,
                          request.peer.ip().to_string(),
                          refused->body.substr(0, refused->body.find('\n')));
             return *refused;
+        }
+        if (users_.enabled()) {
+            if (auto refused = refuse_unauthenticated(request, sources_.token, users_, now))
+                return *refused;
         }
     }
 

@@ -524,4 +524,8 @@ void Server::set_token(std::string token) {
     impl_->router_.set_token(std::move(token));
 }
 
+void Server::set_users(std::vector<config::AdminUser> users) {
+    impl_->router_.set_users(std::move(users));
+}
+
 }  // namespace clb::admin

@@ -74,6 +74,7 @@ std::string check_summary(const config::HealthCheck& hc) {
     using config::CheckType;
     if (hc.type == CheckType::none) return "none (backends count as UP)";
     std::string what = hc.type == CheckType::http ? "HTTP GET " + hc.path : "TCP connect";
+    if (hc.port != 0) what += fmt::format(" on port {}", hc.port);
     return fmt::format("{} every {}, timeout {}, rise {}, fall {}", what,
                        config::format_duration(hc.interval), config::format_duration(hc.timeout),
                        hc.rise, hc.fall);
@@ -108,6 +109,17 @@ void summary_cards(std::string& out, const Context& ctx) {
     out += "</div>\n";
 }
 
+// The traffic address, and the checked one below it when health_check.port sends the
+// checks elsewhere: the reason a backend answering on its port is DOWN.
+std::string address_cell(const runtime::ServiceEntry& svc, const config::Backend& backend) {
+    std::string out = html_escape(backend.address.to_string());
+    const config::HealthCheck& hc = svc.config->health_check;
+    if (hc.type != config::CheckType::none && hc.port != 0)
+        out += fmt::format(R"(<br><span class="dim">checked at {}</span>)",
+                           html_escape(config::check_address(hc, backend.address).to_string()));
+    return out;
+}
+
 constexpr std::string_view kBackendHeader =
     "<thead><tr><th>Backend</th><th>Address</th><th>State</th><th class=num>Weight</th>"
     "<th>Role</th><th>Last check</th><th>Since</th><th class=num>Checks</th>"
@@ -131,7 +143,7 @@ void backend_row(std::string& out, const Context& ctx, const runtime::ServiceEnt
     out += "<tr>";
     // A drained backend still has a health verdict: show it on hover.
     out += fmt::format(R"(<td><b>{}</b></td><td>{}</td><td title="health checks: {}">{}</td>)",
-                       html_escape(b.config->name), html_escape(b.config->address.to_string()),
+                       html_escape(b.config->name), address_cell(svc, *b.config),
                        b.up ? "UP" : "DOWN", pill(state, state));
     out += num(b.config->weight);
     out += fmt::format("<td>{}</td>", html_escape(role));

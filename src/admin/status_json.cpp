@@ -54,6 +54,7 @@ void health_check(JsonWriter& w, const config::HealthCheck& hc) {
     w.begin_object();
     w.field("type", config::to_string(hc.type));
     if (hc.type != config::CheckType::none) {
+        if (hc.port != 0) w.field("port", unsigned{hc.port});
         if (hc.type == config::CheckType::http) {
             w.field("path", hc.path);
             w.key("expect_status");
@@ -86,6 +87,10 @@ void backend(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.key("check");
     w.begin_object();
     w.field("checked", health && health->checked);
+    // Only when the checks go elsewhere (health_check.port).
+    const config::HealthCheck& settings = svc.config->health_check;
+    if (settings.type != config::CheckType::none && settings.port != 0)
+        w.field("address", config::check_address(settings, b.config->address).to_string());
     w.field("last_reason", health ? health->last_reason : std::string());
     w.field("changed_at", health ? health->changed_at : 0.);
     w.field("checks", health ? health->checks : 0);

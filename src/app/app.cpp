@@ -169,6 +169,7 @@ class Control {
         sources.stalled = [this] { return stalled_; };
         sources.log_lines_dropped = [this] { return log_.dropped(); };
         sources.token = c.admin.token;
+        sources.users = c.admin.users;
         sources.proxy_accept_pauses = &context_.accept_pauses;
         sources.admin_accept_pauses = &admin_accept_pauses_;
         try {
@@ -277,9 +278,14 @@ class Control {
 
     void reload_admin(const config::Config& next) {
         bool same = admin_ && next.admin.listen && admin_->address() == *next.admin.listen;
-        if (same) admin_->set_token(next.admin.token);
+        if (same) set_credentials(next.admin);
         if (same || (!admin_ && !next.admin.listen)) return;
-        if (!start_admin(next) && admin_) admin_->set_token(next.admin.token);
+        if (!start_admin(next) && admin_) set_credentials(next.admin);
+    }
+
+    void set_credentials(const config::Admin& admin) {
+        admin_->set_token(admin.token);
+        admin_->set_users(admin.users);
     }
 
     // SIGTERM: withdraw the VIPs first and keep serving while the routers move new traffic

@@ -1,6 +1,10 @@
 // The small non-loading parts of the config API: durations, names, lookups.
 #include "contrail_lb/config/config.hpp"
 
+#include <crypt.h>
+
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -97,6 +101,33 @@ std::string to_string(LogLevel l) {
             return "error";
     }
     return "unknown";
+}
+
+bool supported_password_hash(std::string_view hash) {
+    constexpr std::string_view kSchemes[] = {"$y$", "$6$", "$5$", "$2b$", "$2y$"};
+    bool known = std::any_of(std::begin(kSchemes), std::end(kSchemes),
+                             [&](std::string_view scheme) { return hash.starts_with(scheme); });
+    if (!known || hash.size() >= CRYPT_OUTPUT_SIZE) return false;
+    // crypt(3)'s alphabet (plus '$' and the '=' / ',' of "rounds=N"): no spaces, no
+    // control characters, nothing that needs quoting in a log.
+    bool alphabet = std::all_of(hash.begin(), hash.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '/' || c == '$' ||
+               c == '=' || c == ',';
+    });
+    if (!alphabet) return false;
+    // A setting alone ("$6$salt") passes crypt_checksalt but matches no password: the hashed
+    // part after the last '$' must be there (22 characters is the shortest, bcrypt's salt).
+    size_t last = hash.rfind('$');
+    if (hash.size() - last - 1 < 22) return false;
+    // Debian's libxcrypt calls SHA-256 crypt "legacy"; the list above is the policy.
+    std::string copy(hash);
+    int verdict = crypt_checksalt(copy.c_str());
+    return verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_METHOD_LEGACY;
+}
+
+net::SocketAddress check_address(const HealthCheck& check, const net::SocketAddress& backend) {
+    if (check.port == 0) return backend;
+    return net::SocketAddress(backend.ip(), check.port);
 }
 
 const Service* Config::find_service(std::string_view name) const {

@@ -193,7 +193,7 @@ Global Loader::load_global(const YAML::Node& node) {
 
 Admin Loader::load_admin(const YAML::Node& node) {
     Admin admin;
-    Section section(diag_, node, "admin", {"listen", "token_file"});
+    Section section(diag_, node, "admin", {"listen", "token_file", "users_file"});
     if (auto value = section.require_value("listen")) {
         admin.listen = scalars_.socket_address(*value, "admin.listen");
         if (admin.listen) claim_listener(*admin.listen, *value, "admin.listen", "admin");
@@ -207,7 +207,104 @@ Admin Loader::load_admin(const YAML::Node& node) {
             }
         }
     }
+    if (auto value = section.find_value("users_file")) {
+        auto file = readable_file(*value, "admin.users_file");
+        if (file) {
+            if (auto users = read_users(*file, *value)) {
+                admin.users_file = *file;
+                admin.users = std::move(*users);
+            }
+        }
+    }
     return admin;
+}
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
+    return text;
+}
+
+// RFC 7617: a user-id cannot contain ':'; visible ASCII keeps log lines unambiguous.
+bool valid_user_name(std::string_view name) {
+    return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
+        auto byte = static_cast<unsigned char>(c);
+        return byte > 0x20 && byte < 0x7f && c != ':';
+    });
+}
+
+// Why `hash` is refused, without quoting it: it may be a password written in plain text.
+std::string hash_problem(std::string_view hash) {
+    if (!hash.starts_with('$')) return "not a crypt(3) hash (a plain-text password?)";
+    size_t end = hash.find('$', 1);
+    std::string scheme(hash.substr(0, end == std::string_view::npos ? 1 : end + 1));
+    return "unsupported or malformed crypt(3) hash (scheme " + in_quotes(scheme) +
+           "): use yescrypt $y$, SHA-512 $6$, SHA-256 $5$ or bcrypt $2b$/$2y$";
+}
+
+}  // namespace
+
+// "user:hash" lines, '#' comments and blank lines (docs/configuration.md "admin"). Every
+// bad line is reported with the users file's own line number; an unusable file is an
+// error, never "no users", which would open /stats and the API.
+std::optional<std::vector<AdminUser>> Loader::read_users(const std::string& file,
+                                                         const YAML::Node& at) {
+    std::string text;
+    auto fail = [&](const std::string& where, const std::string& why) {
+        diag_.error(at, "admin.users_file: " + where + ": " + why);
+    };
+    if (auto failure = read_file(file, text, kMaxInputBytes)) {
+        fail(file, *failure);
+        return std::nullopt;
+    }
+    if (text.size() > kMaxInputBytes) {
+        fail(file, "larger than 4 MiB: not a users file");
+        return std::nullopt;
+    }
+    std::vector<AdminUser> users;
+    std::map<std::string, int, std::less<>> first_line;
+    bool ok = true;
+    int number = 0;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        size_t newline = rest.find('\n');
+        std::string_view line = trim(rest.substr(0, newline));
+        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+        ++number;
+        if (line.empty() || line.starts_with('#')) continue;
+        std::string where = file + ":" + std::to_string(number);
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            fail(where, "expected \"user:crypt(3) hash\"");
+            ok = false;
+            continue;
+        }
+        std::string_view name = line.substr(0, colon);
+        std::string_view hash = line.substr(colon + 1);
+        if (!valid_user_name(name)) {
+            fail(where, "invalid user name: use visible ASCII characters, no ':'");
+            ok = false;
+        } else if (!supported_password_hash(hash)) {
+            fail(where, "user " + in_quotes(name) + ": " + hash_problem(hash));
+            ok = false;
+        } else if (auto [first, inserted] = first_line.emplace(name, number); !inserted) {
+            fail(where, "duplicate user " + in_quotes(name) + " (first at line " +
+                            std::to_string(first->second) + ")");
+            ok = false;
+        } else {
+            users.push_back({std::string(name), std::string(hash)});
+        }
+    }
+    if (ok && users.empty()) {
+        fail(file, "no users: add \"user:HASH\" lines (mkpasswd -m yescrypt makes a HASH)");
+        return std::nullopt;
+    }
+    if (!ok) return std::nullopt;
+    return users;
 }
 
 // The bearer token: one line of visible ASCII (RFC 6750 b64token and more), a trailing

@@ -36,6 +36,7 @@ class Loader {
     Global load_global(const YAML::Node& node);
     Admin load_admin(const YAML::Node& node);
     std::optional<std::string> read_token(const std::string& file, const YAML::Node& at);
+    std::optional<std::vector<AdminUser>> read_users(const std::string& file, const YAML::Node& at);
 
     // services.cpp
     void load_services(const YAML::Node& node, Config& config);

@@ -256,15 +256,26 @@ std::optional<std::string> Loader::readable_file(const YAML::Node& node, const s
 
 HealthCheck Loader::load_health_check(const YAML::Node& node, const std::string& path) {
     HealthCheck check;
-    Section section(
-        diag_, node, path,
-        {"type", "path", "expect_status", "interval", "timeout", "rise", "fall", "error_limit"});
+    Section section(diag_, node, path,
+                    {"type", "port", "path", "expect_status", "interval", "timeout", "rise", "fall",
+                     "error_limit"});
     if (!section.valid()) return check;
+    bool type_given = false;
     if (auto value = section.require_value("type")) {
         auto type = scalars_.choice<CheckType>(
             *value, section.path_of("type"),
             {{"http", CheckType::http}, {"tcp", CheckType::tcp}, {"none", CheckType::none}});
         if (type) check.type = *type;
+        type_given = type.has_value();
+    }
+    // A missing or invalid type is reported already; blaming port for it would mislead.
+    if (type_given && check.type == CheckType::none) {
+        if (auto value = section.find("port"))
+            diag_.error(*value,
+                        section.path_of("port") +
+                            ": type none runs no checks; remove it or use type http or tcp");
+    } else {
+        section.read("port", check.port, integer_in<uint16_t>(scalars_, 1, 65535));
     }
     if (check.type == CheckType::tcp) {
         for (std::string_view key : {"path", "expect_status"}) {

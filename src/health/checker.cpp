@@ -22,14 +22,23 @@ namespace {
 constexpr double kJitter = 0.05;
 
 bool same_settings(const config::HealthCheck& a, const config::HealthCheck& b) {
-    return a.type == b.type && a.path == b.path && a.expect_status == b.expect_status &&
-           a.interval == b.interval && a.timeout == b.timeout && a.rise == b.rise &&
-           a.fall == b.fall;
+    return a.type == b.type && a.port == b.port && a.path == b.path &&
+           a.expect_status == b.expect_status && a.interval == b.interval &&
+           a.timeout == b.timeout && a.rise == b.rise && a.fall == b.fall;
 }
 
 // "contrail-api/api1 (127.0.0.1:9101)"
 std::string describe(const runtime::Backend& b) {
     return b.service + "/" + b.name + " (" + b.address.to_string() + ")";
+}
+
+// As describe(), plus where the checks go when that is elsewhere (health_check.port): a
+// DOWN backend whose traffic port answers must not puzzle whoever reads the log.
+// "contrail-webui/web1 (127.0.0.1:8143, checked at 127.0.0.1:8082)"
+std::string describe(const runtime::Backend& b, const net::SocketAddress& checked) {
+    if (checked == b.address) return describe(b);
+    return b.service + "/" + b.name + " (" + b.address.to_string() + ", checked at " +
+           checked.to_string() + ")";
 }
 
 // "3 consecutive failures"
@@ -51,7 +60,8 @@ class BackendCheck {
                  const config::HealthCheck& settings, bool up)
         : context_(context),
           backend_(std::move(backend)),
-          label_(describe(*backend_)),
+          target_(config::check_address(settings, backend_->address)),
+          label_(describe(*backend_, target_)),
           settings_(settings),
           state_(settings.rise, settings.fall, up),
           probe_(context.loop, [this](Probe::Verdict verdict,
@@ -63,13 +73,16 @@ class BackendCheck {
     // Starts a check now and the schedule from now (a running check is abandoned).
     void check_now() {
         due_ = false;
-        probe_.start(backend_->address, settings_);
+        probe_.start(target_, settings_);
         schedule_.start(next_interval());
     }
 
-    // New settings from a reload: UP/DOWN and the streaks stay, the schedule restarts.
+    // New settings from a reload: UP/DOWN and the streaks stay, the schedule restarts. A
+    // new port is a new target like any other setting: the next verdicts (rise/fall) tell.
     void retune(const config::HealthCheck& settings) {
         settings_ = settings;
+        target_ = config::check_address(settings, backend_->address);
+        label_ = describe(*backend_, target_);
         state_.retune(settings.rise, settings.fall);
         check_now();
     }
@@ -152,7 +165,8 @@ class BackendCheck {
 
     CheckContext& context_;
     const std::shared_ptr<runtime::Backend> backend_;
-    const std::string label_;
+    net::SocketAddress target_;  // where the checks connect
+    std::string label_;
     config::HealthCheck settings_;
     RiseFall state_;
     Probe probe_;

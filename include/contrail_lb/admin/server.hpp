@@ -13,8 +13,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "contrail_lb/bgp/status.hpp"
+#include "contrail_lb/config/config.hpp"
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/runtime/state.hpp"
 
@@ -32,6 +34,8 @@ struct Sources {
     std::function<std::string()> stalled;
     std::function<uint64_t()> log_lines_dropped;  // contrail_lb_log_lines_dropped_total
     std::string token;  // admin.token_file's token; empty: state changes need none
+    // admin.users_file's users; empty: no HTTP Basic authentication (docs/admin.md).
+    std::vector<config::AdminUser> users;
     // Listener pauses (net::Acceptor: out of fds) for contrail_lb_accept_pauses_total; the
     // BGP listener's come with the speaker's status. Either may be null.
     const std::atomic<uint64_t>* proxy_accept_pauses = nullptr;
@@ -63,6 +67,8 @@ class Server {
     size_t connection_count() const;
     // A reload read admin.token_file again (empty: no token needed any more).
     void set_token(std::string token);
+    // A reload read admin.users_file again (empty: no Basic authentication any more).
+    void set_users(std::vector<config::AdminUser> users);
 
     class Impl;  // src/admin/server.cpp
 

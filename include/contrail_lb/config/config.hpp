@@ -35,11 +35,24 @@ struct Global {
     Duration grace = 10s;
 };
 
+// One line of admin.users_file: HTTP Basic credentials for the admin endpoints.
+struct AdminUser {
+    std::string name;
+    std::string hash;  // crypt(3): "$y$...", "$6$...", "$5$..."
+    friend bool operator==(const AdminUser&, const AdminUser&) = default;
+};
+
 struct Admin {
     std::optional<net::SocketAddress> listen;  // no admin section: no admin listener
     std::string token_file;                    // empty: state changes need no token
     std::string token;                         // its contents, trailing whitespace removed
+    std::string users_file;                    // empty: no HTTP Basic authentication
+    std::vector<AdminUser> users;              // its lines, in file order
 };
+
+// The crypt(3) schemes admin.users_file accepts: what mkpasswd(1) and htpasswd -B write.
+// Checked by prefix and by libcrypt (crypt_checksalt) at load time.
+bool supported_password_hash(std::string_view hash);
 
 struct Timeouts {
     Duration connect = 3s;
@@ -74,6 +87,9 @@ using TlsCheck = std::function<std::optional<TlsProblem>(const Tls&)>;
 
 struct HealthCheck {
     CheckType type = CheckType::none;  // no health_check section: backends count as UP
+    // HAProxy's `check port`: the backend's IP is checked on this port instead of its own
+    // (a service whose health endpoint listens beside the traffic port); 0 = its own.
+    uint16_t port = 0;
     std::string path = "/";
     std::vector<int> expect_status{200};
     Duration interval = 2s;
@@ -99,6 +115,10 @@ struct Redirect {
     uint16_t port = 443;           // left out of Location when it is the scheme's default
     int code = 302;                // 301, 302, 303, 307, 308
 };
+
+// Where the health checks of a backend at `backend` connect: that address, or its IP
+// with health_check.port.
+net::SocketAddress check_address(const HealthCheck& check, const net::SocketAddress& backend);
 
 struct Service {
     std::string name;

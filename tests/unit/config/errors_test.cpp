@@ -210,9 +210,11 @@ TEST(Errors, AdminListen) {
     EXPECT_EQ(errors_of(std::string(kOneService) + "admin:\n  listen: 9090\n"),
               Errors{"t.yaml:7:11: admin.listen: invalid address \"9090\": use IP:PORT, e.g. "
                      "10.0.0.11:8082, \"[::1]:8082\" or \"*:8082\""});
-    EXPECT_EQ(errors_of(std::string(kOneService) + "admin:\n  port: 9090\n"),
-              (Errors{"t.yaml:7:3: unknown key \"port\" in admin (expected listen or token_file)",
-                      "t.yaml:7:3: missing required key \"listen\" in admin"}));
+    EXPECT_EQ(
+        errors_of(std::string(kOneService) + "admin:\n  port: 9090\n"),
+        (Errors{
+            "t.yaml:7:3: unknown key \"port\" in admin (expected listen, token_file or users_file)",
+            "t.yaml:7:3: missing required key \"listen\" in admin"}));
 }
 
 TEST(Errors, AdminAndServiceOnTheSameAddress) {
