@@ -8,8 +8,11 @@
 #   include-of/NAME/contrail_lb/NAME -> include/contrail_lb/NAME   (PUBLIC)
 #   private-of/NAME/NAME             -> src/NAME                   (PRIVATE, "NAME/x.hpp")
 # so "contrail_lb/http/parser.hpp" only resolves in a target that links clb_http.
+#
+# PRIVATE_DEPS: what only the module's own sources use (its public headers do not expose
+# it); linked, but its headers stay invisible to the module's dependents.
 function(clb_module name)
-  cmake_parse_arguments(M "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "" "DEPS;PRIVATE_DEPS" ${ARGN})
   set(public_root ${CMAKE_BINARY_DIR}/include-of/${name})
   set(private_root ${CMAKE_BINARY_DIR}/private-of/${name})
   file(MAKE_DIRECTORY ${public_root} ${private_root})
@@ -19,7 +22,7 @@ function(clb_module name)
   if(sources)
     add_library(clb_${name} STATIC ${sources})
     target_include_directories(clb_${name} PUBLIC ${public_root} PRIVATE ${private_root})
-    target_link_libraries(clb_${name} PUBLIC ${M_DEPS})
+    target_link_libraries(clb_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   else()
     add_library(clb_${name} INTERFACE)
     target_include_directories(clb_${name} INTERFACE ${public_root})
