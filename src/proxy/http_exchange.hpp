@@ -1,4 +1,7 @@
-// The per-request state of an HTTP session, apart from the connection that carries it.
+// One HTTP exchange: a request and its response, from the request head to the last byte
+// of the response, apart from the client connection that carries it. The backend side is
+// an HttpUpstream, the way out to the client a ResponseOut; the rest is the request's own
+// state and its story (timeline, cause, bytes) for the access log and the metrics.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +16,8 @@
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "contrail_lb/runtime/termination.hpp"
-#include "pipe.hpp"
-#include "upstream.hpp"
+#include "http_response.hpp"
+#include "http_upstream.hpp"
 
 namespace clb::proxy {
 
@@ -28,52 +31,52 @@ struct Timeline {
     double response_head = 0;  // the final response head was parsed
 };
 
-// Everything one request needs from its head to the end of its response. An idle
-// keep-alive connection holds none of it: exchanges come from a per-worker pool, so their
-// strings keep their capacity from request to request and the request path allocates
-// nothing once warm.
-struct HttpExchange {
-    void reset();
-
-    http::MessageParser request{http::Kind::request};
-    http::Head head;
-    std::optional<Connector> connector;  // bound to the session that holds the exchange
-    std::unique_ptr<Upstream> up;
-    // A large Content-Length response body's path, socket to socket, on plain TCP.
-    std::unique_ptr<SplicePipe> response_pipe;
-    std::string up_head;       // request head as sent to the backend
-    std::string down_head;     // response head as sent to the client
-    std::string request_line;  // for the access log
-    std::string reason;        // why the proxy answered itself, for the access log
-    std::string_view error_out;
-    size_t error_sent = 0;
-    size_t up_head_sent = 0;
+// The exchange's plain values: a new exchange is `ExchangeState{}`, so a pooled one
+// starts as a new one would without a hand-kept list of fields to reset.
+struct ExchangeState {
+    // The request
     size_t request_ahead = 0;  // body bytes framed by the parser, not yet sent
-    size_t down_head_sent = 0;
-    size_t response_ahead = 0;
-    uint64_t bytes_down = 0;
-    uint64_t bytes_up = 0;
-    double started = 0;  // the request head's first byte
-    Timeline at;
-    bool reused_upstream = false;  // the backend connection came from the pool
-    double server_seen = 0;        // last progress on the backend side
-    int up_error = 0;
-    int status = 0;
-    runtime::Termination termination = runtime::Termination::completed;
-    bool counted_active = false;  // in the backend's active_connections
-    bool up_eof = false;
-    bool replayed = false;
-    bool client_http10 = false;
-    bool tunnel_pending = false;
-    bool tunnel_client_shut = false;
-    bool tunnel_server_shut = false;  // switch to a byte relay once the 101 head is out
     bool request_done = false;
     bool replayable = false;  // idempotent and bodiless: safe to send again
+    bool replayed = false;
+    bool client_http10 = false;
     bool head_request = false;
     bool upgrade_request = false;
+    // The response
+    int status = 0;
     bool response_head_done = false;  // the final (non-1xx) head was parsed
     bool response_done = false;
     bool response_started = false;  // a byte of the response went to the client
+    bool tunnel_pending = false;    // switch to a byte relay once the 101 head is out
+    bool tunnel_client_shut = false;
+    bool tunnel_server_shut = false;
+    // An answer from the proxy itself (error page, redirect)
+    std::string_view answer_out;
+    size_t answer_sent = 0;
+    // The story
+    double started = 0;  // the request head's first byte
+    Timeline at;
+    uint64_t bytes_up = 0;
+    uint64_t bytes_down = 0;
+    bool reused_upstream = false;  // the backend connection came from the pool
+    runtime::Termination termination = runtime::Termination::completed;
+};
+
+// Exchanges come from a per-worker pool, so their strings keep their capacity from
+// request to request and the request path allocates nothing once warm. An idle
+// keep-alive connection holds none.
+struct HttpExchange : ExchangeState {
+    // Starts over as a new exchange, keeping capacities; an empty pipe goes to `pipes`.
+    void reset(PipePool& pipes);
+
+    http::MessageParser request{http::Kind::request};
+    http::Head head;                     // the request's, then each response head in turn
+    std::optional<Connector> connector;  // bound to the session that holds the exchange
+    HttpUpstream upstream;
+    ResponseOut response;
+    std::string answer;        // the proxy's own answer when it is not a constant
+    std::string request_line;  // for the access log
+    std::string reason;        // why the proxy answered or cut it, for the access log
 };
 
 // A per-worker free list for objects that churn per request and are worth keeping warm.

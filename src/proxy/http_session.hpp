@@ -1,21 +1,25 @@
-// One client connection in http mode: requests are read one at a time (pipelined ones
-// wait in the buffer), each is sent to a backend picked for it, and bodies stream through
-// in both directions as they arrive, never buffered whole.
+// One client connection in http mode, as h2o's http1.c is the server side: requests are
+// read one at a time (pipelined ones wait in the buffer), each becomes an HttpExchange
+// sent to a backend picked for it (its HttpUpstream), and bodies stream through in both
+// directions as they arrive, never buffered whole (its ResponseOut, or a tunnel after a
+// 101). The connection's phase is the one state machine; pump() moves it.
+//
+// The session's code is in three files by concern: http_session.cpp (the connection:
+// events, phases, reading, keep-alive, timeouts), http_exchange.cpp (one request: start,
+// backend connection, request out, endings, the access log) and http_forward.cpp (the
+// response back: heads, bodies, splice, tunnel).
 #pragma once
 
 #include <ev.h>
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "access_log.hpp"
 #include "buffer.hpp"
 #include "client_stream.hpp"
-#include "connector.hpp"
 #include "contrail_lb/net/clock.hpp"
 #include "http_exchange.hpp"
-#include "upstream.hpp"
 #include "worker_impl.hpp"
 
 namespace clb::proxy {
@@ -29,68 +33,73 @@ class HttpSession final : public Session, private UpstreamOwner {
     void drain() override;
 
   private:
-    enum class Phase { head, connecting, exchange, tunnel, error, linger, closed };
+    enum class Phase { head, connecting, exchange, tunnel, answer, linger, closed };
 
-    // Events
+    // ---- the connection (http_session.cpp)
     static void on_client_io(struct ev_loop*, ev_io* w, int revents);
     static void on_timer(struct ev_loop*, ev_timer* w, int);
     void on_upstream_event(int revents) override;
     void on_timeout();
-
-    // The state machine: does everything possible without blocking, then sets interest.
-    void pump();
-    bool read_request_head();
-    bool start_request(size_t head_len);
-    void start_upstream();
-    void connect_failed(int error);
-    void upstream_ready();
-    bool frame_request_body();
-    bool send_request();
-    bool forward_response();
-    bool parse_response_head();
-    void upstream_closed(int error);
-    void finish_request();
-    void relay_tunnel();
-    void flush_error();
-    void linger();
+    void on_exchange_timeout();
+    void pump();  // does everything possible without blocking, then sets interest
     void read_client();
-    void read_upstream();
-    bool splice_response();
-    bool drain_response_pipe();
-    void body_went_to_client();
-    bool waiting_on_server() const;
-    void use_upstream();
+    bool read_request_head();
+    void linger();
+    void close();
+    void update_interest();
+    int exchange_interest(int& server);
+    double next_deadline() const;
+    double exchange_deadline() const;
+    void arm(double deadline);
+    void watch_client(int events);
+
+    // ---- one request (http_exchange.cpp)
     HttpExchange& exchange();  // the request's, taken from the worker's pool when none
     void end_exchange();       // back to the pool: the connection is idle
-    static double now() { return net::monotonic_seconds(); }
+    bool start_request(size_t head_len);
+    void build_request_head();
+    void start_upstream();
+    void use_upstream(std::unique_ptr<Upstream> conn);
+    void upstream_ready();
+    void connect_failed(int error);
+    bool frame_request_body();
+    bool send_request();
+    void finish_request();
+    void await_next_request();
+    bool upstream_reusable();
+    void release_upstream(bool reusable);
     static runtime::Termination default_cause(int status);
     void fail(int status, std::string why);
     void fail(int status, runtime::Termination cause, std::string why);
     std::string_view error_answer(int status);
     void answer_redirect(const config::Redirect& to, size_t head_len);
     void answer(int status, runtime::Termination cause, std::string why, std::string_view response);
-    void await_next_request();
+    void flush_answer();
     void abort(runtime::Termination cause, std::string_view why);
-    void close();
-    bool upstream_reusable();
-    void release_upstream(bool reusable);
-    void uncount_active();
-    void update_interest();
-    void arm(double deadline);
-    double next_deadline() const;
     void log_request();
     Timers timers() const;
     runtime::Phase exchange_phase() const;
+
+    // ---- the response back (http_forward.cpp)
+    void read_upstream();
+    bool splice_response();
+    bool waiting_on_server() const;
+    bool forward_response();
+    bool frame_response_body();
+    bool write_response();
+    bool drain_response_pipe();
+    bool parse_response_head();
+    void build_response_head(const http::Head& head, int status);
+    void upstream_closed(int error);
+    void relay_tunnel();
+
+    static double now() { return net::monotonic_seconds(); }
     // The client asked for the close and sent its whole request: nothing more can come.
     bool client_done() const {
         return x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();
     }
     net::SocketAddress peer() const { return {client_ip_, client_port_}; }
     const std::string& service_name() const { return service_state_->name; }
-
-    void build_request_head();
-    void build_response_head(const http::Head& head, int status);
-    void watch_client(int events);
 
     Worker::Impl& worker_;
     ClientStream client_;
