@@ -1,30 +1,17 @@
 #include "health/response_parser.hpp"
 
+#include <algorithm>
+
+#include "contrail_lb/http/head.hpp"
+
 namespace clb::health {
 
-ResponseParser::ResponseParser() {
-    llhttp_settings_init(&settings_);
-    settings_.on_headers_complete = &ResponseParser::on_headers_complete;
-    reset();
-}
-
 void ResponseParser::reset() {
-    llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
-    parser_.data = this;
+    parser_.reset();
+    head_.clear();
     consumed_ = 0;
     status_ = 0;
     complete_ = false;
-}
-
-// A 1xx interim response (100 Continue, 103 Early Hints) is not the answer: keep reading.
-// Otherwise the status is all a health check needs, so parsing stops here.
-int ResponseParser::on_headers_complete(llhttp_t* parser) {
-    auto* self = static_cast<ResponseParser*>(parser->data);
-    int status = parser->status_code;
-    if (status >= 100 && status < 200 && status != 101) return 0;
-    self->status_ = status;
-    self->complete_ = true;
-    return HPE_PAUSED;
 }
 
 ResponseParser::Result ResponseParser::feed(std::string_view data) {
@@ -34,16 +21,49 @@ ResponseParser::Result ResponseParser::feed(std::string_view data) {
     bool truncated = data.size() > room;
     if (truncated) data = data.substr(0, room);
     consumed_ += data.size();
-    llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
-    if (complete_) return Result::complete;
-    if (err != HPE_OK) return Result::invalid;
-    return truncated || consumed_ == kMaxHeaderBytes ? Result::too_large : Result::need_more;
+    head_.append(data);
+    return parse_heads(truncated);
+}
+
+// Each complete head in turn: a 1xx interim response (100 Continue, 103 Early Hints) is
+// not the answer, so reading goes on; otherwise its status is all a check needs.
+ResponseParser::Result ResponseParser::parse_heads(bool truncated) {
+    for (;;) {
+        if (!status_line_plausible()) return Result::invalid;
+        size_t end = head_.find("\r\n\r\n");
+        if (end == std::string::npos) {
+            if (http::has_bare_lf(head_)) return Result::invalid;
+            return truncated || consumed_ == kMaxHeaderBytes ? Result::too_large
+                                                             : Result::need_more;
+        }
+        parser_.reset();
+        if (!parser_.parse_head(head_.data(), end + 4)) return Result::invalid;
+        int status = parser_.status();
+        if (status >= 100 && status < 200 && status != 101) {
+            head_.erase(0, end + 4);
+            continue;
+        }
+        status_ = status;
+        complete_ = true;
+        return Result::complete;
+    }
+}
+
+// A backend that speaks something else (SSH, TLS, garbage) is told at its first bytes,
+// not at the timeout: the status line is checked as soon as it is whole.
+bool ResponseParser::status_line_plausible() {
+    constexpr std::string_view kVersion = "HTTP/";
+    size_t prefix = std::min(head_.size(), kVersion.size());
+    if (std::string_view(head_).substr(0, prefix) != kVersion.substr(0, prefix)) return false;
+    size_t line_end = head_.find("\r\n");
+    if (line_end == std::string::npos) return true;
+    std::string status_line = head_.substr(0, line_end + 2) + "\r\n";
+    parser_.reset();
+    return parser_.parse_head(status_line.data(), status_line.size());
 }
 
 ResponseParser::Result ResponseParser::finish() {
-    if (complete_) return Result::complete;
-    // EOF before the end of the headers is a truncated response, whatever llhttp thinks of it.
-    llhttp_finish(&parser_);
+    // EOF before the end of the headers is a truncated response.
     return complete_ ? Result::complete : Result::invalid;
 }
 

@@ -1,12 +1,14 @@
 // Reads just enough of an HTTP/1.x response to know its status: the status line and the
-// headers, at most kMaxHeaderBytes of them. llhttp does the parsing, so a health check is
-// as strict about malformed responses as the proxy is.
+// headers, at most kMaxHeaderBytes of them. The proxy's own parser (http::MessageParser)
+// frames it, so a health check is exactly as strict about malformed responses as the
+// proxy is.
 #pragma once
 
-#include <llhttp.h>
-
 #include <cstddef>
+#include <string>
 #include <string_view>
+
+#include "contrail_lb/http/parser.hpp"
 
 namespace clb::health {
 
@@ -14,11 +16,6 @@ class ResponseParser {
   public:
     static constexpr size_t kMaxHeaderBytes = 16 * 1024;
     enum class Result { need_more, complete, invalid, too_large };
-
-    ResponseParser();
-    // llhttp keeps pointers to the settings and to this object.
-    ResponseParser(const ResponseParser&) = delete;
-    ResponseParser& operator=(const ResponseParser&) = delete;
 
     void reset();
     // Feeds the next bytes read from the connection.
@@ -29,10 +26,11 @@ class ResponseParser {
     int status() const { return status_; }
 
   private:
-    static int on_headers_complete(llhttp_t* parser);
+    Result parse_heads(bool truncated);
+    bool status_line_plausible();
 
-    llhttp_settings_t settings_{};
-    llhttp_t parser_{};
+    http::MessageParser parser_{http::Kind::response};
+    std::string head_;  // bytes of the head(s) not parsed yet
     size_t consumed_ = 0;
     int status_ = 0;
     bool complete_ = false;
