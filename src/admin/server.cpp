@@ -1,11 +1,11 @@
-// Transport of the admin server: accept, parse with llhttp, answer in order, and never
+// Transport of the admin server: accept, parse with the proxy's own HTTP parser
+// (http::MessageParser and http::Head, as strict as the proxy), answer in order, and never
 // let one client hold resources for long. Requests are answered synchronously, so a
 // connection is always in one of three phases: reading a request, writing a response
 // (reading paused: pipelined requests wait in the kernel, not in our memory), or closing.
 #include "contrail_lb/admin/server.hpp"
 #include "contrail_lb/net/acceptor.hpp"
 
-#include <llhttp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -19,6 +19,8 @@
 #include <utility>
 
 #include "admin/http.hpp"
+#include "contrail_lb/http/head.hpp"
+#include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/net/fd.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "contrail_lb/net/socket.hpp"
@@ -29,56 +31,6 @@ namespace {
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxHeaderCount = 100;
 constexpr double kLingerSeconds = 2;  // after an error: let the client read it before RST
-
-bool is_ows(char c) {
-    return c == ' ' || c == '\t';
-}
-
-// RFC 9110 §5.5: whitespace around a field value is not part of it. llhttp drops the
-// leading OWS only.
-void trim_trailing_ows(std::string& value) {
-    while (!value.empty() && is_ows(value.back()))
-        value.pop_back();
-}
-
-// Finds obsolete line folding (a header line starting with SP or HTAB, RFC 9112 §5.2),
-// which llhttp accepts. Its callbacks cannot tell it apart: an empty value is reported as
-// an empty span at the start of the next line, a fold after an empty value as a value
-// that starts there, past the whitespace. So the head's bytes are scanned as they come,
-// one message at a time.
-class FoldScanner {
-  public:
-    // Scans what `input` holds past the last call, up to the end of the head; true on a fold.
-    bool found_in(std::string_view input);
-    // The first `n` bytes of the input were parsed and dropped.
-    void consumed(size_t n) { offset_ -= std::min(offset_, n); }
-    // The input now starts a new message.
-    void next_message() { *this = FoldScanner{}; }
-
-  private:
-    enum class At { before_request, request_line, line_start, field_line, body };
-    At at_ = At::before_request;
-    size_t offset_ = 0;  // of the input, already scanned
-};
-
-bool FoldScanner::found_in(std::string_view input) {
-    for (; offset_ < input.size() && at_ != At::body; ++offset_) {
-        char c = input[offset_];
-        switch (at_) {
-            case At::before_request:  // llhttp skips empty lines before a request
-                if (c != '\r' && c != '\n') at_ = At::request_line;
-                break;
-            case At::line_start:
-                if (is_ows(c)) return true;
-                at_ = c == '\n' ? At::body : c == '\r' ? At::line_start : At::field_line;
-                break;
-            default:
-                if (c == '\n') at_ = At::line_start;
-                break;
-        }
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -123,15 +75,10 @@ class Connection {
     bool open() const { return fd_.valid(); }
 
   private:
-    static const llhttp_settings_t& parser_settings();
-    static Connection& of(llhttp_t* parser) { return *static_cast<Connection*>(parser->data); }
-    int head_bytes(size_t n);
-    int on_message_begin();
-    int on_header_complete();
-    int on_headers_complete();
-    int on_body(size_t n);
-    int reject(int status, const char* reason);
-
+    void begin_request();
+    bool read_head();
+    bool read_body();
+    std::optional<std::pair<int, const char*>> take_fields();
     void on_io(int revents);
     void on_timeout();
     void read_some();
@@ -151,22 +98,17 @@ class Connection {
     std::list<std::unique_ptr<Connection>>::iterator self_;
     net::IoWatcher io_;
     net::Timer timer_;
-    llhttp_t parser_{};
+    http::MessageParser parser_{http::Kind::request};
+    http::Head head_;  // views into in_ until the head is consumed
 
     std::string in_;  // received, not yet parsed
-    FoldScanner folds_;
     std::string out_;
     size_t out_offset_ = 0;
 
-    Request request_;    // the one being received
-    std::string field_;  // the header being received
-    std::string value_;
+    Request request_;  // the one being received
     bool in_request_ = false;
-    size_t head_bytes_ = 0;
+    bool in_body_ = false;  // the head is parsed and consumed; body bytes follow
     size_t body_bytes_ = 0;
-    size_t header_count_ = 0;
-    unsigned kept_seen_ = 0;  // bit i: the i-th field kept for access control was seen
-    int reject_status_ = 0;   // set by a parser callback that refuses the request
 
     bool closing_ = false;    // close once the output is sent
     bool lingering_ = false;  // output sent, write side shut, draining input until EOF
@@ -181,10 +123,7 @@ Connection::Connection(Server::Impl& server, net::Fd fd, net::SocketAddress peer
       peer_(peer),
       local_(net::local_address(fd_.get())),
       io_(server.loop_, [this](int revents) { on_io(revents); }),
-      timer_(server.loop_, [this] { on_timeout(); }) {
-    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
-    parser_.data = this;
-}
+      timer_(server.loop_, [this] { on_timeout(); }) {}
 
 void Connection::start(std::list<std::unique_ptr<Connection>>::iterator self) {
     self_ = self;
@@ -198,104 +137,95 @@ void Connection::shut() {
     fd_.reset();
 }
 
-const llhttp_settings_t& Connection::parser_settings() {
-    static const llhttp_settings_t settings = [] {
-        llhttp_settings_t s;
-        llhttp_settings_init(&s);
-        s.on_message_begin = [](llhttp_t* p) { return of(p).on_message_begin(); };
-        s.on_method = [](llhttp_t* p, const char*, size_t n) { return of(p).head_bytes(n); };
-        s.on_url = [](llhttp_t* p, const char* at, size_t n) {
-            of(p).request_.target.append(at, n);
-            return of(p).head_bytes(n);
-        };
-        s.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-            of(p).field_.append(at, n);
-            return of(p).head_bytes(n);
-        };
-        s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-            of(p).value_.append(at, n);  // n is 0 for an empty value (RFC 9110 §5.5)
-            return of(p).head_bytes(n);
-        };
-        s.on_header_field_complete = [](llhttp_t* p) {
-            Connection& c = of(p);
-            return ++c.header_count_ > kMaxHeaderCount ? c.reject(431, "too many headers") : 0;
-        };
-        s.on_header_value_complete = [](llhttp_t* p) { return of(p).on_header_complete(); };
-        s.on_headers_complete = [](llhttp_t* p) { return of(p).on_headers_complete(); };
-        s.on_body = [](llhttp_t* p, const char*, size_t n) { return of(p).on_body(n); };
-        // Pause after each request: it is answered before the next one is parsed.
-        s.on_message_complete = [](llhttp_t*) { return static_cast<int>(HPE_PAUSED); };
-        return s;
-    }();
-    return settings;
-}
-
-int Connection::reject(int status, const char* reason) {
-    reject_status_ = status;
-    llhttp_set_error_reason(&parser_, reason);
-    return HPE_USER;
-}
-
-int Connection::head_bytes(size_t n) {
-    head_bytes_ += n;
-    return head_bytes_ > server_.limits_.max_head_bytes ? reject(431, "request head too large") : 0;
-}
-
-int Connection::on_message_begin() {
+void Connection::begin_request() {
     request_ = Request{};
     request_.peer = peer_;
     request_.local = local_;
-    field_.clear();
-    value_.clear();
     in_request_ = true;
-    head_bytes_ = body_bytes_ = header_count_ = 0;
-    kept_seen_ = 0;
+    in_body_ = false;
+    body_bytes_ = 0;
+    parser_.reset();
     // The whole request must arrive within request_timeout of its first byte.
     timer_.start(server_.limits_.request_timeout);
-    return 0;
 }
 
-// Keeps the fields access control needs (access.cpp); a second Host is refused, as the
-// proxy does, so that nothing downstream can read another one.
-int Connection::on_header_complete() {
-    auto is = [this](std::string_view name) {
-        return field_.size() == name.size() &&
-               std::equal(name.begin(), name.end(), field_.begin(), [](char a, char b) {
-                   return a == std::tolower(static_cast<unsigned char>(b));
-               });
-    };
+// True once a whole head is parsed, checked and consumed; false while more is needed or
+// after refusing the request.
+bool Connection::read_head() {
+    // RFC 9112 §2.2: ignore empty lines before a request line.
+    while (in_.size() >= 2 && in_[0] == '\r' && in_[1] == '\n')
+        in_.erase(0, 2);
+    size_t end = in_.find("\r\n\r\n");
+    if (end == std::string::npos || end + 4 > server_.limits_.max_head_bytes) {
+        if (http::has_bare_lf(in_))
+            refuse(400, "bare LF");
+        else if (in_.size() > server_.limits_.max_head_bytes)
+            refuse(431, "request head too large");
+        return false;
+    }
+    std::string_view raw(in_.data(), end + 4);
+    if (!parser_.parse_head(raw.data(), raw.size())) {
+        refuse(400, std::string(parser_.error()).c_str());
+        return false;
+    }
+    if (!head_.parse(raw)) {
+        refuse(400, std::string(head_.error()).c_str());
+        return false;
+    }
+    if (auto refusal = take_fields()) {
+        refuse(refusal->first, refusal->second);
+        return false;
+    }
+    in_.erase(0, raw.size());  // after the last use of the head's views into it
+    in_body_ = true;
+    return true;
+}
+
+// The request line and the fields access control needs (access.cpp), or why the request
+// is refused. A second Host, Origin, Sec-Fetch-Site or Authorization is refused, as the
+// proxy refuses a second Host, so that nothing downstream can read another one.
+std::optional<std::pair<int, const char*>> Connection::take_fields() {
+    static constexpr size_t kMaxHeaderCount = 100;
+    if (head_.headers().size() > kMaxHeaderCount) return std::pair{431, "too many headers"};
+    if (!head_.semantic_error().empty()) return std::pair{400, "missing, repeated or invalid Host"};
+    request_.method.assign(head_.first());
+    request_.target.assign(head_.second());
     static constexpr std::pair<std::string_view, std::string Request::*> kKept[] = {
         {"host", &Request::host},
         {"origin", &Request::origin},
         {"sec-fetch-site", &Request::sec_fetch_site},
         {"authorization", &Request::authorization},
     };
-    trim_trailing_ows(value_);
-    for (size_t i = 0; i < std::size(kKept); ++i) {
-        if (!is(kKept[i].first)) continue;
-        // Seen, not non-empty: an empty first Host must not let a second one through.
-        if (kept_seen_ & (1u << i)) return reject(400, "duplicate header field");
-        kept_seen_ |= 1u << i;
-        request_.*kKept[i].second = value_;
+    for (const auto& [name, field] : kKept) {
+        bool seen = false;
+        for (const auto& h : head_.headers()) {
+            if (!http::iequals(h.name, name)) continue;
+            if (seen) return std::pair{400, "duplicate header field"};
+            seen = true;
+            request_.*field = std::string(h.value);
+        }
     }
-    field_.clear();
-    value_.clear();
-    return 0;
+    if (parser_.length_left() > server_.limits_.max_body_bytes)
+        return std::pair{413, "request body too large"};
+    return std::nullopt;
 }
 
-int Connection::on_headers_complete() {
-    request_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-    if (request_.host.empty() && parser_.http_major == 1 && parser_.http_minor == 1)
-        return reject(400, "HTTP/1.1 request without Host");
-    if ((parser_.flags & F_CONTENT_LENGTH) &&
-        parser_.content_length > server_.limits_.max_body_bytes)
-        return reject(413, "request body too large");
-    return 0;
-}
-
-int Connection::on_body(size_t n) {
-    body_bytes_ += n;
-    return body_bytes_ > server_.limits_.max_body_bytes ? reject(413, "request body too large") : 0;
+// True once the body is through (the admin API reads none of it); false while more is
+// needed or after refusing the request.
+bool Connection::read_body() {
+    if (parser_.message_complete()) return true;
+    auto step = parser_.parse_body(in_.data(), in_.size());
+    if (step.error) {
+        refuse(400, std::string(parser_.error()).c_str());
+        return false;
+    }
+    in_.erase(0, step.ready);
+    body_bytes_ += step.ready;
+    if (body_bytes_ > server_.limits_.max_body_bytes) {
+        refuse(413, "request body too large");
+        return false;
+    }
+    return step.complete;
 }
 
 void Connection::on_io(int revents) {
@@ -339,27 +269,12 @@ void Connection::read_some() {
 // Parses what has arrived, answering each complete request before parsing the next.
 void Connection::process_input() {
     while (open() && !closing_ && !output_pending() && !in_.empty()) {
-        // Refused as the proxy does, before llhttp sees it.
-        if (folds_.found_in(in_)) return refuse(400, "obsolete line folding");
-        llhttp_errno_t err = llhttp_execute(&parser_, in_.data(), in_.size());
-        if (err == HPE_OK) {
-            folds_.consumed(in_.size());
-            in_.clear();
-            break;
-        }
-        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-            auto parsed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data());
-            in_.erase(0, parsed);
-            folds_.next_message();  // paused after a whole message: the next starts here
-            // An Upgrade (or CONNECT) is not ours to honour: answer the request, then close.
-            if (err == HPE_PAUSED_UPGRADE || llhttp_get_upgrade(&parser_)) closing_ = true;
-            if (err == HPE_PAUSED) llhttp_resume(&parser_);
-            dispatch();
-            continue;
-        }
-        const char* reason = llhttp_get_error_reason(&parser_);
-        return refuse(reject_status_ ? reject_status_ : 400,
-                      reason ? reason : llhttp_errno_name(err));
+        if (!in_request_) begin_request();
+        if (!in_body_ && !read_head()) break;
+        if (!read_body()) break;
+        // An Upgrade (or CONNECT) is not ours to honour: answer the request, then close.
+        if (parser_.upgrade() || request_.method == "CONNECT") closing_ = true;
+        dispatch();
     }
     update_watcher();
 }
@@ -371,7 +286,8 @@ void Connection::refuse(int status, const char* reason) {
 
 void Connection::dispatch() {
     in_request_ = false;
-    bool keep_alive = !closing_ && llhttp_should_keep_alive(&parser_);
+    in_body_ = false;
+    bool keep_alive = !closing_ && parser_.keep_alive();
     Response response;
     try {
         response = server_.router_.handle(request_, server_.now());
@@ -380,7 +296,7 @@ void Connection::dispatch() {
         response = text_response(500, "internal error\n");
     }
     // HTTP/1.0 keep-alive is opt-in on both sides: confirm it, or the client waits for a close.
-    if (keep_alive && parser_.http_major == 1 && parser_.http_minor == 0)
+    if (keep_alive && parser_.http_major() == 1 && parser_.http_minor() == 0)
         response.headers.emplace_back("Connection", "keep-alive");
     out_ += serialize(response, request_.method == "HEAD", keep_alive,
                       server_.router_.sources().version, server_.now());
