@@ -19,7 +19,7 @@ build_packages=(
 )
 test_packages=(
     googletest libgtest-dev libbenchmark-dev
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format
     python3 python3-pytest python3-yaml
     curl wrk nghttp2-client openssl
     haproxy bird2 gobgpd frr

@@ -2,6 +2,7 @@
 # Runs every test contrail-lb has, in stages, and ends with "N passed, N failed, N skipped".
 #
 #   1. install-deps              scripts/install-deps.sh
+#      format                    clang-format --dry-run -Werror over every C++ file git tracks
 #   2. build release             build/        (-DCMAKE_BUILD_TYPE=RelWithDebInfo: -O2 -g)
 #   3. ctest                     build/        unit + integration, --output-on-failure
 #      bench smoke               bench/run.sh --smoke against build/: the harness works
@@ -178,6 +179,8 @@ run_fuzzer() {
 }
 
 stage "install-deps" bash scripts/install-deps.sh
+stage "format (clang-format --dry-run -Werror)" \
+    bash -c "git ls-files -z '*.cpp' '*.hpp' '*.h' | xargs -0 clang-format --dry-run -Werror"
 
 # ctest runs the integration tests with "python3 -m pytest": make sure the python3
 # first in PATH is one that has pytest and yaml (a pyenv shim may not).

@@ -62,7 +62,7 @@ struct SpeakerStatus {
     // BFD packets dropped before reaching a session, by cause ("bad_ttl", ...); every cause
     // is listed, with 0, once BFD runs.
     std::vector<std::pair<std::string, uint64_t>> bfd_dropped;
-    std::string bfd_error;  // why BFD cannot receive, if it cannot
+    std::string bfd_error;       // why BFD cannot receive, if it cannot
     uint64_t accept_pauses = 0;  // bgp.listen: accepts paused, out of fds (net::Acceptor)
 };
 

@@ -49,7 +49,7 @@ TEST(Loop, TimerFiresOnceThenIsInactive) {
     EXPECT_TRUE(timer.active());
     EXPECT_GT(timer.remaining(), 0.);
     EXPECT_LE(timer.remaining(), 0.01 + 1e-6);  // loop time and the clock, not rounding
-    loop.run();  // returns when no watcher is left active
+    loop.run();                                 // returns when no watcher is left active
     EXPECT_EQ(fired, 1);
     EXPECT_FALSE(timer.active());
 }
