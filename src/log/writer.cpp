@@ -24,36 +24,36 @@ size_t round_up_pow2(size_t n) {
     return p;
 }
 
+// The wall clock now as `format` (strftime) then ".mmm", local time or UTC; its length.
+size_t format_now(char* buf, size_t size, const char* format, bool utc) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t t = system_clock::to_time_t(now);
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    if (utc)
+        gmtime_r(&t, &tm);
+    else
+        localtime_r(&t, &tm);
+    size_t n = std::strftime(buf, size, format, &tm);
+    n += static_cast<size_t>(
+        std::snprintf(buf + n, size - n, ".%03lld", static_cast<long long>(ms)));
+    return n;
+}
 }  // namespace
 
 void append_prefix(std::string& out, std::string_view level) {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    std::time_t t = system_clock::to_time_t(now);
-    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    localtime_r(&t, &tm);
     char buf[64];
-    size_t n = std::strftime(buf, sizeof buf, "[%Y-%m-%d %H:%M:%S", &tm);
-    n += static_cast<size_t>(
-        std::snprintf(buf + n, sizeof buf - n, ".%03lld] [", static_cast<long long>(ms)));
-    out.append(buf, n);
-    out.append(level);
-    out.append("] ");
+    size_t n = format_now(buf, sizeof buf, "[%Y-%m-%d %H:%M:%S", false);
+    out.append(buf, n).append("] [").append(level).append("] ");
 }
 
 void begin_json_line(JsonWriter& w, std::string_view level) {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    std::time_t t = system_clock::to_time_t(now);
-    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
     char buf[40];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms));
+    size_t n = format_now(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", true);
+    buf[n++] = 'Z';
     w.begin_object();
-    w.field("time", std::string_view(buf));
+    w.field("time", std::string_view(buf, n));
     w.field("level", level);
 }
 
