@@ -10,56 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "../tls_files.hpp"
 #include "contrail_lb/app/app.hpp"
 
 namespace clb::app {
 namespace {
 
-class LoadConfig : public ::testing::Test {
+class LoadConfig : public test::TlsFiles {
   protected:
-    void SetUp() override {
-        std::string pattern = ::testing::TempDir() + "clb-app-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
-
-    void make_pair(const std::string& name) {
-        std::string command =
-            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-            "-nodes -days 1 -subj /CN=test -keyout " +
-            path(name + ".key") + " -out " + path(name + ".pem") + " 2>/dev/null";
-        ASSERT_EQ(std::system(command.c_str()), 0) << command;
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    config::LoadResult load(const std::string& text) {
-        std::ofstream(dir_ / "t.yaml") << text;
-        return load_config(path("t.yaml"));
-    }
-    std::vector<std::string> errors(const std::string& text) {
-        std::vector<std::string> out;
-        for (const auto& e : load(text).errors)
-            out.push_back(e.to_string().substr(e.to_string().find("t.yaml")));
-        return out;
-    }
-
-    std::filesystem::path dir_;
+    config::LoadResult load(const std::string& text) { return load_config(write_config(text)); }
+    std::vector<std::string> errors(const std::string& text) { return error_lines(load(text)); }
 };
-
-constexpr char kTlsService[] = R"(services:
-  - name: api
-    listen: "127.0.0.1:8443"
-    tls: { cert: one.pem, key: KEY, ciphers: CIPHERS }
-    backends:
-      - { name: b1, address: "127.0.0.1:9101" }
-)";
-
-std::string tls_service(const std::string& key, const std::string& ciphers = "HIGH") {
-    std::string text = kTlsService;
-    text.replace(text.find("KEY"), 3, key);
-    text.replace(text.find("CIPHERS"), 7, ciphers);
-    return text;
-}
 
 TEST_F(LoadConfig, KeyMustMatchItsCertificate) {
     make_pair("one");

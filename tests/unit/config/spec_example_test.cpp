@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "../tls_files.hpp"
 #include "config_test_util.hpp"
 
 namespace clb::config::test {
@@ -392,58 +393,11 @@ TEST(Values, CommentedOutSectionsCountAsAbsent) {
 namespace clb::config {
 namespace {
 
-class FilesLoaded : public ::testing::Test {
+class FilesLoaded : public ::clb::test::TlsFiles {
   protected:
-    void SetUp() override {
-        std::string pattern = ::testing::TempDir() + "clb-config-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
-
-    void make_pair(const std::string& name) {
-        std::string command =
-            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-            "-nodes -days 1 -subj /CN=test -keyout " +
-            path(name + ".key") + " -out " + path(name + ".pem") + " 2>/dev/null";
-        ASSERT_EQ(std::system(command.c_str()), 0) << command;
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    LoadResult load(const std::string& text) {
-        std::ofstream(dir_ / "t.yaml") << text;
-        return load_file(path("t.yaml"));
-    }
-    std::vector<std::string> errors(const std::string& text) {
-        std::vector<std::string> out;
-        for (const auto& e : load(text).errors)
-            out.push_back(e.to_string().substr(e.to_string().find("t.yaml")));
-        return out;
-    }
-
-    std::filesystem::path dir_;
+    LoadResult load(const std::string& text) { return load_file(write_config(text)); }
+    std::vector<std::string> errors(const std::string& text) { return error_lines(load(text)); }
 };
-
-constexpr char kTlsService[] = R"(services:
-  - name: api
-    listen: "127.0.0.1:8443"
-    tls: { cert: one.pem, key: KEY, ciphers: CIPHERS }
-    backends:
-      - { name: b1, address: "127.0.0.1:9101" }
-)";
-
-// kTlsService without its ciphers: the tls module's default applies.
-std::string yaml_without_ciphers() {
-    std::string text = kTlsService;
-    text.replace(text.find(", ciphers: CIPHERS"), 18, "");
-    return text.replace(text.find("KEY"), 3, "one.key");
-}
-
-std::string tls_service(const std::string& key, const std::string& ciphers = "HIGH") {
-    std::string text = kTlsService;
-    text.replace(text.find("KEY"), 3, key);
-    text.replace(text.find("CIPHERS"), 7, ciphers);
-    return text;
-}
 
 // Loading the pair is the tls module's (app passes it in as the TlsCheck; its real
 // errors are tested in tests/unit/app): config places what the check reports at the key it
@@ -495,7 +449,8 @@ TEST_F(FilesLoaded, WithoutATlsCheckReadableFilesAreEnough) {
     auto loaded = load(tls_service("one.key"));
     EXPECT_TRUE(loaded.ok());
     EXPECT_EQ(loaded.config->services[0].tls->ciphers, "HIGH");
-    EXPECT_TRUE(load(yaml_without_ciphers()).config->services[0].tls->ciphers == std::nullopt);
+    EXPECT_TRUE(load(tls_service_without_ciphers("one.key")).config->services[0].tls->ciphers ==
+                std::nullopt);
 }
 
 TEST_F(FilesLoaded, TokenFileHoldsOneVisibleLine) {
