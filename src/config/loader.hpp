@@ -57,6 +57,7 @@ class Loader {
     std::map<int, std::string> load_error_pages(const YAML::Node& node, const std::string& path);
     std::optional<std::string> load_error_page(const YAML::Node& node, const std::string& path);
     std::optional<Redirect> load_redirect(const YAML::Node& node, const std::string& path);
+    std::optional<Sticky> load_sticky(const YAML::Node& node, const std::string& path);
 
     // bgp.cpp
     Bgp load_bgp(const YAML::Node& node, const Config& config);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -53,7 +54,7 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
     Service service;
     Section section(diag_, node, path,
                     {"name", "listen", "mode", "balance", "retries", "timeouts", "tls",
-                     "health_check", "backends", "error_pages", "redirect"});
+                     "health_check", "backends", "error_pages", "redirect", "sticky"});
     if (!section.valid()) return service;
 
     if (auto value = section.require_value("name")) {
@@ -102,6 +103,13 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         refuse_backend_keys(section);
         return service;
     }
+    if (auto value = section.find_section("sticky")) {
+        if (service.mode == Mode::tcp)
+            diag_.error(*value, section.path_of("sticky") +
+                                    ": cookie persistence needs HTTP: mode http only");
+        else
+            service.sticky = load_sticky(*value, section.path_of("sticky"));
+    }
     if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
     }
@@ -109,6 +117,27 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         service.backends = load_backends(*value, section.path_of("backends"));
     }
     return service;
+}
+
+std::optional<Sticky> Loader::load_sticky(const YAML::Node& node, const std::string& path) {
+    Section section(diag_, node, path, {"cookie"});
+    if (!section.valid()) return std::nullopt;
+    auto value = section.require_value("cookie");
+    if (!value) return std::nullopt;
+    auto name = scalars_.string(*value, section.path_of("cookie"));
+    if (!name) return std::nullopt;
+    // A cookie-name is an RFC 9110 token (RFC 6265 §4.1.1).
+    static constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+    bool token = !name->empty() && std::all_of(name->begin(), name->end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) ||
+               kTokenPunctuation.find(c) != std::string_view::npos;
+    });
+    if (!token) {
+        diag_.error(*value, section.path_of("cookie") + ": " + in_quotes(*name) +
+                                " is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)");
+        return std::nullopt;
+    }
+    return Sticky{*name};
 }
 
 // A redirect service answers every request itself: keys about backends would be ignored,

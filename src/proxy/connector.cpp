@@ -29,6 +29,7 @@ bool Connector::begin() {
     attempts_ = 0;
     last_error_ = 0;
     failed_last_.reset();
+    preferred_ = nullptr;
     backend_ = nullptr;
     why_.clear();
     if (refresh()) return true;
@@ -60,7 +61,19 @@ bool Connector::refresh() {
     return false;
 }
 
+bool Connector::pick_preferred() {
+    if (std::find(tried_.begin(), tried_.end(), preferred_) != tried_.end()) return false;
+    for (const auto& b : service_->backends) {
+        if (b.state.get() != preferred_) continue;
+        if (!b.up || b.drained) return false;
+        backend_ = &b;
+        return true;
+    }
+    return false;  // gone from the configuration
+}
+
 bool Connector::pick() {
+    if (preferred_ && pick_preferred()) return true;
     exclude_.clear();
     for (uint32_t i = 0; i < service_->eligible.size(); ++i) {
         const auto* state = service_->backends[service_->eligible[i]].state.get();

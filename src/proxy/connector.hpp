@@ -52,6 +52,9 @@ class Connector {
     // A new request: forgets the previous one's attempts and pins the newest Routing.
     // False when a reload removed the service (cause() says no_backend).
     bool begin();
+    // Cookie persistence: the next picks take `backend` while it is UP, not drained and
+    // not tried yet, before asking the balancer. Until the next begin().
+    void prefer(const runtime::Backend* backend) { preferred_ = backend; }
 
     // The next connection for the request: a pooled idle one when `allow_pooled`, else a
     // connect in progress (wait for writability, then take_socket_error). Immediate
@@ -85,6 +88,7 @@ class Connector {
   private:
     bool refresh();  // pins the newest Routing; false when the service is gone
     bool pick();
+    bool pick_preferred();
     void record_failure(const std::shared_ptr<runtime::Backend>& backend, int error);
     std::unique_ptr<Upstream> give_up(runtime::Termination cause, std::string why);
 
@@ -98,6 +102,7 @@ class Connector {
     std::vector<const runtime::Backend*> tried_;
     std::vector<uint32_t> exclude_;  // tried_, as candidate indexes of the pinned Routing
     std::shared_ptr<runtime::Backend> failed_last_;  // its failure ends in a retry if any
+    const runtime::Backend* preferred_ = nullptr;
     unsigned attempts_ = 0;
     int last_error_ = 0;
     runtime::Termination cause_ = runtime::Termination::no_backend;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "contrail_lb/http/cookie.hpp"
 #include "contrail_lb/http/responses.hpp"
 #include "contrail_lb/net/socket.hpp"
 #include "http_session.hpp"
@@ -100,7 +101,9 @@ bool HttpSession::start_request(size_t head_len) {
         answer_redirect(*redirect, head_len);
         return false;
     }
-    timeouts_ = x_->connector->service()->config->timeouts;
+    const config::Service& service = *x_->connector->service()->config;
+    timeouts_ = service.timeouts;
+    if (service.sticky) follow_sticky_cookie(service.sticky->cookie);
     x_->client_http10 = x_->request.http_minor() == 0;
     close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
     x_->head_request = x_->request.method() == HTTP_HEAD;
@@ -113,6 +116,33 @@ bool HttpSession::start_request(size_t head_len) {
     if (!frame_request_body()) return false;
     start_upstream();
     return true;
+}
+
+// Cookie persistence: the backend the request's cookie names goes first, while it is UP
+// and not drained (the Connector checks); an unknown value is ignored.
+void HttpSession::follow_sticky_cookie(std::string_view name) {
+    x_->sticky = true;
+    for (const auto& h : x_->head.headers()) {
+        if (!http::iequals(h.name, "cookie")) continue;
+        std::string_view id = http::find_cookie(h.value, name);
+        if (id.empty()) continue;
+        for (const auto& b : x_->connector->service()->backends)
+            if (b.state->cookie_id == id) x_->sticky_backend = b.state.get();
+        break;
+    }
+    x_->connector->prefer(x_->sticky_backend);
+}
+
+// The Cookie field as the backend gets it: without the persistence cookie (HAProxy's
+// `indirect`), dropped when nothing else is left.
+void HttpSession::append_cookie_field(std::string& out, std::string_view value) {
+    std::string_view name = x_->connector->service()->config->sticky->cookie;
+    std::string rest;
+    if (!http::remove_cookie(value, name, rest)) {
+        out.append("Cookie: ").append(value).append("\r\n");
+    } else if (!rest.empty()) {
+        out.append("Cookie: ").append(rest).append("\r\n");
+    }
 }
 
 // Into the upstream's head, whose capacity stays from request to request.
@@ -139,6 +169,10 @@ void HttpSession::build_request_head() {
         if (http::is_hop_by_hop(h.name) || http::iequals(h.name, "x-forwarded-proto") ||
             http::iequals(h.name, "x-forwarded-port"))
             continue;
+        if (x_->sticky && http::iequals(h.name, "cookie")) {
+            append_cookie_field(out, h.value);
+            continue;
+        }
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     out.append("X-Forwarded-For: ");

@@ -42,6 +42,8 @@ struct ExchangeState {
     bool client_http10 = false;
     bool head_request = false;
     bool upgrade_request = false;
+    bool sticky = false;                               // the service persists clients with a cookie
+    const runtime::Backend* sticky_backend = nullptr;  // the one the request's cookie names
     // The response
     int status = 0;
     bool response_head_done = false;  // the final (non-1xx) head was parsed

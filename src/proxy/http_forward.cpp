@@ -212,12 +212,26 @@ void HttpSession::build_response_head(const http::Head& head, int status) {
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
     if (!interim && !switching) {
+        append_sticky_cookie(out);
         if (close_after_)
             out.append("Connection: close\r\n");
         else if (x_->client_http10)
             out.append("Connection: keep-alive\r\n");
     }
     out.append("\r\n");
+}
+
+// Cookie persistence: a client whose cookie did not name the backend that answered gets
+// one that does, and the response is marked private so that no shared cache hands the
+// cookie to another client (HAProxy's `insert nocache`).
+void HttpSession::append_sticky_cookie(std::string& out) {
+    const auto* backend = x_->connector->backend();
+    if (!x_->sticky || !backend || backend->state.get() == x_->sticky_backend) return;
+    out.append("Set-Cookie: ")
+        .append(x_->connector->service()->config->sticky->cookie)
+        .append("=")
+        .append(backend->state->cookie_id)
+        .append("; Path=/\r\nCache-Control: private\r\n");
 }
 
 void HttpSession::upstream_closed(int error) {

@@ -58,6 +58,9 @@ class HttpSession final : public Session, private UpstreamOwner {
     void end_exchange();       // back to the pool: the connection is idle
     bool start_request(size_t head_len);
     void build_request_head();
+    void follow_sticky_cookie(std::string_view name);
+    void append_cookie_field(std::string& out, std::string_view value);
+    void append_sticky_cookie(std::string& out);
     void start_upstream();
     void use_upstream(std::unique_ptr<Upstream> conn);
     void upstream_ready();

@@ -5,11 +5,23 @@
 
 namespace clb::runtime {
 
+namespace {
+std::string cookie_id_of(const std::string& service, const std::string& name) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    uint64_t h = balance::hash_key(service + "/" + name);
+    std::string id(16, '0');
+    for (int i = 15; i >= 0; --i, h >>= 4)
+        id[static_cast<size_t>(i)] = kHex[h & 0xf];
+    return id;
+}
+}  // namespace
+
 Backend::Backend(std::string service_name, std::string backend_name, net::SocketAddress addr)
     : service(std::move(service_name)),
       name(std::move(backend_name)),
       address(addr),
-      key_hash(balance::hash_key(name)) {}
+      key_hash(balance::hash_key(name)),
+      cookie_id(cookie_id_of(service, name)) {}
 
 void Histogram::observe(double seconds) {
     seconds = std::max(seconds, 0.);

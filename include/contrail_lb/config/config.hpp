@@ -120,6 +120,13 @@ struct Redirect {
 // with health_check.port.
 net::SocketAddress check_address(const HealthCheck& check, const net::SocketAddress& backend);
 
+// Cookie persistence (HAProxy's `cookie NAME insert indirect nocache`): a response carries
+// NAME=<opaque id of its backend>; a request with it goes back to that backend while it
+// is UP and not drained. The cookie never reaches the backend.
+struct Sticky {
+    std::string cookie;
+};
+
 struct Service {
     std::string name;
     std::vector<net::SocketAddress> listen;
@@ -134,6 +141,7 @@ struct Service {
     // when the file is loaded (error_pages; http/responses.hpp make_error_page).
     std::map<int, std::string> error_pages;
     std::optional<Redirect> redirect;  // set: answers every request, has no backends
+    std::optional<Sticky> sticky;
 };
 
 // BFD beside a BGP session (RFC 5880/5881/5882).

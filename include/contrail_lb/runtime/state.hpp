@@ -53,6 +53,9 @@ struct Backend {
     const std::string name;
     const net::SocketAddress address;
     const uint64_t key_hash;  // balance::hash_key(name)
+    // The value of the sticky cookie that names it: 16 hex digits of a hash of service
+    // and name, the same on every node with the same configuration, never the address.
+    const std::string cookie_id;
 
     std::atomic<int32_t> active_connections{0};  // to this backend, all workers
     Counter connections_total;

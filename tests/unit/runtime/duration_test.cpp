@@ -37,3 +37,23 @@ TEST(Duration, QuantilesInterpolateInsideTheirBucket) {
 
 }  // namespace
 }  // namespace clb::runtime
+
+namespace clb::runtime {
+namespace {
+
+// The sticky cookie's value: stable across processes and nodes (a fixed hash of service
+// and name), different per backend, never the address.
+TEST(Backend, CookieIdIsAStableOpaqueNameOfTheBackend) {
+    auto address = *net::SocketAddress::parse("10.0.0.11:8143");
+    Backend ui1("webui", "ctrl1", address);
+    EXPECT_EQ(ui1.cookie_id.size(), 16u);
+    EXPECT_EQ(ui1.cookie_id, Backend("webui", "ctrl1", address).cookie_id);
+    EXPECT_EQ(ui1.cookie_id,
+              Backend("webui", "ctrl1", *net::SocketAddress::parse("10.0.0.99:1")).cookie_id);
+    EXPECT_NE(ui1.cookie_id, Backend("webui", "ctrl2", address).cookie_id);
+    EXPECT_NE(ui1.cookie_id, Backend("api", "ctrl1", address).cookie_id);
+    EXPECT_EQ(ui1.cookie_id.find("10.0.0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clb::runtime
