@@ -126,6 +126,25 @@ void request_metrics(Exposition& m, const Context& ctx) {
                     svc.state->duration);
 }
 
+// Requests waiting for a backend slot (backends[].max_connections).
+void queue_metrics(Exposition& m, const std::vector<runtime::ServiceEntry>& services) {
+    m.family("contrail_lb_queue_depth", "gauge",
+             "Requests (tcp: connections) waiting for a backend below its max_connections.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_queue_depth", {{"service", svc.config->name}},
+                 gauge_value(svc.state->queued));
+    m.family("contrail_lb_queue_timeouts_total", "counter",
+             "Requests answered 503 after waiting timeouts.queue for a backend slot.");
+    for (const auto& svc : services)
+        m.sample("contrail_lb_queue_timeouts_total", {{"service", svc.config->name}},
+                 svc.state->queue_timeouts.get());
+    m.family("contrail_lb_queue_wait_seconds", "histogram",
+             "Time requests waited for a backend slot, those that waited at all.");
+    for (const auto& svc : services)
+        m.histogram("contrail_lb_queue_wait_seconds", {{"service", svc.config->name}},
+                    svc.state->queue_wait);
+}
+
 void service_metrics(Exposition& m, const Context& ctx) {
     const auto& services = ctx.snapshot.services;
     m.family("contrail_lb_active_connections", "gauge", "Open client connections per service.");
@@ -157,6 +176,7 @@ void service_metrics(Exposition& m, const Context& ctx) {
     for (const auto& svc : services)
         m.sample("contrail_lb_service_backends_up", {{"service", svc.config->name}},
                  uint64_t{svc.up_count});
+    queue_metrics(m, services);
 }
 
 // One family over every backend; `value` picks the number from a backend entry.
@@ -194,6 +214,9 @@ void backend_metrics(Exposition& m, const Context& ctx) {
                    [](const Entry& b) { return b.drained; });
     backend_family(m, ctx, "contrail_lb_backend_weight", "gauge", "Configured balancing weight.",
                    [](const Entry& b) { return uint64_t{b.config->weight}; });
+    backend_family(m, ctx, "contrail_lb_backend_max_connections", "gauge",
+                   "Configured limit of requests in flight (tcp: connections); 0 = none.",
+                   [](const Entry& b) { return uint64_t{b.config->max_connections}; });
     backend_family(m, ctx, "contrail_lb_backend_active_connections", "gauge",
                    "Open connections to the backend, all workers.",
                    [](const Entry& b) { return gauge_value(b.state->active_connections); });

@@ -152,7 +152,13 @@ void backend_row(std::string& out, const Context& ctx, const runtime::ServiceEnt
     out += since(health ? health->changed_at : 0, ctx.now);
     out += num(health ? health->checks : 0);
     out += num(health ? health->check_failures : 0);
-    out += num(static_cast<uint64_t>(std::max(0, c.active_connections.load())));
+    // In flight, and the limit beyond which requests queue (max_connections).
+    auto active = static_cast<uint64_t>(std::max(0, c.active_connections.load()));
+    if (b.config->max_connections)
+        out += fmt::format(R"(<td class="num" title="max_connections">{} / {}</td>)", active,
+                           b.config->max_connections);
+    else
+        out += num(active);
     out += num(c.connections_total.get());
     out += num(c.connect_failures.get());
     out += num(c.retries.get());
@@ -195,11 +201,12 @@ void service_section(std::string& out, const Context& ctx, const runtime::Servic
         "<p class=facts>listen <b>{}</b> &middot; balance <b>{}</b> &middot; retries <b>{}</b>"
         " &middot; health check <b>{}</b><br>backends up <b>{} / {}</b> &middot; client "
         "connections <b>{}</b> active, <b>{}</b> total, <b>{}</b> refused &middot; requests "
-        "<b>{}</b></p>\n",
+        "<b>{}</b> &middot; queue <b>{}</b> waiting, <b>{}</b> timed out</p>\n",
         html_escape(listen), html_escape(config::to_string(cfg.balance)), cfg.retries,
         html_escape(check_summary(cfg.health_check)), svc.up_count, svc.backends.size(),
         std::max(0, c.active_connections.load()), c.connections_total.get(),
-        c.refused_connections.get(), c.duration.count());
+        c.refused_connections.get(), c.duration.count(), std::max(0, c.queued.load()),
+        c.queue_timeouts.get());
     out += "<table>";
     out += kBackendHeader;
     out += "<tbody>\n";

@@ -97,6 +97,7 @@ void backend(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     w.field("failures", health ? health->check_failures : 0);
     w.end_object();
     w.field("active_connections", load(counters.active_connections));
+    w.field("max_connections", uint64_t{b.config->max_connections});
     w.field("connections_total", counters.connections_total.get());
     w.field("connect_failures", counters.connect_failures.get());
     w.field("bytes_in", counters.bytes_in.get());
@@ -137,6 +138,13 @@ void service(JsonWriter& w, const Context& ctx, const runtime::ServiceEntry& svc
     status_counters(w, counters.responses_without_backend);
     w.key("terminations");
     terminations(w, counters);
+    w.key("queue");
+    w.begin_object();
+    w.field("depth", load(counters.queued));
+    w.field("timeouts", counters.queue_timeouts.get());
+    w.key("wait_seconds");
+    quantiles(w, counters.queue_wait);
+    w.end_object();
     w.key("request_duration");
     w.begin_object();
     w.field("count", counters.duration.count());

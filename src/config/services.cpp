@@ -212,7 +212,7 @@ void Loader::claim_listener(const net::SocketAddress& address, const YAML::Node&
 Timeouts Loader::load_timeouts(const YAML::Node& node, const std::string& path) {
     Timeouts timeouts;
     Section section(diag_, node, path,
-                    {"connect", "client", "server", "http_request", "keep_alive"});
+                    {"connect", "client", "server", "http_request", "keep_alive", "queue"});
     auto positive = duration_at_least(scalars_, Duration(1));
     auto zero_means_none = duration_at_least(scalars_, Duration::zero());
     section.read("connect", timeouts.connect, positive);
@@ -220,6 +220,7 @@ Timeouts Loader::load_timeouts(const YAML::Node& node, const std::string& path) 
     section.read("server", timeouts.server, zero_means_none);
     section.read("http_request", timeouts.http_request, positive);
     section.read("keep_alive", timeouts.keep_alive, positive);
+    section.read("queue", timeouts.queue, positive);
     return timeouts;
 }
 
@@ -362,7 +363,8 @@ std::vector<Backend> Loader::load_backends(const YAML::Node& node, const std::st
     size_t index = 0;
     for (const auto& item : node) {
         std::string at = item_path(path, index++);
-        Section section(diag_, item, at, {"name", "address", "weight", "backup"});
+        Section section(diag_, item, at,
+                        {"name", "address", "weight", "backup", "max_connections"});
         if (!section.valid()) continue;
         Backend backend;
         if (auto value = section.require_value("name")) {
@@ -399,6 +401,8 @@ std::vector<Backend> Loader::load_backends(const YAML::Node& node, const std::st
         }
         section.read("weight", backend.weight, integer_in<unsigned>(scalars_, 0, 256));
         section.read("backup", backend.backup, boolean(scalars_));
+        section.read("max_connections", backend.max_connections,
+                     integer_in<uint32_t>(scalars_, 0, 1'000'000));
         backends.push_back(std::move(backend));
     }
     bool all_backup =

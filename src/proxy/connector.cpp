@@ -62,7 +62,7 @@ bool Connector::refresh() {
 }
 
 bool Connector::pick_preferred() {
-    if (std::find(tried_.begin(), tried_.end(), preferred_) != tried_.end()) return false;
+    if (excluded(preferred_)) return false;
     for (const auto& b : service_->backends) {
         if (b.state.get() != preferred_) continue;
         if (!b.up || b.drained) return false;
@@ -75,10 +75,8 @@ bool Connector::pick_preferred() {
 bool Connector::pick() {
     if (preferred_ && pick_preferred()) return true;
     exclude_.clear();
-    for (uint32_t i = 0; i < service_->eligible.size(); ++i) {
-        const auto* state = service_->backends[service_->eligible[i]].state.get();
-        if (std::find(tried_.begin(), tried_.end(), state) != tried_.end()) exclude_.push_back(i);
-    }
+    for (uint32_t i = 0; i < service_->eligible.size(); ++i)
+        if (excluded(service_->backends[service_->eligible[i]].state.get())) exclude_.push_back(i);
     int index = routing_->pickers[service_index_]->pick(client_hash_, exclude_);
     if (index < 0) return false;
     backend_ = &service_->backends[service_->eligible[static_cast<size_t>(index)]];
@@ -86,6 +84,8 @@ bool Connector::pick() {
 }
 
 std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
+    full_.clear();
+    all_full_ = false;
     for (;;) {
         if (!refresh())
             return give_up(runtime::Termination::no_backend, "service removed by a reload");
@@ -95,10 +95,19 @@ std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
                            "no connection possible: " + net::error_text(last_error_));
         // One first attempt plus `retries`, each on a backend not tried yet.
         if (attempts_ > service_->config->retries || !pick()) {
+            if (!full_.empty() && attempts_ <= service_->config->retries) {
+                all_full_ = true;  // every candidate is at its max_connections: wait
+                backend_ = nullptr;
+                return nullptr;
+            }
             if (tried_.empty())
                 return give_up(runtime::Termination::no_backend, "no backend is UP");
             return give_up(runtime::connect_termination(last_error_),
                            "no backend accepted the connection");
+        }
+        if (!backend_->state->take_slot(backend_->config->max_connections)) {
+            full_.push_back(backend_->state.get());
+            continue;
         }
         ++attempts_;
         // A retry: the backend whose failure caused it is counted (HAProxy's wretr).
@@ -109,16 +118,24 @@ std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
         }
         int error = 0;
         if (auto up = host_.upstreams().connect(state, error)) return up;
+        state->give_slot();
         record_failure(state, error);
     }
 }
 
 std::unique_ptr<Upstream> Connector::reconnect() {
     const auto& state = backend_->state;
+    if (!state->take_slot(backend_->config->max_connections)) return nullptr;
     int error = 0;
     if (auto up = host_.upstreams().connect(state, error)) return up;
+    state->give_slot();
     record_failure(state, error);
     return nullptr;
+}
+
+bool Connector::excluded(const runtime::Backend* backend) const {
+    return std::find(tried_.begin(), tried_.end(), backend) != tried_.end() ||
+           std::find(full_.begin(), full_.end(), backend) != full_.end();
 }
 
 void Connector::connected() {

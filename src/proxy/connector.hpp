@@ -57,10 +57,13 @@ class Connector {
     void prefer(const runtime::Backend* backend) { preferred_ = backend; }
 
     // The next connection for the request: a pooled idle one when `allow_pooled`, else a
-    // connect in progress (wait for writability, then take_socket_error). Immediate
-    // connect failures are reported and retried here. Null when no attempt is left:
-    // cause() and why() say what ended the request.
+    // connect in progress (wait for writability, then take_socket_error). It holds a slot
+    // of its backend (max_connections): Upstream's owner gives it back. Immediate connect
+    // failures are reported and retried here. Null when no attempt is left (cause() and
+    // why() say what ended the request) or, with all_full(), when every candidate is at
+    // its max_connections: the request waits for a slot and calls connect() again.
     std::unique_ptr<Upstream> connect(bool allow_pooled);
+    bool all_full() const { return all_full_; }
     // A fresh connection to the backend of the current attempt, not counted as a retry
     // (a pooled connection was closed by the backend as we reused it). Null when the
     // connect fails at once (reported); then call connect() to go on with the retries.
@@ -89,6 +92,7 @@ class Connector {
     bool refresh();  // pins the newest Routing; false when the service is gone
     bool pick();
     bool pick_preferred();
+    bool excluded(const runtime::Backend* backend) const;  // tried, or full this round
     void record_failure(const std::shared_ptr<runtime::Backend>& backend, int error);
     std::unique_ptr<Upstream> give_up(runtime::Termination cause, std::string why);
 
@@ -103,6 +107,8 @@ class Connector {
     std::vector<uint32_t> exclude_;  // tried_, as candidate indexes of the pinned Routing
     std::shared_ptr<runtime::Backend> failed_last_;  // its failure ends in a retry if any
     const runtime::Backend* preferred_ = nullptr;
+    std::vector<const runtime::Backend*> full_;  // at max_connections in this connect()
+    bool all_full_ = false;
     unsigned attempts_ = 0;
     int last_error_ = 0;
     runtime::Termination cause_ = runtime::Termination::no_backend;

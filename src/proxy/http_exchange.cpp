@@ -196,9 +196,42 @@ void HttpSession::build_request_head() {
 // ---- the backend connection ----------------------------------------------------------
 
 void HttpSession::start_upstream() {
+    // Requests already waiting for a slot go first: a newcomer joins the queue behind them
+    // rather than take a slot that freed for them.
+    if (!x_->at.queued && service_state_->queued.load(std::memory_order_relaxed) > 0)
+        return wait_for_slot();
     auto conn = x_->connector->connect(true);
-    if (!conn) return fail(503, x_->connector->cause(), x_->connector->why());
-    use_upstream(std::move(conn));
+    if (conn) return use_upstream(std::move(conn));
+    if (x_->connector->all_full()) return wait_for_slot();
+    fail(503, x_->connector->cause(), x_->connector->why());
+}
+
+// Every backend the request may go to is at its max_connections: it waits in the
+// service's queue for timeouts.queue (the worker offers it slots, oldest first).
+void HttpSession::wait_for_slot() {
+    phase_ = Phase::queued;
+    phase_since_ = now();
+    if (!x_->at.queued) x_->at.queued = phase_since_;
+    worker_.wait_for_slot(*this, *service_state_);
+}
+
+bool HttpSession::retry_connect() {
+    auto conn = x_->connector->connect(true);
+    if (!conn && x_->connector->all_full()) return false;
+    leave_queue();
+    if (conn)
+        use_upstream(std::move(conn));
+    else
+        fail(503, x_->connector->cause(), x_->connector->why());
+    pump();
+    return true;
+}
+
+void HttpSession::leave_queue() {
+    worker_.stop_waiting(*this);
+    if (!x_ || !x_->at.queued || x_->at.dequeued) return;
+    x_->at.dequeued = now();
+    service_state_->queue_wait.observe(x_->at.dequeued - x_->at.queued);
 }
 
 void HttpSession::use_upstream(std::unique_ptr<Upstream> conn) {
@@ -478,8 +511,10 @@ Timers HttpSession::timers() const {
     t.total = now() - x_->started;
     if (!at.head_done) return t;
     t.request = at.head_done - x_->started;
-    if (!x_->connector->backend()) return t;
-    t.queue = 0;  // no request queue yet: a backend is picked at once
+    if (at.queued)
+        t.queue = (at.dequeued ? at.dequeued : now()) - at.queued;
+    else if (x_->connector->backend())
+        t.queue = 0;
     if (!at.connected) return t;
     t.connect = x_->reused_upstream ? 0. : at.connected - at.connect_start;
     if (at.response_head)
@@ -491,6 +526,7 @@ Timers HttpSession::timers() const {
 runtime::Phase HttpSession::exchange_phase() const {
     if (!x_->at.head_done) return runtime::Phase::request;
     if (phase_ == Phase::tunnel) return runtime::Phase::tunnel;
+    if (x_->at.queued && !x_->at.dequeued) return runtime::Phase::queue;
     if (!x_->at.connected) return runtime::Phase::connect;
     if (!x_->at.response_head) return runtime::Phase::headers;
     return runtime::Phase::data;

@@ -27,6 +27,8 @@ struct Timeline {
     double head_done = 0;      // the request head was parsed
     double connect_start = 0;  // the attempt that got the backend connection began
     double connected = 0;      // its handshake completed, or it came from the pool
+    double queued = 0;         // it started waiting for a backend slot (max_connections)
+    double dequeued = 0;       // it stopped waiting
     double request_sent = 0;   // the request head was on the wire
     double response_head = 0;  // the final response head was parsed
 };

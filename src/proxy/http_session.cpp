@@ -65,8 +65,9 @@ HttpSession::HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddr
 HttpSession::~HttpSession() {
     ev_io_stop(worker_.loop(), &io_);
     ev_timer_stop(worker_.loop(), &timer_);
-    bool in_flight =
-        phase_ == Phase::connecting || phase_ == Phase::exchange || phase_ == Phase::tunnel;
+    bool in_flight = phase_ == Phase::queued || phase_ == Phase::connecting ||
+                     phase_ == Phase::exchange || phase_ == Phase::tunnel;
+    worker_.stop_waiting(*this);
     if (in_flight) {  // the grace period ended under it
         x_->termination = Termination::shutdown;
         log_request();
@@ -129,6 +130,14 @@ void HttpSession::on_timeout() {
                               config::format_duration(timeouts_.http_request));
             }
             break;
+        case Phase::queued:  // logged as ended in the queue: not dequeued
+            worker_.stop_waiting(*this);
+            service_state_->queue_wait.observe(now() - x_->at.queued);
+            service_state_->queue_timeouts.add();
+            fail(503, Termination::queue_timeout,
+                 "every backend stayed at its max_connections for " +
+                     config::format_duration(timeouts_.queue));
+            break;
         case Phase::connecting:
             connect_failed(ETIMEDOUT);
             break;
@@ -170,6 +179,11 @@ void HttpSession::pump() {
         switch (phase_) {
             case Phase::head:
                 read_request_head();
+                break;
+            case Phase::queued:
+                // A FIN after a complete request may be a half-close; a reset is not.
+                if (client_error_ || (!x_->request_done && client_eof_ && in_.empty()))
+                    abort(Termination::client_abort, "client gone while waiting for a slot");
                 break;
             case Phase::connecting:
                 break;
@@ -262,6 +276,7 @@ void HttpSession::close() {
     phase_ = Phase::closed;
     ev_io_stop(worker_.loop(), &io_);
     ev_timer_stop(worker_.loop(), &timer_);
+    worker_.stop_waiting(*this);
     release_upstream(false);
     worker_.close(*this);  // destroyed after this event
 }
@@ -276,6 +291,7 @@ void HttpSession::update_interest() {
     int client = 0, server = 0;
     switch (phase_) {
         case Phase::head:
+        case Phase::queued:  // a client that resets while it waits is noticed
         case Phase::linger:
             client = EV_READ;
             break;
@@ -326,6 +342,8 @@ double HttpSession::next_deadline() const {
             if (in_.empty()) return deadline_after(phase_since_, timeouts_.keep_alive);
             return deadline_after(head_first_byte_ ? head_first_byte_ : phase_since_,
                                   timeouts_.http_request);
+        case Phase::queued:
+            return deadline_after(phase_since_, timeouts_.queue);
         case Phase::connecting:
             return deadline_after(phase_since_, timeouts_.connect);
         case Phase::exchange:

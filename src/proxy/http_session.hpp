@@ -24,7 +24,7 @@
 
 namespace clb::proxy {
 
-class HttpSession final : public Session, private UpstreamOwner {
+class HttpSession final : public Session, private UpstreamOwner, private SlotWaiter {
   public:
     HttpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
                 const std::string& service, uint16_t listen_port,
@@ -33,7 +33,7 @@ class HttpSession final : public Session, private UpstreamOwner {
     void drain() override;
 
   private:
-    enum class Phase { head, connecting, exchange, tunnel, answer, linger, closed };
+    enum class Phase { head, queued, connecting, exchange, tunnel, answer, linger, closed };
 
     // ---- the connection (http_session.cpp)
     static void on_client_io(struct ev_loop*, ev_io* w, int revents);
@@ -62,6 +62,9 @@ class HttpSession final : public Session, private UpstreamOwner {
     void append_cookie_field(std::string& out, std::string_view value);
     void append_sticky_cookie(std::string& out);
     void start_upstream();
+    void wait_for_slot();
+    bool retry_connect() override;
+    void leave_queue();
     void use_upstream(std::unique_ptr<Upstream> conn);
     void upstream_ready();
     void connect_failed(int error);

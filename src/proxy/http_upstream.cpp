@@ -10,8 +10,7 @@ void HttpUpstream::attach(std::unique_ptr<Upstream> conn, UpstreamOwner& owner, 
     eof_ = false;
     error_ = 0;
     seen_ = now;
-    conn_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
-    counted_active_ = true;
+    counted_active_ = true;  // the Connector took the backend's slot for it
 }
 
 HttpUpstream::Sent HttpUpstream::send(IoBuffer& body, size_t& body_ahead) {
@@ -56,7 +55,7 @@ bool HttpUpstream::has_room(const SplicePipe* pipe) const {
 void HttpUpstream::uncount_active() {
     if (!counted_active_) return;
     counted_active_ = false;
-    conn_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+    conn_->backend()->give_slot();
 }
 
 HttpUpstream::Reuse HttpUpstream::reuse(bool request_done, bool draining) const {

@@ -17,8 +17,9 @@ namespace clb::proxy {
 
 class HttpUpstream {
   public:
-    // Takes `conn` for this exchange: its events go to `owner`, and the backend counts it
-    // as busy (leastconn) until uncount_active().
+    // Takes `conn` for this exchange with the backend slot the Connector took for it
+    // (busy for leastconn and max_connections) until uncount_active(); its events go to
+    // `owner`.
     void attach(std::unique_ptr<Upstream> conn, UpstreamOwner& owner, double now);
     bool attached() const { return conn_ != nullptr; }
     Upstream& conn() const { return *conn_; }

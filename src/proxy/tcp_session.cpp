@@ -20,7 +20,7 @@ double seconds(config::Duration d) {
     return static_cast<double>(d.count()) / 1000.;
 }
 
-class TcpSession final : public Session, private UpstreamOwner {
+class TcpSession final : public Session, private UpstreamOwner, private SlotWaiter {
   public:
     TcpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
                const std::string& service)
@@ -51,7 +51,8 @@ class TcpSession final : public Session, private UpstreamOwner {
         if (!closed_) log_end(Termination::shutdown);  // the grace period ended under it
         ev_io_stop(worker_.loop(), &io_);
         ev_timer_stop(worker_.loop(), &timer_);
-        if (up_) up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+        worker_.stop_waiting(*this);
+        if (up_) up_->backend()->give_slot();
         worker_.buffers().put(in_.detach());
         service_state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -62,20 +63,38 @@ class TcpSession final : public Session, private UpstreamOwner {
   private:
     static double now() { return net::monotonic_seconds(); }
 
+    // The connection holds its backend's slot (max_connections) until it ends; with every
+    // backend at its limit it waits in the service's queue for timeouts.queue.
     void connect_next() {
         up_ = connector_.connect(false);
+        if (!up_ && connector_.all_full()) {
+            if (!queued_since_) queued_since_ = now();
+            worker_.wait_for_slot(*this, *service_state_);
+            return;
+        }
         if (!up_) {
             spdlog::warn("{}: {}: {}", service_name_, peer_.to_string(), connector_.why());
             end(connector_.cause());
             return;
         }
         up_->set_owner(this);
-        up_->backend()->active_connections.fetch_add(1, std::memory_order_relaxed);
         connect_started_ = now();
     }
 
+    bool retry_connect() override {
+        connect_next();
+        if (!up_ && !closed_) return false;
+        worker_.stop_waiting(*this);
+        dequeued_ = now();
+        service_state_->queue_wait.observe(dequeued_ - queued_since_);
+        if (!closed_) update();
+        return true;
+    }
+
+    bool queued() const { return !up_ && queued_since_ && !closed_; }
+
     void connect_failed(int err) {
-        up_->backend()->active_connections.fetch_sub(1, std::memory_order_relaxed);
+        up_->backend()->give_slot();
         up_.reset();
         connector_.failed(err);
         connect_next();
@@ -119,6 +138,11 @@ class TcpSession final : public Session, private UpstreamOwner {
     // Relays what can move, then sets socket interest and the idle deadline.
     void update() {
         if (closed_) return;
+        if (queued()) {
+            watch_client(0);
+            arm(queued_since_ + seconds(timeouts_.queue));
+            return;
+        }
         if (!up_ || !up_->connected) {
             watch_client(0);  // read nothing until a backend is there
             if (up_) up_->watch(EV_WRITE);
@@ -158,6 +182,13 @@ class TcpSession final : public Session, private UpstreamOwner {
     static void on_timer(struct ev_loop*, ev_timer* w, int) {
         auto* self = static_cast<TcpSession*>(w->data);
         double t = self->now();
+        if (self->queued()) {
+            if (t < self->queued_since_ + seconds(self->timeouts_.queue)) return self->update();
+            self->worker_.stop_waiting(*self);
+            self->service_state_->queue_timeouts.add();
+            self->end(Termination::queue_timeout);
+            return;
+        }
         if (!self->up_ || !self->up_->connected) {
             if (t >= self->connect_started_ + seconds(self->timeouts_.connect)) {
                 self->connect_failed(ETIMEDOUT);
@@ -200,11 +231,14 @@ class TcpSession final : public Session, private UpstreamOwner {
         r.bytes_up = bytes_up_;
         r.bytes_down = bytes_down_;
         r.timers.total = now() - started_;
-        if (up_) r.timers.queue = 0;
+        if (up_ || queued_since_)
+            r.timers.queue = queued_since_ ? (dequeued_ ? dequeued_ : now()) - queued_since_ : 0.;
         if (connected_at_) r.timers.connect = connected_at_ - connect_started_;
         r.retries = connector_.attempts() > 1 ? connector_.attempts() - 1 : 0;
         r.cause = cause;
-        r.phase = connected_at_ ? runtime::Phase::tunnel : runtime::Phase::connect;
+        r.phase = connected_at_ ? runtime::Phase::tunnel
+                  : queued()    ? runtime::Phase::queue
+                                : runtime::Phase::connect;
         worker_.access_log().append(r);
     }
 
@@ -213,6 +247,7 @@ class TcpSession final : public Session, private UpstreamOwner {
         closed_ = true;
         ev_io_stop(worker_.loop(), &io_);
         ev_timer_stop(worker_.loop(), &timer_);
+        worker_.stop_waiting(*this);
         worker_.close(*this);
     }
 
@@ -232,6 +267,8 @@ class TcpSession final : public Session, private UpstreamOwner {
     bool closed_ = false;
     double started_ = 0, client_seen_ = 0, server_seen_ = 0, connect_started_ = 0;
     double connected_at_ = 0;  // 0 until a backend accepted
+    double queued_since_ = 0;  // 0 unless it waited for a backend slot
+    double dequeued_ = 0;
     uint64_t bytes_up_ = 0, bytes_down_ = 0;
 };
 

@@ -67,6 +67,8 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
     ev_prepare_init(&prepare_, &Impl::on_prepare);
     prepare_.data = this;
     ev_prepare_start(loop_.raw(), &prepare_);
+    ev_timer_init(&slot_timer_, &Impl::on_slot_timer, 0.01, 0.01);
+    slot_timer_.data = this;
     ev_timer_init(&tick_, &Impl::on_tick, 0., 0.25);
     tick_.data = this;
     ev_timer_start(loop_.raw(), &tick_);
@@ -75,6 +77,7 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
 Worker::Impl::~Impl() {
     ev_prepare_stop(loop_.raw(), &prepare_);
     ev_timer_stop(loop_.raw(), &tick_);
+    ev_timer_stop(loop_.raw(), &slot_timer_);
     listeners_.clear();
     sessions_.clear();
     closed_.clear();
@@ -277,8 +280,41 @@ void Worker::Impl::start_drain() {
     if (sessions_.empty()) loop_.stop();
 }
 
+void Worker::Impl::wait_for_slot(SlotWaiter& waiter, runtime::Service& service) {
+    if (waiter.queue_) return;
+    auto& queue = waiting_[&service];
+    waiter.at_ = queue.insert(queue.end(), &waiter);
+    waiter.queue_ = &service;
+    service.queued.fetch_add(1, std::memory_order_relaxed);
+    if (waiting_count_++ == 0) ev_timer_start(loop_.raw(), &slot_timer_);
+}
+
+void Worker::Impl::stop_waiting(SlotWaiter& waiter) {
+    if (!waiter.queue_) return;
+    waiting_[waiter.queue_].erase(waiter.at_);
+    waiter.queue_->queued.fetch_sub(1, std::memory_order_relaxed);
+    waiter.queue_ = nullptr;
+    if (--waiting_count_ == 0) ev_timer_stop(loop_.raw(), &slot_timer_);
+}
+
+// Each waiter in arrival order tries to take a slot; one that does leaves its queue
+// (stop_waiting), so the iterator moves on before the call.
+void Worker::Impl::offer_slots() {
+    for (auto& [service, queue] : waiting_) {
+        for (auto it = queue.begin(); it != queue.end();) {
+            SlotWaiter* waiter = *it++;
+            waiter->retry_connect();
+        }
+    }
+}
+
+void Worker::Impl::on_slot_timer(struct ev_loop*, ev_timer* w, int) {
+    static_cast<Impl*>(w->data)->offer_slots();
+}
+
 void Worker::Impl::on_prepare(struct ev_loop*, ev_prepare* w, int) {
     auto* self = static_cast<Impl*>(w->data);
+    if (self->waiting_count_) self->offer_slots();
     self->closed_.clear();
     if (self->access_log_.pending()) self->access_log_.flush();
     if (self->draining_ && self->sessions_.empty()) self->loop_.stop();

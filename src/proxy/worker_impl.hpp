@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "access_log.hpp"
@@ -31,6 +32,23 @@ class Session {
     virtual void drain() = 0;
 
     std::list<std::unique_ptr<Session>>::iterator self;  // position in Impl::sessions_
+};
+
+// A request (http) or connection (tcp) waiting for a backend slot: every backend it may
+// go to is at its max_connections. The worker offers it a slot again and again, oldest
+// first, until it takes one (or gives up on its own timeouts.queue).
+class SlotWaiter {
+  public:
+    // A slot may have freed: connect if one has. False while still waiting.
+    virtual bool retry_connect() = 0;
+
+  protected:
+    ~SlotWaiter() = default;
+
+  private:
+    friend class Worker::Impl;
+    runtime::Service* queue_ = nullptr;  // set while waiting
+    std::list<SlotWaiter*>::iterator at_;
 };
 
 class Worker::Impl final : public ConnectorHost {
@@ -57,6 +75,10 @@ class Worker::Impl final : public ConnectorHost {
                         const config::Service& service) override;
     // The session ends; it is destroyed after the current event.
     void close(Session& session);
+    // Queue `waiter` behind the others of `service` until it takes a slot; stop_waiting()
+    // takes it out (idempotent). Counted in the service's `queued`.
+    void wait_for_slot(SlotWaiter& waiter, runtime::Service& service);
+    void stop_waiting(SlotWaiter& waiter);
 
     // --- for the owning Worker (any thread) --------------------------------------------
     void run();
@@ -82,6 +104,8 @@ class Worker::Impl final : public ConnectorHost {
     };
 
     static void on_prepare(struct ev_loop*, ev_prepare* w, int);
+    static void on_slot_timer(struct ev_loop*, ev_timer* w, int);
+    void offer_slots();
     static void on_tick(struct ev_loop*, ev_timer* w, int);
     void start_session(net::Fd fd, const net::SocketAddress& peer, const ListenerSocket& listener);
     void read_mailbox();
@@ -103,6 +127,11 @@ class Worker::Impl final : public ConnectorHost {
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::list<std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> closed_;  // destroyed in on_prepare
+    // Waiting for a backend slot, per service, oldest first. A slot this worker frees is
+    // offered before its loop blocks again; one freed by another worker within 10 ms.
+    std::unordered_map<runtime::Service*, std::list<SlotWaiter*>> waiting_;
+    size_t waiting_count_ = 0;
+    ev_timer slot_timer_{};
     bool draining_ = false;
     double local_fault_logged_at_ = -1e9;
     uint64_t local_faults_unlogged_ = 0;

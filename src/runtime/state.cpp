@@ -23,6 +23,14 @@ Backend::Backend(std::string service_name, std::string backend_name, net::Socket
       key_hash(balance::hash_key(name)),
       cookie_id(cookie_id_of(service, name)) {}
 
+bool Backend::take_slot(uint32_t limit) {
+    int32_t n = active_connections.load(std::memory_order_relaxed);
+    do {
+        if (limit && n >= static_cast<int32_t>(limit)) return false;
+    } while (!active_connections.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    return true;
+}
+
 void Histogram::observe(double seconds) {
     seconds = std::max(seconds, 0.);
     size_t i = 0;

@@ -9,7 +9,8 @@ std::string_view name(Termination cause) {
         "completed",       "client_abort",  "client_timeout",  "request_timeout",
         "bad_request",     "no_backend",    "backend_refused", "backend_unreachable",
         "connect_timeout", "backend_reset", "server_timeout",  "bad_response",
-        "local_resource",  "over_capacity", "redirect",        "shutdown",
+        "local_resource",  "over_capacity", "redirect",        "queue_timeout",
+        "shutdown",
     };
     return kNames[static_cast<size_t>(cause)];
 }

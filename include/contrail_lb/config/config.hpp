@@ -60,6 +60,7 @@ struct Timeouts {
     Duration server = 60s;  // 0 = none
     Duration http_request = 10s;
     Duration keep_alive = 30s;
+    Duration queue = 5s;  // longest wait for a backend slot (backends[].max_connections)
 };
 
 enum class TlsVersion { tls1_2, tls1_3 };
@@ -106,6 +107,9 @@ struct Backend {
     net::SocketAddress address;
     unsigned weight = 1;  // 0 = takes no new traffic
     bool backup = false;
+    // Requests in flight (http) or connections (tcp) at once; 0 = no limit. Beyond it a
+    // request waits in the service's queue (timeouts.queue).
+    uint32_t max_connections = 0;
 };
 
 // A service that answers every request itself with a redirect (HAProxy's `redirect

@@ -58,6 +58,11 @@ struct Backend {
     const std::string cookie_id;
 
     std::atomic<int32_t> active_connections{0};  // to this backend, all workers
+    // One more request (http) or connection (tcp) in active_connections, unless `limit`
+    // (backends[].max_connections; 0 = none) is reached: the check and the count are one
+    // atomic step, so workers together never exceed it. give_slot() undoes it.
+    bool take_slot(uint32_t limit);
+    void give_slot() { active_connections.fetch_sub(1, std::memory_order_relaxed); }
     Counter connections_total;
     Counter connect_failures;
     // Failed connects on live traffic since the last good one (passive detection).
@@ -86,6 +91,11 @@ struct Service {
     void count(Termination cause) { terminations[static_cast<size_t>(cause)].add(); }
     // From the first byte of a request to the last byte of its response.
     Histogram duration;
+    // Requests waiting for a backend slot (max_connections), all workers; how long each
+    // waited; how many waited timeouts.queue in vain (503).
+    std::atomic<int32_t> queued{0};
+    Histogram queue_wait;
+    Counter queue_timeouts;
 };
 
 struct BackendEntry {

@@ -26,6 +26,7 @@ enum class Termination : uint8_t {
     local_resource,       // this process ran out of something (fds, ports, memory)
     over_capacity,        // global.max_connections reached: refused at accept
     redirect,             // answered with a redirect by a redirect service (no backend)
+    queue_timeout,        // every eligible backend stayed at max_connections for timeouts.queue
     shutdown,             // the grace period ended with the exchange still running
 };
 

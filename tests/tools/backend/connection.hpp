@@ -147,6 +147,11 @@ class Connection {
     bool keep_alive_ = true;
     bool response_started_ = false;
     Pending pending_ = Pending::None;
+    bool delaying_ = false;  // counted in shared_.delays_now
+    void delay_ended() {
+        if (delaying_) shared_.delays_now.fetch_sub(1, std::memory_order_relaxed);
+        delaying_ = false;
+    }
     uint64_t stream_left_ = 0;
     uint64_t stream_offset_ = 0;
     bool stream_chunked_ = false;
@@ -192,6 +197,7 @@ inline Connection::~Connection() {
     ev_io_stop(loop_, &read_watcher_);
     ev_io_stop(loop_, &write_watcher_);
     ev_timer_stop(loop_, &timer_);
+    delay_ended();
     shared_.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -214,6 +220,7 @@ inline void Connection::on_timer(struct ev_loop*, ev_timer* watcher, int) {
     if (self->lingering_) {
         self->die();  // the client never closed its side
     } else if (self->pending_ == Pending::Delay) {
+        self->delay_ended();
         self->respond(200, self->shared_.hello);
         self->pump();
     }

@@ -166,6 +166,8 @@ inline int Connection::on_message_complete() {
             return respond_status();
         case Endpoint::Delay:
             pending_ = Pending::Delay;
+            delaying_ = true;
+            shared_.delay_started();
             ev_timer_set(&timer_, static_cast<ev_tstamp>(route_.argument) / 1000.0, 0.);
             ev_timer_start(loop_, &timer_);
             return HPE_PAUSED;
@@ -195,6 +197,10 @@ inline int Connection::on_message_complete() {
                 .append(std::to_string(shared_.connections_open.load()))
                 .append(", \"requests\": ")
                 .append(std::to_string(shared_.requests.load()))
+                .append(", \"delays_now\": ")
+                .append(std::to_string(shared_.delays_now.load()))
+                .append(", \"delays_max\": ")
+                .append(std::to_string(shared_.delays_max.load()))
                 .append("}\n");
             return respond(200, body, "application/json");
         }

@@ -15,6 +15,16 @@ struct SharedState {
     std::atomic<uint64_t> connections_accepted{0};  // also the source of X-Conn-Id
     std::atomic<uint64_t> connections_open{0};
     std::atomic<uint64_t> requests{0};
+    // /delay requests waiting on their timer, and the most there ever were at once: what
+    // a per-backend connection limit in front of this backend lets through.
+    std::atomic<uint64_t> delays_now{0};
+    std::atomic<uint64_t> delays_max{0};
+    void delay_started() {
+        uint64_t now = delays_now.fetch_add(1, std::memory_order_relaxed) + 1;
+        uint64_t max = delays_max.load(std::memory_order_relaxed);
+        while (now > max && !delays_max.compare_exchange_weak(max, now)) {
+        }
+    }
     std::atomic<bool> health_failing{false};  // POST /admin/fail and /admin/recover
 };
 

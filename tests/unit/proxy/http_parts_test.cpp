@@ -112,8 +112,12 @@ TEST(HttpUpstream, ABackendThatClosedIsNotPooled) {
     EXPECT_EQ(side.up.reuse(true, false), HttpUpstream::Reuse::no);
 }
 
-TEST(HttpUpstream, BusyForLeastconnUntilItsPartIsDone) {
+// The slot the Connector took (max_connections, leastconn) goes back once, when the
+// backend's part is done.
+TEST(HttpUpstream, GivesItsBackendSlotBackOnce) {
     BackendSide side;
+    ASSERT_TRUE(side.backend->take_slot(1));  // as the Connector does before attach()
+    EXPECT_FALSE(side.backend->take_slot(1));  // at its limit
     EXPECT_EQ(side.backend->active_connections.load(), 1);
     side.up.uncount_active();
     side.up.uncount_active();  // once only
