@@ -79,7 +79,8 @@ class EnvReader {
     }
     bool set(const std::string& name) const { return !get(name).empty(); }
     void error(const std::string& name, const std::string& why) {
-        errors.push_back(name + "=" + yaml_quote(get(name)).substr(0) + ": " + why);
+        std::string line = name + "=" + yaml_quote(get(name)) + ": " + why;
+        if (std::find(errors.begin(), errors.end(), line) == errors.end()) errors.push_back(line);
     }
 
     std::optional<bool> boolean(const std::string& name, const std::string& fallback) {
