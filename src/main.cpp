@@ -32,26 +32,27 @@ constexpr char kUsage[] =
     "\n"
     "  -c, --config FILE   configuration file (YAML). When FILE does not exist and\n"
     "                      CONTROLLER_NODES is set, contrail-lb runs as with --from-env\n"
-    "                      (the container image's default: no file mounted)\n"
+    "                      (the container image without a mounted configuration)\n"
     "      --check         validate the configuration and exit: 0 if valid, 1 with errors\n"
     "                      on stderr\n"
     "      --healthcheck   ask the contrail-lb running with this configuration for\n"
     "                      GET /healthz on its admin.listen (within 2s): exit 0 on 200,\n"
     "                      else 1 (a container probe)\n"
-    "      --from-env      run with a configuration built from Tungsten Fabric's variables\n"
+    "      --from-env      build the configuration from Tungsten Fabric's variables\n"
     "                      (CONTROLLER_NODES, CONFIG_NODES, CONFIG_API_PORT, ...) and\n"
-    "                      CONTRAIL_LB_* (docs/migration.md); an error names the variable\n"
+    "                      CONTRAIL_LB_* ones (docs/migration.md); an error names the\n"
+    "                      variable and its value\n"
     "      --print         with --from-env: print that configuration (YAML) and exit\n"
-    "      --import-haproxy FILE\n"
-    "                      translate an haproxy.cfg into a contrail-lb configuration;\n"
-    "                      what cannot be translated becomes \"# not translated: FILE:LINE:\n"
-    "                      ...\" in the output and a line on stderr. Exit 0: all translated;\n"
-    "                      3: something left; 1: a file that cannot be parsed\n"
-    "      --import-bird FILE\n"
-    "                      with --import-haproxy: also translate a BIRD 2 bird.conf (router\n"
-    "                      id, protocol bgp, protocol bfd, exported static routes as VIPs)\n"
-    "  -o, --output OUT    with --import-haproxy: write to OUT instead of stdout; `stats auth`\n"
-    "                      users go hashed to admin.users next to OUT\n"
+    "      --import-haproxy FILE  translate an haproxy.cfg into a contrail-lb\n"
+    "                      configuration (stdout or OUT); each directive left out becomes\n"
+    "                      \"# not translated: FILE:LINE: ...\" there and a line on stderr.\n"
+    "                      Exit 0: all translated; 3: something left; 1: a file that\n"
+    "                      cannot be parsed (FILE:LINE) or an output that fails --check\n"
+    "      --import-bird FILE  with --import-haproxy: also translate a BIRD 2 bird.conf\n"
+    "                      (router id, protocol bgp and bfd, exported static host routes\n"
+    "                      as VIPs)\n"
+    "  -o, --output OUT    with --import-haproxy: write OUT instead of stdout; the users of\n"
+    "                      `stats auth` go hashed (crypt(3)) to admin.users next to OUT\n"
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
@@ -230,7 +231,7 @@ int validate(const Options& o) {
     if (!importing && (!o.import_bird.empty() || !o.output.empty()))
         return usage_error("--import-bird and -o go with --import-haproxy");
     if (o.from_env && !o.path.empty()) return usage_error("--from-env and -c exclude each other");
-    if (o.print && !o.from_env) return usage_error("--print goes with --from-env");
+    if (o.print && !o.from_env && o.path.empty()) return usage_error("--print goes with --from-env");
     if (o.check + o.probe + o.print > 1)
         return usage_error("--check, --healthcheck and --print exclude each other");
     if (!importing && !o.from_env && o.path.empty())
@@ -261,5 +262,6 @@ int main(int argc, char** argv) {
         options.from_env = true;
     }
     if (options.from_env) return from_env(options);
+    if (options.print) return usage_error("--print goes with --from-env (or with -c FILE, FILE absent)");
     return serve(options, clb::app::load_config(options.path), options.path);
 }
