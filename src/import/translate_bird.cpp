@@ -3,7 +3,8 @@
 #include <cctype>
 #include <charconv>
 #include <map>
-#include <regex>
+#include <set>
+#include <sstream>
 
 #include "contrail_lb/import/bird.hpp"
 #include "contrail_lb/net/address.hpp"
@@ -64,6 +65,37 @@ void flatten(const std::vector<BirdStatement>& block, std::string& out) {
         }
         out += "; ";
     }
+}
+
+// A filter that only matches prefixes and protocols, accepts, rejects and sets bgp_med:
+// what the translation reads from it. Token by token (a regex over hostile input of any
+// length would recurse as deep as the input is long).
+bool simple_filter(const std::string& rule) {
+    static const std::set<std::string, std::less<>> kWords = {
+        "if", "net", "proto", "then", "accept", "reject", "else",   "bgp_med",   "=",
+        "~",  "!",   "!=",    ",",    "[",      "]",      "(",      ")",         "{",
+        "}",  ";",   "and",   "or",   "&&",     "||",     "source", "RTS_STATIC"};
+    std::istringstream words(rule);
+    std::string word;
+    while (words >> word) {
+        bool literal = word.find_first_not_of("0123456789abcdefABCDEF.:/+-") == std::string::npos ||
+                       (word.size() >= 2 && word.front() == '"' && word.back() == '"');
+        if (!literal && !kWords.contains(word)) return false;
+    }
+    return true;
+}
+
+// N of "bgp_med = N" in a filter.
+std::optional<unsigned long> filter_med(const std::string& rule) {
+    std::istringstream words(rule);
+    std::string a, b, c;
+    words >> a >> b;
+    while (words >> c) {
+        if (a == "bgp_med" && b == "=") return number(c);
+        a = std::move(b);
+        b = std::move(c);
+    }
+    return std::nullopt;
 }
 
 std::string config_duration(long long ms) {
@@ -242,9 +274,7 @@ void BirdTranslator::export_rule(Peer& peer, const BirdStatement& s) {
             rule += w[i] + " ";
     else
         return untranslated(s, "an export rule the translation cannot read", peer.notes);
-    static const std::regex kSimpleFilter(
-        R"(^(\s|if|net|proto|then|accept|reject|else|bgp_med|=|~|!|,|\[|\]|\(|\)|\{|\}|;|and|or|&&|\|\||\d+|[0-9a-fA-F.:/]+|"[^"]*")*$)");
-    if (rule != "all" && rule != "none" && !std::regex_match(rule, kSimpleFilter))
+    if (rule != "all" && rule != "none" && !simple_filter(rule))
         untranslated(s, "only prefix and protocol matches and bgp_med are read from the filter",
                      peer.notes);
     peer.exports.push_back(rule);
@@ -310,9 +340,7 @@ std::vector<StaticRoute> BirdTranslator::exported(const Peer& peer,
     std::vector<StaticRoute> out;
     for (const auto& rule : peer.exports) {
         if (rule == "none") continue;
-        static const std::regex kMed(R"(bgp_med\s*=\s*(\d+))");
-        std::smatch m;
-        if (std::regex_search(rule, m, kMed)) med = number(m[1].str());
+        if (auto found = filter_med(rule)) med = found;
         bool names_any = false;
         for (const auto& r : routes_)
             names_any = names_any || rule.find(r.prefix) != std::string::npos ||

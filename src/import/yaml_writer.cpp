@@ -34,10 +34,19 @@ void indent_to(std::string& out, int indent) {
     out.append(static_cast<size_t>(indent), ' ');
 }
 
+// A comment quotes what an operator wrote: a control character in it (a lone CR is a line
+// break to YAML) must not end the comment and turn the rest into configuration.
+std::string comment_text(const std::string& text) {
+    std::string out = text;
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return out;
+}
+
 void put_comments(std::string& out, int indent, const std::vector<std::string>& lines) {
     for (const auto& line : lines) {
         indent_to(out, indent);
-        out += line.empty() ? "#" : "# " + line;
+        out += line.empty() ? "#" : "# " + comment_text(line);
         out += '\n';
     }
 }
@@ -138,11 +147,11 @@ void YamlNode::render_entry(std::string& out, int indent, const std::string& key
     out += key + ":";
     if (prints_inline()) {
         out += " " + render_flow();
-        if (!trailing_.empty()) out += "  # " + trailing_;
+        if (!trailing_.empty()) out += "  # " + comment_text(trailing_);
         out += '\n';
         return;
     }
-    if (!trailing_.empty()) out += "  # " + trailing_;
+    if (!trailing_.empty()) out += "  # " + comment_text(trailing_);
     out += '\n';
     render_block(out, indent + 2);
 }
@@ -152,7 +161,7 @@ void YamlNode::render_item(std::string& out, int indent) const {
     indent_to(out, indent);
     if (prints_inline()) {
         out += "- " + render_flow();
-        if (!trailing_.empty()) out += "  # " + trailing_;
+        if (!trailing_.empty()) out += "  # " + comment_text(trailing_);
         out += '\n';
         return;
     }

@@ -2,10 +2,13 @@
 // the variable and its value.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "contrail_lb/config/config.hpp"
 #include "contrail_lb/import/env.hpp"
+#include "contrail_lb/import/translate.hpp"
 
 using namespace clb::import;
 
@@ -112,4 +115,35 @@ TEST(FromEnv, ErrorsNameTheVariableAndItsValue) {
     EXPECT_TRUE(has_error(
         bgp, "CONTRAIL_LB_BGP_PEERS=\"10.0.0.1=x\": \"10.0.0.1=x\" is not ADDR or ADDR=AS"));
     EXPECT_TRUE(has_error(bgp, "CONTRAIL_LB_BGP_ROUTER_ID=\"\""));
+}
+
+TEST(FromEnv, MigrationGuideListsEveryVariable) {
+    std::ifstream in(std::string(CLB_SOURCE_DIR) + "/docs/migration.md");
+    std::stringstream text;
+    text << in.rdbuf();
+    for (const auto& variable : env_variables())
+        EXPECT_NE(text.str().find(std::string("`") + variable.name + "`"), std::string::npos)
+            << variable.name << " is not in docs/migration.md";
+}
+
+TEST(FromEnv, HostileFilterAndCommentsDoNotBreakTheOutput) {
+    // A BIRD filter of 200k tokens and a CR inside a directive's text.
+    std::string filter = "filter f { if net = 10.0.0.100/32 then accept; ";
+    for (int i = 0; i < 50000; ++i)
+        filter += "if net = 10.0.0.100/32 then accept; ";
+    filter += "reject; }\n";
+    clb::import::ImportInput input{"h.cfg",
+                                   "listen a\n  bind 127.0.0.1:1\n  mode http\n  acl x\rhdr y\n"
+                                   "  server s 127.0.0.1:2\n",
+                                   std::string("b.conf"),
+                                   "router id 10.0.0.1;\n" + filter +
+                                       "protocol static v { route 10.0.0.100/32 blackhole; }\n"
+                                       "protocol bgp p { local as 1; neighbor 10.0.0.2 as 2; "
+                                       "ipv4 { export filter f; }; }\n",
+                                   ""};
+    auto result = clb::import::translate(input);
+    ASSERT_FALSE(result.error);
+    auto loaded = clb::config::load_string(result.yaml, "out.yaml");
+    for (const auto& e : loaded.errors)
+        ADD_FAILURE() << e.to_string();
 }
