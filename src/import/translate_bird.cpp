@@ -147,6 +147,10 @@ class BirdTranslator {
     void bfd_option(const BirdStatement& s);
     std::vector<StaticRoute> exported(const Peer& peer, std::optional<unsigned long>& med);
     YamlNode emit(const std::vector<std::string>& services);
+    YamlNode emit_peers(bool any_bfd, std::vector<StaticRoute>& vips,
+                        std::optional<unsigned long>& med);
+    YamlNode emit_vips(const std::vector<StaticRoute>& vips, std::optional<unsigned long> med,
+                       const std::vector<std::string>& services);
 
     const BirdConfig& bird_;
     Notes& notes_;
@@ -387,9 +391,18 @@ YamlNode BirdTranslator::emit(const std::vector<std::string>& services) {
         else
             added.trailing("BIRD's defaults: no protocol bfd was found");
     }
-    YamlNode peers = YamlNode::list();
     std::vector<StaticRoute> vips;
     std::optional<unsigned long> med;
+    bgp.set("peers", emit_peers(any_bfd, vips, med));
+    bgp.set("vips", emit_vips(vips, med, services));
+    for (const auto& n : notes_here_)
+        bgp.footer(n);
+    return bgp;
+}
+
+YamlNode BirdTranslator::emit_peers(bool any_bfd, std::vector<StaticRoute>& vips,
+                                    std::optional<unsigned long>& med) {
+    YamlNode peers = YamlNode::list();
     for (auto& peer : peers_) {
         YamlNode entry = YamlNode::map().flow();
         entry.set("address", YamlNode::text(peer.address.value_or("")));
@@ -408,7 +421,12 @@ YamlNode BirdTranslator::emit(const std::vector<std::string>& services) {
         for (const auto& n : peer.notes)
             added.comment(n);
     }
-    bgp.set("peers", std::move(peers));
+    return peers;
+}
+
+YamlNode BirdTranslator::emit_vips(const std::vector<StaticRoute>& vips,
+                                   std::optional<unsigned long> med,
+                                   const std::vector<std::string>& services) {
     YamlNode list = YamlNode::list();
     for (const auto& v : vips) {
         YamlNode vip = YamlNode::map().flow();
@@ -422,10 +440,7 @@ YamlNode BirdTranslator::emit(const std::vector<std::string>& services) {
             "announced while contrail-lb runs, as BIRD did; to announce only while a service "
             "has a healthy backend add require: {services: [" +
             services.front() + "]}");
-    bgp.set("vips", std::move(list));
-    for (const auto& n : notes_here_)
-        bgp.footer(n);
-    return bgp;
+    return list;
 }
 
 YamlNode BirdTranslator::run(const std::vector<std::string>& services) {
