@@ -32,13 +32,18 @@ SIGNALS = [
 ]
 
 EXIT_STATUS = [
-    ("0", "clean shutdown; --check: the file is valid; --healthcheck: /healthz answered 200."),
+    ("0", "clean shutdown; --check: the file is valid; --healthcheck: /healthz answered 200; "
+     "--import-haproxy: everything was translated."),
     ("1", "configuration errors (printed as FILE:LINE:COLUMN: message), a command-line error, "
-     "a failure to start, or an unhealthy --healthcheck."),
+     "a failure to start, or an unhealthy --healthcheck; --import-haproxy: a file that cannot "
+     "be parsed (FILE:LINE) or a translation that fails --check."),
+    ("3", "--import-haproxy: the translation was written, but some directives were not "
+     "translated (each is a \"# not translated\" comment in it and a line on stderr)."),
 ]
 
 FILES = [
-    ("/etc/contrail-lb/contrail-lb.yaml", "the configuration of the container image."),
+    ("/etc/contrail-lb/contrail-lb.yaml", "the configuration of the container image; when it "
+     "is not mounted and CONTROLLER_NODES is set, the image runs as with --from-env."),
     ("share/doc/contrail-lb/examples/contrail-lb.yaml",
      "(under the install prefix) the example configuration, every choice commented."),
 ]

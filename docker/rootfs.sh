@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Lays out the runtime image's whole file system under ROOTFS (docker/Dockerfile, build
 # stage): the stripped binary, exactly the shared libraries it loads (found by ldd), their
-# packages' copyright files, the configuration, and /etc/passwd + /etc/group naming the
-# unprivileged user it runs as. Nothing else: no shell, no package manager, no libc tools.
+# packages' copyright files, the example configuration, and /etc/passwd + /etc/group naming
+# the unprivileged user it runs as. /etc/contrail-lb/ stays empty: the operator mounts a
+# configuration there, or sets CONTROLLER_NODES (Tungsten Fabric's variables) and the
+# entrypoint's `-c /etc/contrail-lb/contrail-lb.yaml` falls back to --from-env. Nothing else: no shell, no package manager, no libc tools.
 #
 #   docker/rootfs.sh BINARY CONFIG ROOTFS
 set -euo pipefail
@@ -29,9 +31,10 @@ owner_of() {
     return 1
 }
 
-mkdir -p "$rootfs/usr/bin" "$rootfs/etc/contrail-lb"
+readonly example=/usr/share/doc/contrail-lb/examples/contrail-lb.yaml
+mkdir -p "$rootfs/usr/bin" "$rootfs/etc/contrail-lb" "$rootfs$(dirname "$example")"
 strip --strip-unneeded -o "$rootfs/usr/bin/contrail-lb" "$binary"
-install -m 0644 "$config" "$rootfs/etc/contrail-lb/contrail-lb.yaml"
+install -m 0644 "$config" "$rootfs$example"
 
 # Each library at the path the dynamic loader finds it under (ldd prints them resolved,
 # the loader itself by its PT_INTERP path), copied as a file, not a symlink.
@@ -61,5 +64,8 @@ chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group"
 
 # The tree must run on its own: no library may be missing.
 chroot "$rootfs" /usr/bin/contrail-lb --version
-chroot "$rootfs" /usr/bin/contrail-lb -c /etc/contrail-lb/contrail-lb.yaml --check
+chroot "$rootfs" /usr/bin/contrail-lb -c "$example" --check
+# No file mounted: Tungsten Fabric's variables make the configuration.
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CONTROLLER_NODES=10.0.0.11 \
+    chroot "$rootfs" /usr/bin/contrail-lb -c /etc/contrail-lb/contrail-lb.yaml --check
 log "$(du -sh "$rootfs" | cut -f1) in $rootfs"

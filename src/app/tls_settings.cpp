@@ -31,4 +31,8 @@ config::LoadResult load_config(const std::string& path) {
     return config::load_file(path, &check_tls);
 }
 
+config::LoadResult load_config_text(const std::string& yaml, const std::string& name) {
+    return config::load_string(yaml, name, &check_tls);
+}
+
 }  // namespace clb::app
