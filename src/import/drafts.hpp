@@ -24,10 +24,10 @@ struct PendingFeature {
     bool supported;
 };
 inline constexpr PendingFeature kPendingFeatures[] = {
-    {"server maxconn", "services[].backends[].max_connections", false},
-    {"timeout queue", "services[].timeouts.queue", false},
-    {"cookie", "services[].sticky: {cookie: NAME}", false},
-    {"server cookie", "services[].sticky (the cookie value of a backend)", false},
+    {"server maxconn", "services[].backends[].max_connections", true},
+    {"timeout queue", "services[].timeouts.queue", true},
+    {"cookie", "services[].sticky: {cookie: NAME}", true},
+    {"server cookie", "services[].sticky (the cookie value of a backend)", true},
     {"server ssl", "services[].backend_tls", false},
     {"server verify", "services[].backend_tls.verify", false},
     {"server ca-file", "services[].backend_tls.ca_file", false},

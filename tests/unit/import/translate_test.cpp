@@ -81,20 +81,21 @@ TEST(Translate, ListenTcpPassthroughAndMaglev) {
     EXPECT_EQ(s.listen[0].to_string(), "0.0.0.0:8143");
 }
 
-TEST(Translate, NotYetSupportedDirectivesAreListed) {
+// maxconn, timeout queue and cookie persistence translate; TLS to backends is not there yet.
+TEST(Translate, QueueAndCookiePersistenceTranslateBackendTlsIsListed) {
     auto r = run(
         "defaults\n  mode http\n  timeout queue 5s\n"
         "listen api\n  bind 127.0.0.1:8082\n  cookie SERVERID insert indirect nocache\n"
         "  server a 127.0.0.1:9100 check maxconn 100 cookie a ssl verify none ca-file /ca.pem\n");
-    ASSERT_TRUE(load(r));
-    EXPECT_TRUE(mentions(
-        r, "haproxy.cfg:3: timeout queue 5s: not supported yet (services[].timeouts.queue)"));
-    EXPECT_TRUE(mentions(r, "cookie SERVERID insert indirect nocache: not supported yet"));
-    EXPECT_TRUE(
-        mentions(r, "[maxconn 100]: not supported yet (services[].backends[].max_connections)"));
+    ASSERT_TRUE(load(r)) << r.yaml;
+    EXPECT_FALSE(mentions(r, "timeout queue 5s: not supported yet"));
+    EXPECT_FALSE(mentions(r, "cookie SERVERID insert indirect nocache: not supported yet"));
+    EXPECT_FALSE(mentions(r, "[maxconn 100]: not supported yet"));
+    EXPECT_NE(r.yaml.find("queue: 5s"), std::string::npos) << r.yaml;
+    EXPECT_NE(r.yaml.find("max_connections: 100"), std::string::npos) << r.yaml;
+    EXPECT_NE(r.yaml.find("sticky: {cookie: SERVERID}"), std::string::npos) << r.yaml;
     EXPECT_TRUE(mentions(r, "[ssl]: not supported yet (services[].backend_tls)"));
     EXPECT_TRUE(mentions(r, "[ca-file /ca.pem]: not supported yet"));
-    EXPECT_NE(r.yaml.find("# not translated: haproxy.cfg:3: timeout queue 5s"), std::string::npos);
 }
 
 TEST(Translate, RedirectErrorfileStatsAndTls) {
