@@ -148,7 +148,7 @@ def test_openstack_listen_with_httpchk(openstack, clb_bin):
     assert keystone["health_check"]["type"] == "http"
     assert keystone["health_check"]["path"] == "/"
     assert keystone["timeouts"] == {"connect": "10s", "client": "90s", "server": "90s",
-                                    "http_request": "10s", "keep_alive": "10s"}
+                                    "http_request": "10s", "keep_alive": "10s", "queue": "1m"}
     port = openstack["port"]
     seen = []
     for lb in (ic.haproxy(openstack["cfg"], [port]), ic.contrail_lb(clb_bin, openstack["out"], [port])):
