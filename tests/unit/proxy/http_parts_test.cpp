@@ -14,7 +14,7 @@
 #include "contrail_lb/log/writer.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "proxy/access_log.hpp"
-#include "proxy/client_stream.hpp"
+#include "proxy/stream.hpp"
 #include "proxy/http_response.hpp"
 #include "proxy/http_upstream.hpp"
 #include "sockets.hpp"
@@ -122,7 +122,7 @@ TEST(HttpUpstream, BusyForLeastconnUntilItsPartIsDone) {
 
 TEST(ResponseOut, HeadAndBodyGoInOneWrite) {
     TcpPair client_pair;
-    ClientStream client(std::move(client_pair.near), nullptr);
+    Stream client(std::move(client_pair.near), nullptr);
     ResponseOut out;
     out.start_head() = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n";
     IoBuffer body(std::make_unique<char[]>(kBufferSize));
@@ -142,7 +142,7 @@ TEST(ResponseOut, HeadAndBodyGoInOneWrite) {
 
 TEST(ResponseOut, AClosedClientIsAnError) {
     TcpPair client_pair;
-    ClientStream client(std::move(client_pair.near), nullptr);
+    Stream client(std::move(client_pair.near), nullptr);
     client_pair.far.reset();
     ResponseOut out;
     IoBuffer body(std::make_unique<char[]>(kBufferSize));
