@@ -138,7 +138,7 @@ void Probe::on_connected() {
 void Probe::handshake() {
     int r = tls_->handshake();
     if (r < 0) {
-        finish(false, tls_->error());
+        finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
         return;
     }
     if (r == 0) {
@@ -161,7 +161,7 @@ ssize_t Probe::send_some(const char* data, size_t len) {
     if (tls_) {
         ssize_t n = tls_->write(data, len);
         if (n == 0) io_.start(fd_.get(), tls_->wants());
-        if (n < 0) finish(false, tls_->error());
+        if (n < 0) finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
         return n;
     }
     for (;;) {
@@ -182,7 +182,7 @@ ssize_t Probe::receive_some(char* buf, size_t len, bool& eof) {
     if (tls_) {
         ssize_t n = tls_->read(buf, len, eof);
         if (n == 0 && !eof) io_.start(fd_.get(), tls_->wants());
-        if (n < 0) finish(false, tls_->error());
+        if (n < 0) finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
         return n;
     }
     for (;;) {

@@ -12,7 +12,7 @@ Stream::Stream(net::Fd fd, const std::shared_ptr<const tls::ServerContext>& tls)
     if (tls) tls_ = std::make_unique<tls::Connection>(*tls, fd_.get());
 }
 
-Stream::Stream(net::Fd fd, std::unique_ptr<tls::Connection> tls)
+Stream::Stream(net::Fd fd, std::unique_ptr<tls::Connection> tls, bool)
     : fd_(std::move(fd)), tls_(std::move(tls)) {}
 
 bool Stream::ready(bool& failed) {

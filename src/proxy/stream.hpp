@@ -18,7 +18,7 @@ class Stream {
     Stream(net::Fd fd, const std::shared_ptr<const tls::ServerContext>& tls);
     // The client side towards a backend: `tls` (null: plain) was made on `fd`.
     static Stream to_backend(net::Fd fd, std::unique_ptr<tls::Connection> tls) {
-        return Stream(std::move(fd), std::move(tls));
+        return Stream(std::move(fd), std::move(tls), true);
     }
 
     int fd() const { return fd_.get(); }
@@ -43,7 +43,7 @@ class Stream {
     const tls::Connection* tls() const { return tls_.get(); }
 
   private:
-    Stream(net::Fd fd, std::unique_ptr<tls::Connection> tls);
+    Stream(net::Fd fd, std::unique_ptr<tls::Connection> tls, bool to_backend);
 
     net::Fd fd_;
     std::unique_ptr<tls::Connection> tls_;

@@ -20,9 +20,12 @@ namespace {
 // after it) in the connection's slot, for the next connection to the same backend.
 int keep_session(SSL* ssl, SSL_SESSION* session) {
     auto* slot = static_cast<SessionSlot*>(SSL_get_app_data(ssl));
-    if (!slot) return 0;
-    slot->session.reset(session);
-    return 1;  // ours now
+    // A copy: freeing a connection without close_notify (any reset, any backend that
+    // drops an idle connection) marks its own session not resumable.
+    if (slot) {
+        if (SessionPtr copy{SSL_SESSION_dup(session)}) slot->session = std::move(copy);
+    }
+    return 0;  // the connection keeps its reference
 }
 
 void load_client_pair(SSL_CTX* ctx, const ClientSettings& settings) {
