@@ -14,9 +14,9 @@
 #include "contrail_lb/log/writer.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "proxy/access_log.hpp"
-#include "proxy/stream.hpp"
 #include "proxy/http_response.hpp"
 #include "proxy/http_upstream.hpp"
+#include "proxy/stream.hpp"
 #include "sockets.hpp"
 
 namespace clb::proxy {
