@@ -22,6 +22,7 @@
 #include "contrail_lb/proxy/worker.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "listeners.hpp"
+#include "tls_settings.hpp"
 
 #ifndef CLB_VERSION
 #define CLB_VERSION "0.0.0"
@@ -99,6 +100,7 @@ class Control {
         unsigned n = worker_count(*config_);
         for (unsigned i = 0; i < n; ++i)
             workers_.push_back(std::make_unique<proxy::Worker>(i, context_));
+        apply_backend_tls(*config_);
         registry_.apply(config_);
         checker_.apply(*registry_.snapshot());
         for (unsigned i = 0; i < n; ++i) {
@@ -235,6 +237,9 @@ class Control {
         for (const auto& e : listeners_.apply(*next))
             spdlog::error("reload: {}", e);
         config_ = next;
+        // Before the snapshot: a worker never connects for the new configuration with an
+        // old CA. Pooled connections made under the old context are not reused.
+        apply_backend_tls(*next);
         registry_.apply(next);  // publishes to the workers and BGP
         checker_.apply(*registry_.snapshot());
         pause_reload_for_test();
@@ -245,6 +250,14 @@ class Control {
         reload_bgp(*next);
         reload_admin(*next);
         spdlog::info("reload: applied {} ({} services)", path, next->services.size());
+    }
+
+    void apply_backend_tls(const config::Config& c) {
+        backend_tls_ =
+            std::make_shared<const tls::ClientContexts>(load_backend_tls(c, *backend_tls_));
+        for (auto& w : workers_)
+            w->set_backend_tls(backend_tls_);
+        checker_.set_backend_tls(backend_tls_);
     }
 
     void pause_reload_for_test() {
@@ -385,6 +398,9 @@ class Control {
     std::atomic<uint64_t> admin_accept_pauses_{0};  // survives admin listener changes
     Listeners listeners_;
     health::Checker checker_;
+    // backend_tls client contexts by service, replaced whole on each reload.
+    std::shared_ptr<const tls::ClientContexts> backend_tls_ =
+        std::make_shared<const tls::ClientContexts>();
     std::vector<std::unique_ptr<proxy::Worker>> workers_;
     std::unique_ptr<bgp::Speaker> speaker_;
     std::unique_ptr<bgp::Speaker> retiring_speaker_;  // bgp removed by a reload, closing

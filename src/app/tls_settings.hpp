@@ -17,4 +17,14 @@ tls::Settings tls_settings(const config::Tls& tls);
 // would and blames the key, certificate or cipher list that fails.
 std::optional<config::TlsProblem> check_tls(const config::Tls& tls);
 
+// A service's backend_tls in the tls module's terms.
+tls::ClientSettings client_settings(const config::BackendTls& tls);
+// The config::BackendTlsCheck: loads the CA and client pair as connecting would.
+std::optional<config::TlsProblem> check_backend_tls(const config::BackendTls& tls);
+// The client contexts of every service with backend_tls, loaded now (start, reload): a
+// changed CA applies to the connections made from here on. A file that stopped loading
+// since the check keeps the service's context from `previous` (logged).
+tls::ClientContexts load_backend_tls(const config::Config& config,
+                                     const tls::ClientContexts& previous);
+
 }  // namespace clb::app

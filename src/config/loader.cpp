@@ -106,11 +106,13 @@ bool Loader::report_second_document(const std::string& yaml, const YAML::Mark& m
     return false;
 }
 
-Loader::Loader(std::string file, std::string base_dir, const TlsCheck& check_tls)
+Loader::Loader(std::string file, std::string base_dir, const TlsCheck& check_tls,
+               const BackendTlsCheck& check_backend_tls)
     : diag_(std::move(file)),
       scalars_(diag_),
       base_dir_(std::move(base_dir)),
-      check_tls_(check_tls) {}
+      check_tls_(check_tls),
+      check_backend_tls_(check_backend_tls) {}
 
 LoadResult Loader::load(const std::string& yaml, const std::string& name) {
     auto config = std::make_shared<Config>();
@@ -329,17 +331,18 @@ std::optional<std::string> Loader::read_token(const std::string& file, const YAM
 
 }  // namespace detail
 
-LoadResult load_string(const std::string& yaml, const std::string& name,
-                       const TlsCheck& check_tls) {
+LoadResult load_string(const std::string& yaml, const std::string& name, const TlsCheck& check_tls,
+                       const BackendTlsCheck& check_backend_tls) {
     try {
-        return detail::Loader(name, "", check_tls).load(yaml, name);
+        return detail::Loader(name, "", check_tls, check_backend_tls).load(yaml, name);
     } catch (const std::exception& e) {
         // Out of memory or a bug: still an answer the caller can print, never an exception.
         return LoadResult{nullptr, {Error{name, 0, 0, std::string("cannot load: ") + e.what()}}};
     }
 }
 
-LoadResult load_file(const std::string& path, const TlsCheck& check_tls) {
+LoadResult load_file(const std::string& path, const TlsCheck& check_tls,
+                     const BackendTlsCheck& check_backend_tls) {
     std::string text;
     if (auto failure = detail::read_file(path, text, detail::kMaxInputBytes)) {
         return LoadResult{nullptr, {Error{path, 0, 0, *failure}}};
@@ -350,7 +353,7 @@ LoadResult load_file(const std::string& path, const TlsCheck& check_tls) {
     }
     std::string base_dir = std::filesystem::path(path).parent_path().string();
     try {
-        return detail::Loader(path, base_dir, check_tls).load(text, path);
+        return detail::Loader(path, base_dir, check_tls, check_backend_tls).load(text, path);
     } catch (const std::exception& e) {
         return LoadResult{nullptr, {Error{path, 0, 0, std::string("cannot load: ") + e.what()}}};
     }

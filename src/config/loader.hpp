@@ -16,8 +16,9 @@ namespace clb::config::detail {
 class Loader {
   public:
     // `base_dir` anchors relative paths in the file (TLS certificates); empty = the cwd.
-    // `check_tls` (may be empty) must outlive the Loader.
-    Loader(std::string file, std::string base_dir, const TlsCheck& check_tls);
+    // `check_tls` and `check_backend_tls` (either may be empty) must outlive the Loader.
+    Loader(std::string file, std::string base_dir, const TlsCheck& check_tls,
+           const BackendTlsCheck& check_backend_tls);
 
     // `name` becomes Config::path.
     LoadResult load(const std::string& yaml, const std::string& name);
@@ -46,6 +47,7 @@ class Loader {
                                                 const std::string& owner);
     Timeouts load_timeouts(const YAML::Node& node, const std::string& path);
     std::optional<Tls> load_tls(const YAML::Node& node, const std::string& path);
+    std::optional<BackendTls> load_backend_tls(const YAML::Node& node, const std::string& path);
     std::optional<std::string> readable_file(const YAML::Node& node, const std::string& path);
     HealthCheck load_health_check(const YAML::Node& node, const std::string& path);
     std::vector<Backend> load_backends(const YAML::Node& node, const std::string& path);
@@ -75,6 +77,7 @@ class Loader {
     Scalars scalars_;
     std::string base_dir_;
     const TlsCheck& check_tls_;
+    const BackendTlsCheck& check_backend_tls_;
     std::vector<Listener> listeners_;
     // Every service name seen, even in a service with other errors, so that a VIP naming it
     // does not add a misleading "unknown service" on top.

@@ -54,7 +54,8 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
     Service service;
     Section section(diag_, node, path,
                     {"name", "listen", "mode", "balance", "retries", "timeouts", "tls",
-                     "health_check", "backends", "error_pages", "redirect", "sticky"});
+                     "backend_tls", "health_check", "backends", "error_pages", "redirect",
+                     "sticky"});
     if (!section.valid()) return service;
 
     if (auto value = section.require_value("name")) {
@@ -110,6 +111,9 @@ Service Loader::load_service(const YAML::Node& node, const std::string& path) {
         else
             service.sticky = load_sticky(*value, section.path_of("sticky"));
     }
+    if (auto value = section.find_section("backend_tls")) {
+        service.backend_tls = load_backend_tls(*value, section.path_of("backend_tls"));
+    }
     if (auto value = section.find_section("health_check")) {
         service.health_check = load_health_check(*value, section.path_of("health_check"));
     }
@@ -143,7 +147,7 @@ std::optional<Sticky> Loader::load_sticky(const YAML::Node& node, const std::str
 // A redirect service answers every request itself: keys about backends would be ignored,
 // and an operator who wrote them expects them to matter.
 void Loader::refuse_backend_keys(const Section& section) {
-    for (std::string_view key : {"balance", "retries", "health_check", "backends"}) {
+    for (std::string_view key : {"balance", "retries", "backend_tls", "health_check", "backends"}) {
         if (auto value = section.find(key))
             diag_.error(*value, section.path_of(key) +
                                     ": a redirect service has no backends (redirect answers "

@@ -56,12 +56,15 @@ struct CheckContext {
 // The checks of one backend: its schedule, its probe and its rise/fall state.
 class BackendCheck {
   public:
+    using Tls = std::shared_ptr<const tls::ClientContext>;  // null: plain TCP
+
     BackendCheck(CheckContext& context, std::shared_ptr<runtime::Backend> backend,
-                 const config::HealthCheck& settings, bool up)
+                 const config::HealthCheck& settings, Tls tls, bool up)
         : context_(context),
           backend_(std::move(backend)),
           target_(config::check_address(settings, backend_->address)),
           label_(describe(*backend_, target_)),
+          tls_(std::move(tls)),
           settings_(settings),
           state_(settings.rise, settings.fall, up),
           probe_(context.loop, [this](Probe::Verdict verdict,
@@ -69,18 +72,20 @@ class BackendCheck {
           schedule_(context.loop, [this] { on_schedule(); }) {}
 
     const config::HealthCheck& settings() const { return settings_; }
+    const Tls& tls() const { return tls_; }
 
     // Starts a check now and the schedule from now (a running check is abandoned).
     void check_now() {
         due_ = false;
-        probe_.start(target_, settings_);
+        probe_.start(target_, settings_, tls_);
         schedule_.start(next_interval());
     }
 
     // New settings from a reload: UP/DOWN and the streaks stay, the schedule restarts. A
     // new port is a new target like any other setting: the next verdicts (rise/fall) tell.
-    void retune(const config::HealthCheck& settings) {
+    void retune(const config::HealthCheck& settings, Tls tls) {
         settings_ = settings;
+        tls_ = std::move(tls);
         target_ = config::check_address(settings, backend_->address);
         label_ = describe(*backend_, target_);
         state_.retune(settings.rise, settings.fall);
@@ -167,6 +172,7 @@ class BackendCheck {
     const std::shared_ptr<runtime::Backend> backend_;
     net::SocketAddress target_;  // where the checks connect
     std::string label_;
+    Tls tls_;
     config::HealthCheck settings_;
     RiseFall state_;
     Probe probe_;
@@ -195,12 +201,22 @@ class Checker::Impl {
                         unsigned streak);
     void stop();
     size_t checked_backends() const { return checks_.size(); }
+    void set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts) {
+        backend_tls_ = std::move(contexts);
+    }
 
   private:
     void drain_failures();
     void retire(std::unique_ptr<BackendCheck> check);
 
+    BackendCheck::Tls tls_of(const std::string& service) const {
+        if (!backend_tls_) return nullptr;
+        auto it = backend_tls_->find(service);
+        return it == backend_tls_->end() ? nullptr : it->second;
+    }
+
     CheckContext context_;
+    std::shared_ptr<const tls::ClientContexts> backend_tls_;
     std::unordered_map<const runtime::Backend*, std::unique_ptr<BackendCheck>> checks_;
     // Shut checks wait here for the next loop iteration: apply() or stop() may be running
     // inside one of their own callbacks (through a Registry subscriber).
@@ -218,17 +234,19 @@ void Checker::Impl::apply(const runtime::Snapshot& snapshot) {
     for (const auto& service : snapshot.services) {
         const config::HealthCheck& settings = service.config->health_check;
         if (settings.type == config::CheckType::none) continue;
+        BackendCheck::Tls tls = tls_of(service.config->name);
         for (const auto& entry : service.backends) {
             const runtime::Backend* key = entry.state.get();
             if (next.contains(key)) continue;
             if (auto node = checks_.extract(key)) {
-                if (!same_settings(node.mapped()->settings(), settings))
-                    node.mapped()->retune(settings);
+                if (!same_settings(node.mapped()->settings(), settings) ||
+                    node.mapped()->tls() != tls)
+                    node.mapped()->retune(settings, tls);
                 next.insert(std::move(node));
                 continue;
             }
             const runtime::HealthDetail* health = context_.registry.health(*entry.state);
-            auto check = std::make_unique<BackendCheck>(context_, entry.state, settings,
+            auto check = std::make_unique<BackendCheck>(context_, entry.state, settings, tls,
                                                         health && health->up);
             check->check_now();
             next.emplace(key, std::move(check));
@@ -300,6 +318,10 @@ void Checker::connect_failed(const std::shared_ptr<runtime::Backend>& backend, i
 
 void Checker::stop() {
     impl_->stop();
+}
+
+void Checker::set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts) {
+    impl_->set_backend_tls(std::move(contexts));
 }
 
 size_t Checker::checked_backends() const {

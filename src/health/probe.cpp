@@ -44,9 +44,14 @@ Probe::Probe(struct ev_loop* loop, Done done)
       io_(loop, [this](int revents) { on_io(revents); }),
       deadline_(loop, [this] { on_deadline(); }) {}
 
-void Probe::start(const net::SocketAddress& target, const config::HealthCheck& settings) {
+void Probe::start(const net::SocketAddress& target, const config::HealthCheck& settings,
+                  std::shared_ptr<const tls::ClientContext> tls) {
     cancel();
     settings_ = settings;
+    // A session made under another context (a reload changed the CA) is not resumed.
+    if (tls != tls_context_) sessions_ = std::make_shared<tls::SessionSlot>();
+    tls_context_ = std::move(tls);
+    target_ip_ = target.ip().to_string();
     running_ = true;
     phase_ = Phase::connecting;
     sent_ = received_ = 0;
@@ -66,6 +71,7 @@ void Probe::start(const net::SocketAddress& target, const config::HealthCheck& s
 void Probe::cancel() {
     io_.stop();
     deadline_.stop();
+    tls_.reset();
     fd_.reset();
     running_ = false;
 }
@@ -97,6 +103,9 @@ void Probe::on_io(int) {
         case Phase::connecting:
             on_connected();
             break;
+        case Phase::handshaking:
+            handshake();
+            break;
         case Phase::sending:
             send_request();
             break;
@@ -111,27 +120,93 @@ void Probe::on_connected() {
         finish_with_error(error);
         return;
     }
+    if (!tls_context_) {
+        connection_ready();
+        return;
+    }
+    try {
+        tls_ = std::make_unique<tls::Connection>(*tls_context_, fd_.get(), target_ip_, sessions_);
+    } catch (const std::exception& e) {
+        finish(false, e.what());
+        return;
+    }
+    phase_ = Phase::handshaking;
+    handshake();
+}
+
+// The TLS handshake is part of connecting, within the same timeout.
+void Probe::handshake() {
+    int r = tls_->handshake();
+    if (r < 0) {
+        finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
+        return;
+    }
+    if (r == 0) {
+        io_.start(fd_.get(), tls_->wants());
+        return;
+    }
+    connection_ready();
+}
+
+void Probe::connection_ready() {
     if (settings_.type != config::CheckType::http) {
-        finish(true, "connected");
+        finish(true, tls_ ? "TLS handshake done" : "connected");
         return;
     }
     phase_ = Phase::sending;
     send_request();
 }
 
+ssize_t Probe::send_some(const char* data, size_t len) {
+    if (tls_) {
+        ssize_t n = tls_->write(data, len);
+        if (n == 0) io_.start(fd_.get(), tls_->wants());
+        if (n < 0) finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
+        return n;
+    }
+    for (;;) {
+        ssize_t n = ::send(fd_.get(), data, len, MSG_NOSIGNAL);
+        if (n > 0) return n;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            io_.start(fd_.get(), EV_WRITE);
+            return 0;
+        }
+        finish_with_error(n < 0 ? errno : EPIPE);
+        return -1;
+    }
+}
+
+// Also reports the end of the stream in `eof` (then returns 0).
+ssize_t Probe::receive_some(char* buf, size_t len, bool& eof) {
+    if (tls_) {
+        ssize_t n = tls_->read(buf, len, eof);
+        if (n == 0 && !eof) io_.start(fd_.get(), tls_->wants());
+        if (n < 0) finish(false, std::string(tls_->error()));  // a copy: finish() frees tls_
+        return n;
+    }
+    for (;;) {
+        ssize_t n = ::recv(fd_.get(), buf, len, 0);
+        if (n > 0) return n;
+        if (n == 0) {
+            eof = true;
+            return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            io_.start(fd_.get(), EV_READ);
+            return 0;
+        }
+        finish_with_error(errno);
+        return -1;
+    }
+}
+
 void Probe::send_request() {
     while (sent_ < request_.size()) {
-        ssize_t n =
-            ::send(fd_.get(), request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
-        if (n >= 0) {
-            sent_ += static_cast<size_t>(n);
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            io_.start(fd_.get(), EV_WRITE);
-            return;
-        } else if (errno != EINTR) {
-            finish_with_error(errno);
-            return;
-        }
+        ssize_t n = send_some(request_.data() + sent_, request_.size() - sent_);
+        if (n <= 0) return;
+        sent_ += static_cast<size_t>(n);
     }
     phase_ = Phase::receiving;
     io_.start(fd_.get(), EV_READ);
@@ -140,12 +215,9 @@ void Probe::send_request() {
 void Probe::receive_response() {
     char buf[4096];
     for (;;) {
-        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) finish_with_error(errno);
-            return;
-        }
+        bool eof = false;
+        ssize_t n = receive_some(buf, sizeof buf, eof);
+        if (n < 0 || (n == 0 && !eof)) return;
         ResponseParser::Result result;
         if (n == 0) {
             if (received_ == 0) {

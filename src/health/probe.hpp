@@ -2,16 +2,19 @@
 // `type: http` one request and the status of its response. The whole exchange (connect,
 // send, response headers) is bounded by the check's timeout. The fd, the watcher and the
 // deadline timer live as long as the Probe and are reused check after check, so the
-// completion callback may start the next check right away.
+// completion callback may start the next check right away. With the service's backend_tls
+// the check speaks TLS as traffic does: a failed handshake or certificate fails it.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "contrail_lb/config/config.hpp"
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/net/fd.hpp"
 #include "contrail_lb/net/loop.hpp"
+#include "contrail_lb/tls/tls.hpp"
 #include "health/response_parser.hpp"
 
 namespace clb::health {
@@ -36,17 +39,24 @@ class Probe {
 
     // Starts a check (a running one is cancelled first). `done` runs exactly once per
     // started check, always from a loop callback, never from inside start().
-    void start(const net::SocketAddress& target, const config::HealthCheck& settings);
+    // With `tls`, the connection speaks TLS (resuming the probe's last session).
+    void start(const net::SocketAddress& target, const config::HealthCheck& settings,
+               std::shared_ptr<const tls::ClientContext> tls = nullptr);
     // Abandons the running check, if any, without calling `done`.
     void cancel();
     bool running() const { return running_; }
 
   private:
-    enum class Phase { connecting, sending, receiving };
+    enum class Phase { connecting, handshaking, sending, receiving };
 
     void on_io(int revents);
     void on_deadline();
     void on_connected();
+    void handshake();
+    void connection_ready();
+    // Plain or TLS: > 0 bytes, 0 would block (the watcher is set), < 0 finished (failed).
+    ssize_t send_some(const char* data, size_t len);
+    ssize_t receive_some(char* buf, size_t len, bool& eof);
     void send_request();
     void receive_response();
     void finish(bool ok, const std::string& reason);
@@ -54,11 +64,15 @@ class Probe {
 
     Done done_;
     net::Fd fd_;
+    std::shared_ptr<const tls::ClientContext> tls_context_;
+    std::unique_ptr<tls::Connection> tls_;
+    std::shared_ptr<tls::SessionSlot> sessions_ = std::make_shared<tls::SessionSlot>();
     net::IoWatcher io_;
     net::Timer deadline_;
     ResponseParser parser_;
     config::HealthCheck settings_;
     std::string request_;
+    std::string target_ip_;  // what the backend's certificate must name (without sni)
     size_t sent_ = 0;
     size_t received_ = 0;
     int early_error_ = 0;  // connect() failed at once; reported by the deadline timer at 0 s

@@ -113,21 +113,33 @@ std::unique_ptr<Upstream> Connector::connect(bool allow_pooled) {
         // A retry: the backend whose failure caused it is counted (HAProxy's wretr).
         if (failed_last_) std::exchange(failed_last_, nullptr)->retries.add();
         const auto& state = backend_->state;
+        if (!find_tls()) {
+            state->give_slot();
+            return give_up(runtime::Termination::local_resource,
+                           "backend_tls of service " + service_name_ + " is not loaded");
+        }
         if (allow_pooled) {
-            if (auto up = host_.upstreams().take(*state)) return up;
+            if (auto up = host_.upstreams().take(*state, tls_)) return up;
         }
         int error = 0;
-        if (auto up = host_.upstreams().connect(state, error)) return up;
+        if (auto up = host_.upstreams().connect(state, tls_, error)) return up;
         state->give_slot();
         record_failure(state, error);
     }
+}
+
+bool Connector::find_tls() {
+    tls_.reset();
+    if (!service_->config->backend_tls) return true;
+    tls_ = host_.backend_tls(service_name_);
+    return tls_ != nullptr;
 }
 
 std::unique_ptr<Upstream> Connector::reconnect() {
     const auto& state = backend_->state;
     if (!state->take_slot(backend_->config->max_connections)) return nullptr;
     int error = 0;
-    if (auto up = host_.upstreams().connect(state, error)) return up;
+    if (auto up = host_.upstreams().connect(state, tls_, error)) return up;
     state->give_slot();
     record_failure(state, error);
     return nullptr;
@@ -143,12 +155,13 @@ void Connector::connected() {
     if (streak.load(std::memory_order_relaxed) != 0) streak.store(0, std::memory_order_relaxed);
 }
 
-void Connector::failed(int error) {
-    record_failure(backend_->state, error);
+void Connector::failed(int error, std::string_view detail) {
+    record_failure(backend_->state, error, detail);
 }
 
-void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error) {
-    host_.connect_failed(backend, error, *service_->config);
+void Connector::record_failure(const std::shared_ptr<runtime::Backend>& backend, int error,
+                               std::string_view detail) {
+    host_.connect_failed(backend, error, detail, *service_->config);
     last_error_ = error;
     failed_last_ = backend;
     if (runtime::backend_caused(error)) tried_.push_back(backend.get());

@@ -33,10 +33,14 @@ class ConnectorHost {
   public:
     virtual const std::shared_ptr<Routing>& routing() const = 0;
     virtual UpstreamPool& upstreams() = 0;
-    // A connect attempt failed: count it, log it, tell passive health when it was the
-    // backend's fault (`service` has the timeout and the passive-detection threshold).
+    // The service's backend_tls client context; null when it has none (or not yet).
+    virtual std::shared_ptr<const tls::ClientContext> backend_tls(
+        std::string_view service) const = 0;
+    // A connect attempt failed: count it, log it (`detail`, when given, says why better
+    // than the errno: a TLS failure), tell passive health when it was the backend's fault
+    // (`service` has the timeout and the passive-detection threshold).
     virtual void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                                const config::Service& service) = 0;
+                                std::string_view detail, const config::Service& service) = 0;
 
   protected:
     ~ConnectorHost() = default;
@@ -72,8 +76,9 @@ class Connector {
     // failures on live traffic ends.
     void connected();
     // The connection returned by connect() failed (error from SO_ERROR, ETIMEDOUT on
-    // timeouts.connect): reported; the next connect() tries another backend.
-    void failed(int error);
+    // timeouts.connect, EPROTO for a TLS handshake with `detail` saying why): reported;
+    // the next connect() tries another backend.
+    void failed(int error, std::string_view detail = {});
 
     // The request is over: unpins its Routing (an idle keep-alive connection must not
     // hold old snapshots alive).
@@ -93,7 +98,10 @@ class Connector {
     bool pick();
     bool pick_preferred();
     bool excluded(const runtime::Backend* backend) const;  // tried, or full this round
-    void record_failure(const std::shared_ptr<runtime::Backend>& backend, int error);
+    // The service's TLS context into tls_; false when it has backend_tls but no context.
+    bool find_tls();
+    void record_failure(const std::shared_ptr<runtime::Backend>& backend, int error,
+                        std::string_view detail = {});
     std::unique_ptr<Upstream> give_up(runtime::Termination cause, std::string why);
 
     ConnectorHost& host_;
@@ -109,6 +117,7 @@ class Connector {
     const runtime::Backend* preferred_ = nullptr;
     std::vector<const runtime::Backend*> full_;  // at max_connections in this connect()
     bool all_full_ = false;
+    std::shared_ptr<const tls::ClientContext> tls_;  // backend_tls of the service, or null
     unsigned attempts_ = 0;
     int last_error_ = 0;
     runtime::Termination cause_ = runtime::Termination::no_backend;

@@ -259,9 +259,10 @@ void HttpSession::upstream_ready() {
     phase_ = Phase::exchange;
 }
 
-void HttpSession::connect_failed(int error) {
+void HttpSession::connect_failed(int error, std::string_view detail) {
+    std::string why(detail);  // lives in the connection released here
     release_upstream(false);
-    x_->connector->failed(error);
+    x_->connector->failed(error, why);
     start_upstream();
 }
 

@@ -25,11 +25,13 @@ void HttpSession::read_upstream() {
 // pipe, once everything buffered before it has gone to the client. Chunked bodies keep the
 // buffer: their framing is checked byte by byte (docs/http-framing.md); TLS needs the
 // bytes themselves. Request bodies keep it too: spliced from the client's socket they
-// cost the proxy, the client and the backend more CPU, not less (docs/benchmarks.md).
+// cost the proxy, the client and the backend more CPU, not less (docs/benchmarks.md). A
+// TLS backend (backend_tls) keeps it as well: its bytes must pass through OpenSSL.
 bool HttpSession::splice_response() {
     if (x_->response.pipe) return true;
-    if (client_.secure() || !worker_.context().splice.load(std::memory_order_relaxed) ||
-        !x_->response_head_done || x_->response_done || !x_->upstream.in().empty() ||
+    if (client_.secure() || x_->upstream.conn().secure() ||
+        !worker_.context().splice.load(std::memory_order_relaxed) || !x_->response_head_done ||
+        x_->response_done || !x_->upstream.in().empty() ||
         x_->upstream.parser().length_left() < kSpliceMin)
         return false;
     x_->response.pipe = worker_.pipes().get();
@@ -263,8 +265,8 @@ void HttpSession::upstream_closed(int error) {
 void HttpSession::relay_tunnel() {
     RelayEnd client{client_.fd(),           &in_,          client_eof_,
                     x_->tunnel_client_shut, client_error_, &client_};
-    RelayEnd server{x_->upstream.fd(), &x_->upstream.in(), x_->upstream.eof(),
-                    x_->tunnel_server_shut, x_->upstream.error()};
+    RelayEnd server{x_->upstream.fd(),      &x_->upstream.in(),   x_->upstream.eof(),
+                    x_->tunnel_server_shut, x_->upstream.error(), &x_->upstream.conn().stream()};
     RelayProgress p = relay(client, server);
     x_->tunnel_client_shut = client.shut;
     x_->tunnel_server_shut = server.shut;

@@ -4,7 +4,7 @@
 
 namespace clb::proxy {
 
-ResponseOut::Written ResponseOut::write(ClientStream& client, IoBuffer& body, int flags) {
+ResponseOut::Written ResponseOut::write(Stream& client, IoBuffer& body, int flags) {
     Written out;
     size_t head_left = this->head_left();
     ssize_t n = client.write(head_.data() + head_sent_, head_left, body.data(), ahead, flags);
@@ -21,7 +21,7 @@ ResponseOut::Written ResponseOut::write(ClientStream& client, IoBuffer& body, in
     return out;
 }
 
-ResponseOut::Written ResponseOut::drain_pipe(ClientStream& client) {
+ResponseOut::Written ResponseOut::drain_pipe(Stream& client) {
     auto [moved, error] = pipe->drain(client.fd());
     Written out;
     out.body = moved;

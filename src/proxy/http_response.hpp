@@ -9,8 +9,8 @@
 #include <string>
 
 #include "buffer.hpp"
-#include "client_stream.hpp"
 #include "pipe.hpp"
+#include "stream.hpp"
 
 namespace clb::proxy {
 
@@ -36,9 +36,9 @@ class ResponseOut {
     };
     // Writes what is left of the head and the `ahead` body bytes at the front of `body`,
     // in one write where it can (MSG_MORE in `flags` for the last bytes before a close).
-    Written write(ClientStream& client, IoBuffer& body, int flags);
+    Written write(Stream& client, IoBuffer& body, int flags);
     // Moves what the pipe holds to the client's socket.
-    Written drain_pipe(ClientStream& client);
+    Written drain_pipe(Stream& client);
 
     void reset(PipePool& pipes);  // an empty pipe goes back to the pool
 

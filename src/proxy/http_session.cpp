@@ -95,16 +95,26 @@ void HttpSession::on_client_io(struct ev_loop*, ev_io* w, int revents) {
 }
 
 void HttpSession::on_upstream_event(int revents) {
-    if (phase_ == Phase::connecting && (revents & EV_WRITE)) {
-        int err = net::take_socket_error(x_->upstream.fd());
-        if (err) {
-            connect_failed(err);
-            pump();
-            return;
+    if (phase_ == Phase::connecting) {
+        // TCP, then TLS with backend_tls: both within timeouts.connect.
+        Upstream& conn = x_->upstream.conn();
+        switch (conn.advance_connect()) {
+            case Upstream::Progress::waiting:
+                pump();
+                return;
+            case Upstream::Progress::failed:
+                connect_failed(conn.error(), conn.connect_error());
+                pump();
+                return;
+            case Upstream::Progress::done:
+                upstream_ready();
+                break;
         }
-        upstream_ready();
     }
-    if ((revents & EV_READ) && x_ && x_->upstream.attached()) read_upstream();
+    // TLS may need a write to make a read progress (and the reverse): try on any event.
+    bool read =
+        (revents & EV_READ) || (x_ && x_->upstream.attached() && x_->upstream.conn().secure());
+    if (read && x_ && x_->upstream.attached()) read_upstream();
     pump();
 }
 
@@ -296,7 +306,7 @@ void HttpSession::update_interest() {
             client = EV_READ;
             break;
         case Phase::connecting:
-            server = EV_WRITE;
+            server = x_->upstream.conn().connect_events();
             break;
         case Phase::exchange:
         case Phase::tunnel:
@@ -314,7 +324,11 @@ void HttpSession::update_interest() {
         if ((client & EV_READ) && client_.pending()) ev_feed_event(worker_.loop(), &io_, EV_READ);
     }
     watch_client(client);
-    if (x_ && x_->upstream.attached()) x_->upstream.conn().watch(server);
+    if (!x_ || !x_->upstream.attached()) return;
+    if (phase_ == Phase::connecting)
+        x_->upstream.conn().watch(server);
+    else
+        x_->upstream.conn().want(server & EV_READ, server & EV_WRITE);
 }
 
 // The client's events while an exchange (or its tunnel) runs; the server's in `server`.
@@ -322,8 +336,8 @@ int HttpSession::exchange_interest(int& server) {
     if (phase_ == Phase::tunnel) {
         RelayEnd c{client_.fd(),           &in_,          client_eof_,
                    x_->tunnel_client_shut, client_error_, &client_};
-        RelayEnd s{x_->upstream.fd(), &x_->upstream.in(), x_->upstream.eof(),
-                   x_->tunnel_server_shut, x_->upstream.error()};
+        RelayEnd s{x_->upstream.fd(),      &x_->upstream.in(),   x_->upstream.eof(),
+                   x_->tunnel_server_shut, x_->upstream.error(), &x_->upstream.conn().stream()};
         server = relay_events(s, c);
         return relay_events(c, s);
     }

@@ -17,9 +17,9 @@
 
 #include "access_log.hpp"
 #include "buffer.hpp"
-#include "client_stream.hpp"
 #include "contrail_lb/net/clock.hpp"
 #include "http_exchange.hpp"
+#include "stream.hpp"
 #include "worker_impl.hpp"
 
 namespace clb::proxy {
@@ -67,7 +67,7 @@ class HttpSession final : public Session, private UpstreamOwner, private SlotWai
     void leave_queue();
     void use_upstream(std::unique_ptr<Upstream> conn);
     void upstream_ready();
-    void connect_failed(int error);
+    void connect_failed(int error, std::string_view detail = {});
     bool frame_request_body();
     bool send_request();
     void finish_request();
@@ -108,7 +108,7 @@ class HttpSession final : public Session, private UpstreamOwner, private SlotWai
     const std::string& service_name() const { return service_state_->name; }
 
     Worker::Impl& worker_;
-    ClientStream client_;
+    Stream client_;
     std::shared_ptr<runtime::Service> service_state_;  // counts this connection; has its name
     net::IpAddress client_ip_;
     uint16_t client_port_;

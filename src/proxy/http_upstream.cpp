@@ -19,7 +19,7 @@ HttpUpstream::Sent HttpUpstream::send(IoBuffer& body, size_t& body_ahead) {
         size_t head_left = head_.size() - head_sent_;
         if (head_left == 0 && body_ahead == 0) break;
         ssize_t n =
-            write2(conn_->fd(), head_.data() + head_sent_, head_left, body.data(), body_ahead);
+            conn_->stream().write(head_.data() + head_sent_, head_left, body.data(), body_ahead);
         if (n == 0) break;
         if (n < 0) {
             error_ = static_cast<int>(-n);
@@ -39,10 +39,11 @@ HttpUpstream::Sent HttpUpstream::send(IoBuffer& body, size_t& body_ahead) {
 
 ReadResult HttpUpstream::read(SplicePipe* pipe) {
     if (eof_) return {};
+    // No pipe over TLS: the bytes must pass through OpenSSL (splice_response() says so).
     ReadResult r =
-        pipe ? fill_body(*pipe, conn_->fd(), conn_->parser) : read_into(conn_->fd(), conn_->in);
+        pipe ? fill_body(*pipe, conn_->fd(), conn_->parser) : conn_->stream().read(conn_->in);
     if (r.n > 0) conn_->backend()->bytes_in.add(static_cast<uint64_t>(r.n));
-    conn_->may_hold_more = r.filled;
+    conn_->may_hold_more = r.filled || conn_->secure();
     if (r.eof) eof_ = true;
     if (r.n < 0) error_ = static_cast<int>(-r.n);
     return r;

@@ -4,17 +4,17 @@
 #pragma once
 
 #include "buffer.hpp"
-#include "client_stream.hpp"
+#include "stream.hpp"
 
 namespace clb::proxy {
 
 struct RelayEnd {
     int fd = -1;
-    IoBuffer* in = nullptr;          // bytes read from this end, to be written to the other
-    bool eof = false;                // this end sent FIN
-    bool shut = false;               // we sent FIN to this end
-    int error = 0;                   // errno of a failed read or write on this end
-    ClientStream* stream = nullptr;  // TLS client end: writes go through it
+    IoBuffer* in = nullptr;    // bytes read from this end, to be written to the other
+    bool eof = false;          // this end sent FIN
+    bool shut = false;         // we sent FIN to this end
+    int error = 0;             // errno of a failed read or write on this end
+    Stream* stream = nullptr;  // writes go through it (TLS to a client or a backend)
 };
 
 struct RelayProgress {

@@ -25,7 +25,7 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
     TcpSession(Worker::Impl& worker, net::Fd fd, const net::SocketAddress& peer,
                const std::string& service)
         : worker_(worker),
-          fd_(std::move(fd)),
+          client_(std::move(fd), std::shared_ptr<const tls::ServerContext>()),
           peer_(peer),
           service_name_(service),
           connector_(worker, service, balance::hash_client(peer.ip())),
@@ -35,7 +35,7 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
         timeouts_ = connector_.service()->config->timeouts;
         service_state_->active_connections.fetch_add(1, std::memory_order_relaxed);
         service_state_->connections_total.add();
-        ev_io_init(&io_, &TcpSession::on_client_io, fd_.get(), 0);
+        ev_io_init(&io_, &TcpSession::on_client_io, client_.fd(), 0);
         io_.data = this;
         ev_init(&timer_, &TcpSession::on_timer);
         timer_.data = this;
@@ -93,28 +93,34 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
 
     bool queued() const { return !up_ && queued_since_ && !closed_; }
 
-    void connect_failed(int err) {
+    void connect_failed(int err, std::string detail = {}) {
         up_->backend()->give_slot();
         up_.reset();
-        connector_.failed(err);
+        connector_.failed(err, detail);
         connect_next();
     }
 
     static void on_client_io(struct ev_loop*, ev_io* w, int revents) {
         auto* self = static_cast<TcpSession*>(w->data);
         if (revents & EV_READ)
-            self->read(self->fd_.get(), self->in_, self->client_eof_, self->client_error_,
+            self->read(self->client_, self->in_, self->client_eof_, self->client_error_,
                        self->client_seen_);
         self->update();
     }
 
     void on_upstream_event(int revents) override {
-        if (!up_->connected && (revents & EV_WRITE)) {
-            int err = net::take_socket_error(up_->fd());
-            if (err) {
-                connect_failed(err);
-                if (!closed_) update();
-                return;
+        if (!up_->connected) {
+            // TCP, then TLS with backend_tls (origination): both within timeouts.connect.
+            switch (up_->advance_connect()) {
+                case Upstream::Progress::waiting:
+                    update();
+                    return;
+                case Upstream::Progress::failed:
+                    connect_failed(up_->error(), up_->connect_error());
+                    if (!closed_) update();
+                    return;
+                case Upstream::Progress::done:
+                    break;
             }
             up_->connected = true;
             connector_.connected();
@@ -122,14 +128,15 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
             server_seen_ = connected_at_ = now();
             up_->backend()->connect_time.observe(connected_at_ - connect_started_);
         }
-        if ((revents & EV_READ) && up_->connected)
-            read(up_->fd(), up_->in, up_eof_, up_error_, server_seen_);
+        // TLS may need a write to make a read progress: try on any event.
+        if ((revents & EV_READ) || up_->secure())
+            read(up_->stream(), up_->in, up_eof_, up_error_, server_seen_);
         update();
     }
 
-    void read(int fd, IoBuffer& buf, bool& eof, int& error, double& seen) {
+    void read(Stream& from, IoBuffer& buf, bool& eof, int& error, double& seen) {
         if (eof || buf.full()) return;
-        ReadResult r = read_into(fd, buf);
+        ReadResult r = from.read(buf);
         if (r.n > 0) seen = now();
         if (r.eof) eof = true;
         if (r.n < 0) error = static_cast<int>(-r.n);
@@ -145,12 +152,12 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
         }
         if (!up_ || !up_->connected) {
             watch_client(0);  // read nothing until a backend is there
-            if (up_) up_->watch(EV_WRITE);
+            if (up_) up_->watch(up_->connect_events());
             arm(connect_started_ + seconds(timeouts_.connect));
             return;
         }
-        RelayEnd client{fd_.get(), &in_, client_eof_, client_shut_, client_error_};
-        RelayEnd server{up_->fd(), &up_->in, up_eof_, server_shut_, up_error_};
+        RelayEnd client{client_.fd(), &in_, client_eof_, client_shut_, client_error_};
+        RelayEnd server{up_->fd(), &up_->in, up_eof_, server_shut_, up_error_, &up_->stream()};
         RelayProgress p = relay(client, server);
         client_shut_ = client.shut;
         server_shut_ = server.shut;
@@ -165,7 +172,8 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
             return;
         }
         watch_client(relay_events(client, server));
-        up_->watch(relay_events(server, client));
+        int server_events = relay_events(server, client);
+        up_->want(server_events & EV_READ, server_events & EV_WRITE);
         arm(idle_deadline());
     }
 
@@ -212,7 +220,7 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
         ev_timer_start(worker_.loop(), &timer_);
     }
 
-    void watch_client(int events) { watch(worker_.loop(), io_, fd_.get(), events); }
+    void watch_client(int events) { watch(worker_.loop(), io_, client_.fd(), events); }
 
     // The connection ends for `cause`: counted, logged, closed.
     void end(Termination cause) {
@@ -252,7 +260,7 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
     }
 
     Worker::Impl& worker_;
-    net::Fd fd_;
+    Stream client_;  // plain: tcp mode does not terminate TLS
     net::SocketAddress peer_;
     std::string service_name_;
     Connector connector_;

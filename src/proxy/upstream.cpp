@@ -14,12 +14,18 @@ namespace clb::proxy {
 
 Upstream::Upstream(struct ev_loop* loop, net::Fd fd, std::shared_ptr<runtime::Backend> backend,
                    BufferPool& buffers)
+    : Upstream(loop, Stream::to_backend(std::move(fd), nullptr), std::move(backend), buffers,
+               nullptr) {}
+
+Upstream::Upstream(struct ev_loop* loop, Stream stream, std::shared_ptr<runtime::Backend> backend,
+                   BufferPool& buffers, std::shared_ptr<const tls::ClientContext> tls)
     : in(buffers.get()),
       loop_(loop),
-      fd_(std::move(fd)),
+      stream_(std::move(stream)),
+      tls_context_(std::move(tls)),
       backend_(std::move(backend)),
       buffers_(buffers) {
-    ev_io_init(&io_, &Upstream::on_io, fd_.get(), EV_WRITE);
+    ev_io_init(&io_, &Upstream::on_io, stream_.fd(), EV_WRITE);
     // Responses before new requests in each loop iteration: a response that completes
     // returns its connection to the pool in time for the requests read in the same
     // iteration, so backend connections are shared across clients instead of one being
@@ -35,17 +41,39 @@ Upstream::~Upstream() {
 }
 
 void Upstream::watch(int events) {
-    proxy::watch(loop_, io_, fd_.get(), events);
+    proxy::watch(loop_, io_, stream_.fd(), events);
+}
+
+void Upstream::want(bool reading, bool writing) {
+    watch(stream_.events(reading, writing));
+    if (reading && stream_.pending()) ev_feed_event(loop_, &io_, EV_READ);
+}
+
+Upstream::Progress Upstream::advance_connect() {
+    if (!tcp_done_) {
+        if (int err = net::take_socket_error(stream_.fd()); err != 0) {
+            error_ = err;
+            return Progress::failed;
+        }
+        tcp_done_ = true;
+    }
+    bool failed = false;
+    if (stream_.ready(failed)) return Progress::done;
+    if (!failed) return Progress::waiting;
+    error_ = EPROTO;
+    connect_error_ = stream_.tls_error();
+    return Progress::failed;
 }
 
 Upstream::Leftover Upstream::leftover() const {
-    if (!in.empty()) return Leftover::bytes;
+    if (!in.empty() || stream_.buffered()) return Leftover::bytes;
     // A short read emptied the socket; only after a read that filled its room (always the
-    // case at the end of a spliced body) can more be waiting. A peek costs a syscall, so
-    // the common small response pays nothing.
+    // case at the end of a spliced body; always assumed over TLS, whose reads stop at a
+    // record's end) can more be waiting. A peek costs a syscall, so the common small plain
+    // response pays nothing.
     if (!may_hold_more) return Leftover::none;
     char byte;
-    ssize_t n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(stream_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) return Leftover::bytes;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Leftover::none;
     return Leftover::closed;  // a FIN or an error: not worth pooling either
@@ -71,13 +99,17 @@ UpstreamPool::~UpstreamPool() {
     clear();
 }
 
-std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend) {
+std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend,
+                                             const std::shared_ptr<const tls::ClientContext>& tls) {
     auto it = idle_.find(&backend);
     if (it == idle_.end()) return nullptr;
     auto& list = it->second;
     while (!list.empty()) {
         auto up = std::move(list.back());  // most recently used: least likely timed out
         list.pop_back();
+        // Made before a reload changed backend_tls (another CA, or none): not for new
+        // requests, which must be checked against what is configured now.
+        if (up->tls_context() != tls) continue;
         // Readable in this loop pass, before its idle watcher ran: the backend closed it
         // or sent bytes nobody asked for. Either way it is not for the next request.
         if (ev_clear_pending(loop_, &up->io_) & EV_READ) continue;
@@ -88,11 +120,33 @@ std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend) {
     return nullptr;
 }
 
-std::unique_ptr<Upstream> UpstreamPool::connect(const std::shared_ptr<runtime::Backend>& backend,
-                                                int& error) {
+std::unique_ptr<Upstream> UpstreamPool::connect(
+    const std::shared_ptr<runtime::Backend>& backend,
+    const std::shared_ptr<const tls::ClientContext>& tls, int& error) {
     net::Fd fd = net::connect_tcp(backend->address, error);
     if (!fd) return nullptr;
-    return std::make_unique<Upstream>(loop_, std::move(fd), backend, buffers_);
+    std::unique_ptr<tls::Connection> session;
+    if (tls) {
+        try {
+            session = std::make_unique<tls::Connection>(
+                *tls, fd.get(), backend->address.ip().to_string(), session_slot(backend, tls));
+        } catch (const std::exception&) {
+            error = ENOMEM;  // SSL_new failed: a local fault, like running out of fds
+            return nullptr;
+        }
+    }
+    return std::make_unique<Upstream>(loop_, Stream::to_backend(std::move(fd), std::move(session)),
+                                      backend, buffers_, tls);
+}
+
+std::shared_ptr<tls::SessionSlot> UpstreamPool::session_slot(
+    const std::shared_ptr<runtime::Backend>& backend,
+    const std::shared_ptr<const tls::ClientContext>& tls) {
+    Sessions& entry = sessions_[backend.get()];
+    // A session made under another context is not resumed: it skipped today's CA.
+    if (!entry.slot || entry.context != tls || entry.backend != backend)
+        entry = {backend, tls, std::make_shared<tls::SessionSlot>()};
+    return entry.slot;
 }
 
 void UpstreamPool::give_back(std::unique_ptr<Upstream> up) {
@@ -129,17 +183,19 @@ void UpstreamPool::sweep() {
 }
 
 void UpstreamPool::retain_only(const runtime::Snapshot& snapshot) {
-    for (auto it = idle_.begin(); it != idle_.end();) {
-        bool present = false;
+    auto present = [&](const runtime::Backend* backend) {
         for (const auto& svc : snapshot.services)
             for (const auto& b : svc.backends)
-                present |= b.state.get() == it->first;
-        it = present ? std::next(it) : idle_.erase(it);
-    }
+                if (b.state.get() == backend) return true;
+        return false;
+    };
+    std::erase_if(idle_, [&](const auto& entry) { return !present(entry.first); });
+    std::erase_if(sessions_, [&](const auto& entry) { return !present(entry.first); });
 }
 
 void UpstreamPool::clear() {
     idle_.clear();
+    sessions_.clear();
 }
 
 }  // namespace clb::proxy

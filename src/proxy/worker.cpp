@@ -39,6 +39,9 @@ void Worker::start() {
 void Worker::publish(std::shared_ptr<const runtime::Snapshot> s) {
     impl_->post_snapshot(std::move(s));
 }
+void Worker::set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts) {
+    impl_->post_backend_tls(std::move(contexts));
+}
 void Worker::set_listeners(std::vector<ListenerSocket> l) {
     impl_->post_listeners(std::move(l));
 }
@@ -134,7 +137,23 @@ void Worker::Impl::post_stall(double seconds) {
     waker_.send();
 }
 
+void Worker::Impl::post_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts) {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.backend_tls = std::move(contexts);
+    }
+    waker_.send();
+}
+
+std::shared_ptr<const tls::ClientContext> Worker::Impl::backend_tls(
+    std::string_view service) const {
+    if (!backend_tls_) return nullptr;
+    auto it = backend_tls_->find(service);
+    return it == backend_tls_->end() ? nullptr : it->second;
+}
+
 void Worker::Impl::read_mailbox() {
+    std::shared_ptr<const tls::ClientContexts> backend_tls;
     std::shared_ptr<const runtime::Snapshot> snapshot;
     std::optional<std::vector<ListenerSocket>> listeners;
     bool drain = false, stop = false;
@@ -142,12 +161,14 @@ void Worker::Impl::read_mailbox() {
     {
         std::lock_guard lock(mailbox_.mutex);
         stall = std::exchange(mailbox_.stall, 0.);
+        backend_tls = std::move(mailbox_.backend_tls);
         snapshot = std::move(mailbox_.snapshot);
         listeners = std::move(mailbox_.listeners);
         mailbox_.listeners.reset();
         drain = mailbox_.drain;
         stop = mailbox_.stop;
     }
+    if (backend_tls) backend_tls_ = std::move(backend_tls);
     if (snapshot) install_snapshot(std::move(snapshot));
     if (listeners && !draining_) install_listeners(std::move(*listeners));
     if (drain && !draining_) start_drain();
@@ -186,7 +207,7 @@ void Worker::Impl::install_listeners(std::vector<ListenerSocket> sockets) {
 }
 
 void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                                  const config::Service& service) {
+                                  std::string_view detail, const config::Service& service) {
     if (!runtime::backend_caused(error)) {
         local_fault(*backend, error);
         return;
@@ -194,7 +215,8 @@ void Worker::Impl::connect_failed(const std::shared_ptr<runtime::Backend>& backe
     backend->connect_failures.add();
     spdlog::warn("backend {}/{} ({}): connect failed: {}", backend->service, backend->name,
                  backend->address.to_string(),
-                 error == ETIMEDOUT
+                 !detail.empty() ? std::string(detail)
+                 : error == ETIMEDOUT
                      ? "timeout after " + config::format_duration(service.timeouts.connect)
                      : net::error_text(error));
     // Workers count the run together; whoever reaches the threshold reports it.

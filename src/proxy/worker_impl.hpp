@@ -69,10 +69,11 @@ class Worker::Impl final : public ConnectorHost {
     bool draining() const { return draining_; }
     const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return routing_->snapshot; }
     const std::shared_ptr<Routing>& routing() const override { return routing_; }
+    std::shared_ptr<const tls::ClientContext> backend_tls(std::string_view service) const override;
     // A connect to a backend failed: count it, log it, tell the health checker when the
     // backend caused it.
     void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                        const config::Service& service) override;
+                        std::string_view detail, const config::Service& service) override;
     // The session ends; it is destroyed after the current event.
     void close(Session& session);
     // Queue `waiter` behind the others of `service` until it takes a slot; stop_waiting()
@@ -84,6 +85,7 @@ class Worker::Impl final : public ConnectorHost {
     void run();
     void post_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);
     void post_listeners(std::vector<ListenerSocket> listeners);
+    void post_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts);
     void post_drain();
     void post_stop();
     void post_stall(double seconds);
@@ -97,6 +99,7 @@ class Worker::Impl final : public ConnectorHost {
     struct Mailbox {
         std::mutex mutex;
         std::shared_ptr<const runtime::Snapshot> snapshot;
+        std::shared_ptr<const tls::ClientContexts> backend_tls;
         std::optional<std::vector<ListenerSocket>> listeners;
         bool drain = false;
         bool stop = false;
@@ -124,6 +127,7 @@ class Worker::Impl final : public ConnectorHost {
     PipePool pipes_;
     AccessLog access_log_;
     std::shared_ptr<Routing> routing_;  // the newest snapshot and this worker's pickers
+    std::shared_ptr<const tls::ClientContexts> backend_tls_;  // by service name
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::list<std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> closed_;  // destroyed in on_prepare

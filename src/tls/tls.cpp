@@ -7,11 +7,11 @@
 
 #include <stdexcept>
 
+#include "tls/openssl_error.hpp"
+
 namespace clb::tls {
 
-namespace {
-
-std::string openssl_error() {
+std::string detail::openssl_error() {
     unsigned long code = ERR_get_error();
     ERR_clear_error();
     if (!code) return "unknown error";
@@ -19,6 +19,20 @@ std::string openssl_error() {
     ERR_error_string_n(code, buf, sizeof buf);
     return buf;
 }
+
+void CtxFree::operator()(SSL_CTX* ctx) const {
+    SSL_CTX_free(ctx);
+}
+void SslFree::operator()(SSL* ssl) const {
+    SSL_free(ssl);
+}
+void SessionFree::operator()(SSL_SESSION* session) const {
+    SSL_SESSION_free(session);
+}
+
+namespace {
+
+using detail::openssl_error;
 
 // Offer http/1.1 only: we do not speak h2 to clients.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -36,9 +50,11 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 std::shared_ptr<const ServerContext> ServerContext::load(const Settings& settings) {
     using Part = LoadError::Part;
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) throw LoadError(Part::other, "tls: cannot create a context: " + openssl_error());
-    std::shared_ptr<const ServerContext> context(new ServerContext(ctx));
+    CtxPtr owned(SSL_CTX_new(TLS_server_method()));
+    if (!owned) throw LoadError(Part::other, "tls: cannot create a context: " + openssl_error());
+    SSL_CTX* ctx = owned.get();
+    // make_shared cannot reach the private constructor.
+    std::shared_ptr<const ServerContext> context(new ServerContext(std::move(owned)));
     SSL_CTX_set_min_proto_version(
         ctx, settings.min_version == Version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
     // A FIN without close_notify is a half-close, as over plain TCP: OpenSSL 3 would make it
@@ -74,24 +90,18 @@ std::shared_ptr<const ServerContext> ServerContext::load(const Settings& setting
     return context;
 }
 
-ServerContext::~ServerContext() {
-    SSL_CTX_free(ctx_);
-}
-
 Connection::Connection(const ServerContext& context, int fd) : ssl_(SSL_new(context.raw())) {
     if (!ssl_) throw std::runtime_error("tls: SSL_new: " + openssl_error());
-    SSL_set_fd(ssl_, fd);
-    SSL_set_accept_state(ssl_);
+    SSL_set_fd(ssl_.get(), fd);
+    SSL_set_accept_state(ssl_.get());
 }
 
-Connection::~Connection() {
-    SSL_free(ssl_);
-}
+Connection::~Connection() = default;
 
 // Maps an OpenSSL result to our conventions and records what it waits for.
 int Connection::settle(int ret, const char* what) {
     wants_ = 0;
-    switch (SSL_get_error(ssl_, ret)) {
+    switch (SSL_get_error(ssl_.get(), ret)) {
         case SSL_ERROR_WANT_READ:
             wants_ = EV_READ;
             return 0;
@@ -107,14 +117,14 @@ int Connection::settle(int ret, const char* what) {
             ERR_clear_error();
             return -1;
         default:
-            error_ = std::string(what) + ": " + openssl_error();
+            error_ = std::string(what) + ": " + failure_reason();
             return -1;
     }
 }
 
 int Connection::handshake() {
     if (established_) return 1;
-    int ret = SSL_do_handshake(ssl_);
+    int ret = SSL_do_handshake(ssl_.get());
     if (ret == 1) {
         established_ = true;
         wants_ = 0;
@@ -125,14 +135,14 @@ int Connection::handshake() {
 
 ssize_t Connection::read(char* buf, size_t len, bool& eof) {
     size_t n = 0;
-    int ret = SSL_read_ex(ssl_, buf, len, &n);
+    int ret = SSL_read_ex(ssl_.get(), buf, len, &n);
     if (ret == 1) {
         wants_ = 0;
         return static_cast<ssize_t>(n);
     }
     // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF). SSL_ERROR_SYSCALL is
     // then a socket error such as a reset, which stays an error as it does over plain TCP.
-    if (SSL_get_error(ssl_, ret) == SSL_ERROR_ZERO_RETURN) {
+    if (SSL_get_error(ssl_.get(), ret) == SSL_ERROR_ZERO_RETURN) {
         eof = true;
         wants_ = 0;  // an EOF socket stays readable: waiting on it would spin
         ERR_clear_error();
@@ -144,7 +154,7 @@ ssize_t Connection::read(char* buf, size_t len, bool& eof) {
 ssize_t Connection::write(const char* buf, size_t len) {
     if (len == 0) return 0;
     size_t n = 0;
-    int ret = SSL_write_ex(ssl_, buf, len, &n);
+    int ret = SSL_write_ex(ssl_.get(), buf, len, &n);
     if (ret == 1) {
         wants_ = 0;
         return static_cast<ssize_t>(n);
@@ -153,11 +163,19 @@ ssize_t Connection::write(const char* buf, size_t len) {
 }
 
 bool Connection::pending() const {
-    return SSL_pending(ssl_) > 0;
+    return SSL_pending(ssl_.get()) > 0;
+}
+
+bool Connection::buffered() const {
+    return SSL_has_pending(ssl_.get()) == 1;
+}
+
+bool Connection::resumed() const {
+    return SSL_session_reused(ssl_.get()) == 1;
 }
 
 void Connection::shutdown() {
-    if (established_) SSL_shutdown(ssl_);
+    if (established_) SSL_shutdown(ssl_.get());
     ERR_clear_error();
 }
 

@@ -75,9 +75,20 @@ struct Tls {
     TlsVersion min_version = TlsVersion::tls1_2;
 };
 
+// TLS from the proxy to a service's backends (and their health checks). Read like Tls:
+// config checks that the files are readable, the tls module loads them (BackendTlsCheck).
+enum class TlsVerify { required, none };
+struct BackendTls {
+    TlsVerify verify = TlsVerify::required;
+    std::string ca_file;    // empty only with verify: none
+    std::string sni;        // empty: the backend's IP is checked against the certificate
+    std::string cert_file;  // optional client certificate, with key_file
+    std::string key_file;
+};
+
 // Why a service's TLS settings would not serve, and which of its keys is to blame.
 struct TlsProblem {
-    enum class Key { cert, key, ciphers };
+    enum class Key { cert, key, ciphers, ca };
     Key key;
     std::string message;
 };
@@ -85,6 +96,8 @@ struct TlsProblem {
 // module): nullopt when they would serve. Run at load time, so that --check and a reload
 // refuse, with the key's FILE:LINE:COLUMN, a pair that does not match.
 using TlsCheck = std::function<std::optional<TlsProblem>(const Tls&)>;
+// The same for backend_tls: loads the CA and client pair as connecting would.
+using BackendTlsCheck = std::function<std::optional<TlsProblem>(const BackendTls&)>;
 
 struct HealthCheck {
     CheckType type = CheckType::none;  // no health_check section: backends count as UP
@@ -139,6 +152,7 @@ struct Service {
     unsigned retries = 2;
     Timeouts timeouts;
     std::optional<Tls> tls;
+    std::optional<BackendTls> backend_tls;  // set: every backend connection speaks TLS
     HealthCheck health_check;
     std::vector<Backend> backends;  // empty for a redirect service
     // Status -> the complete response sent instead of the built-in error answer, read
@@ -218,11 +232,14 @@ struct LoadResult {
     bool ok() const { return errors.empty(); }
 };
 
-// `check_tls`, when given, runs on the TLS settings of every service whose files are readable.
-LoadResult load_file(const std::string& path, const TlsCheck& check_tls = {});
+// `check_tls`, when given, runs on the TLS settings of every service whose files are
+// readable; `check_backend_tls` likewise on its backend_tls.
+LoadResult load_file(const std::string& path, const TlsCheck& check_tls = {},
+                     const BackendTlsCheck& check_backend_tls = {});
 // `name` stands for the file name in error messages.
 LoadResult load_string(const std::string& yaml, const std::string& name,
-                       const TlsCheck& check_tls = {});
+                       const TlsCheck& check_tls = {},
+                       const BackendTlsCheck& check_backend_tls = {});
 
 // "250ms", "2s", "1m", "1h", "0"; nullopt when malformed.
 std::optional<Duration> parse_duration(std::string_view text);

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "contrail_lb/runtime/state.hpp"
+#include "contrail_lb/tls/tls.hpp"
 
 struct ev_loop;
 
@@ -28,6 +29,9 @@ class Checker : public runtime::FailureSink {
     // backends whose check settings changed restart their schedule (keeping UP/DOWN and
     // their rise/fall streaks), removed backends and `type: none` services get no checks.
     void apply(const runtime::Snapshot& snapshot);
+    // The backend_tls client contexts by service name, before apply(): the checks of those
+    // services speak TLS; a changed context restarts their schedule.
+    void set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts);
 
     // Thread-safe, for the workers' failure path: `streak` connect errors in a row on live
     // traffic (health_check.error_limit, counted by the workers) take an UP, actively

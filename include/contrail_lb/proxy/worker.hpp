@@ -53,6 +53,8 @@ class Worker {
     // The rest may be called from any thread; the worker applies them between events.
     void publish(std::shared_ptr<const runtime::Snapshot> snapshot);
     void set_listeners(std::vector<ListenerSocket> listeners);
+    // The backend_tls client contexts by service name; set before the snapshot naming them.
+    void set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts);
     // Stop accepting, close idle connections, let in-flight requests finish; the loop
     // ends by itself when the last session is gone.
     void begin_drain();

@@ -1,15 +1,18 @@
-// TLS termination with OpenSSL 3: a server context per service (loaded on the control
-// thread, shared read-only by the workers) and a non-blocking connection per client.
+// TLS with OpenSSL 3: a server context per service (termination) and a client context per
+// service with backend_tls (origination), both loaded on the control thread and shared
+// read-only by the workers, and a non-blocking connection per client or backend socket.
 #pragma once
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
+typedef struct ssl_session_st SSL_SESSION;
 
 namespace clb::tls {
 
@@ -33,7 +36,7 @@ struct Settings {
 // Why a context could not be built, and which setting is to blame.
 class LoadError : public std::runtime_error {
   public:
-    enum class Part { cert, key, ciphers, other };
+    enum class Part { cert, key, ciphers, ca, other };
     LoadError(Part part, const std::string& what) : std::runtime_error(what), part_(part) {}
     Part part() const { return part_; }
 
@@ -41,26 +44,83 @@ class LoadError : public std::runtime_error {
     Part part_;
 };
 
+struct CtxFree {
+    void operator()(SSL_CTX* ctx) const;
+};
+struct SslFree {
+    void operator()(SSL* ssl) const;
+};
+struct SessionFree {
+    void operator()(SSL_SESSION* session) const;
+};
+using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+
 class ServerContext {
   public:
     // Loads the PEM certificate chain and private key, checks that they match and applies
     // the protocol settings; throws LoadError saying which part failed and why.
     static std::shared_ptr<const ServerContext> load(const Settings& settings);
-    ~ServerContext();
     ServerContext(const ServerContext&) = delete;
     ServerContext& operator=(const ServerContext&) = delete;
 
-    SSL_CTX* raw() const { return ctx_; }
+    SSL_CTX* raw() const { return ctx_.get(); }
 
   private:
-    explicit ServerContext(SSL_CTX* ctx) : ctx_(ctx) {}
-    SSL_CTX* ctx_;
+    explicit ServerContext(CtxPtr ctx) : ctx_(std::move(ctx)) {}
+    CtxPtr ctx_;
+};
+
+// TLS to backends (a service's backend_tls).
+enum class Verify { required, none };
+struct ClientSettings {
+    Verify verify = Verify::required;
+    std::string ca_file;    // trusted CAs (PEM); required unless verify is none
+    std::string cert_file;  // optional client certificate chain, with key_file
+    std::string key_file;
+    std::string sni;  // the name sent and checked; empty: the backend's IP is checked
+};
+
+class ClientContext {
+  public:
+    // Loads the CA file and the optional client pair; throws LoadError (Part::ca, cert,
+    // key) saying which file failed and why.
+    static std::shared_ptr<const ClientContext> load(const ClientSettings& settings);
+    ClientContext(const ClientContext&) = delete;
+    ClientContext& operator=(const ClientContext&) = delete;
+
+    SSL_CTX* raw() const { return ctx_.get(); }
+    bool verifies() const { return verify_; }
+    const std::string& sni() const { return sni_; }
+
+  private:
+    ClientContext(CtxPtr ctx, bool verify, std::string sni)
+        : ctx_(std::move(ctx)), verify_(verify), sni_(std::move(sni)) {}
+    CtxPtr ctx_;
+    bool verify_;
+    std::string sni_;
+};
+
+// Client contexts by service name, as the workers and the health checker get them.
+using ClientContexts = std::map<std::string, std::shared_ptr<const ClientContext>, std::less<>>;
+
+// The newest session one backend gave, to resume the next connection to it with. One per
+// worker (or checker) per backend: the connection that receives a session (at the end of a
+// TLS 1.2 handshake, or a TLS 1.3 ticket after it) stores it here.
+struct SessionSlot {
+    SessionPtr session;
 };
 
 // Same conventions as plain sockets: > 0 bytes, 0 = would block (see wants()), < 0 = error.
 class Connection {
   public:
     Connection(const ServerContext& context, int fd);
+    // A client connection to a backend at `ip` (checked against the certificate's IP SANs
+    // unless the context has an SNI name, which is then sent and checked instead), resuming
+    // the session in `sessions` if any and storing the new ones there.
+    Connection(const ClientContext& context, int fd, const std::string& ip,
+               std::shared_ptr<SessionSlot> sessions);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -72,6 +132,9 @@ class Connection {
     ssize_t write(const char* buf, size_t len);
     // Plaintext already decrypted and waiting inside OpenSSL: no socket event will say so.
     bool pending() const;
+    // Any bytes inside OpenSSL, decrypted or not: a pooled connection must hold none.
+    bool buffered() const;
+    bool resumed() const;  // the handshake resumed a session
     // EV_READ / EV_WRITE the last operation needs before it can make progress.
     int wants() const { return wants_; }
     void shutdown();
@@ -79,8 +142,10 @@ class Connection {
 
   private:
     int settle(int ret, const char* what);
+    std::string failure_reason();  // the certificate's verify error, else OpenSSL's queue
 
-    SSL* ssl_;
+    SslPtr ssl_;
+    std::shared_ptr<SessionSlot> sessions_;  // client side: where new sessions go
     bool established_ = false;
     int wants_ = 0;
     std::string error_;

@@ -95,8 +95,11 @@ class Host final : public ConnectorHost {
 
     const std::shared_ptr<Routing>& routing() const override { return routing_; }
     UpstreamPool& upstreams() override { return upstreams_; }
+    std::shared_ptr<const tls::ClientContext> backend_tls(std::string_view) const override {
+        return nullptr;
+    }
     void connect_failed(const std::shared_ptr<runtime::Backend>& backend, int error,
-                        const config::Service&) override {
+                        std::string_view, const config::Service&) override {
         failures.push_back({backend->name, error});
     }
 

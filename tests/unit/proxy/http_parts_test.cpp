@@ -14,9 +14,9 @@
 #include "contrail_lb/log/writer.hpp"
 #include "contrail_lb/net/loop.hpp"
 #include "proxy/access_log.hpp"
-#include "proxy/client_stream.hpp"
 #include "proxy/http_response.hpp"
 #include "proxy/http_upstream.hpp"
+#include "proxy/stream.hpp"
 #include "sockets.hpp"
 
 namespace clb::proxy {
@@ -126,7 +126,7 @@ TEST(HttpUpstream, GivesItsBackendSlotBackOnce) {
 
 TEST(ResponseOut, HeadAndBodyGoInOneWrite) {
     TcpPair client_pair;
-    ClientStream client(std::move(client_pair.near), nullptr);
+    Stream client(std::move(client_pair.near), nullptr);
     ResponseOut out;
     out.start_head() = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n";
     IoBuffer body(std::make_unique<char[]>(kBufferSize));
@@ -146,7 +146,7 @@ TEST(ResponseOut, HeadAndBodyGoInOneWrite) {
 
 TEST(ResponseOut, AClosedClientIsAnError) {
     TcpPair client_pair;
-    ClientStream client(std::move(client_pair.near), nullptr);
+    Stream client(std::move(client_pair.near), nullptr);
     client_pair.far.reset();
     ResponseOut out;
     IoBuffer body(std::make_unique<char[]>(kBufferSize));
