@@ -52,10 +52,10 @@ void Loader::load_services(const YAML::Node& node, Config& config) {
 
 Service Loader::load_service(const YAML::Node& node, const std::string& path) {
     Service service;
-    Section section(diag_, node, path,
-                    {"name", "listen", "mode", "balance", "retries", "timeouts", "tls",
-                     "backend_tls", "health_check", "backends", "error_pages", "redirect",
-                     "sticky"});
+    Section section(
+        diag_, node, path,
+        {"name", "listen", "mode", "balance", "retries", "timeouts", "tls", "backend_tls",
+         "health_check", "backends", "error_pages", "redirect", "sticky"});
     if (!section.valid()) return service;
 
     if (auto value = section.require_value("name")) {
