@@ -231,7 +231,8 @@ int validate(const Options& o) {
     if (!importing && (!o.import_bird.empty() || !o.output.empty()))
         return usage_error("--import-bird and -o go with --import-haproxy");
     if (o.from_env && !o.path.empty()) return usage_error("--from-env and -c exclude each other");
-    if (o.print && !o.from_env && o.path.empty()) return usage_error("--print goes with --from-env");
+    if (o.print && !o.from_env && o.path.empty())
+        return usage_error("--print goes with --from-env");
     if (o.check + o.probe + o.print > 1)
         return usage_error("--check, --healthcheck and --print exclude each other");
     if (!importing && !o.from_env && o.path.empty())
@@ -262,6 +263,7 @@ int main(int argc, char** argv) {
         options.from_env = true;
     }
     if (options.from_env) return from_env(options);
-    if (options.print) return usage_error("--print goes with --from-env (or with -c FILE, FILE absent)");
+    if (options.print)
+        return usage_error("--print goes with --from-env (or with -c FILE, FILE absent)");
     return serve(options, clb::app::load_config(options.path), options.path);
 }

@@ -116,7 +116,7 @@ TEST(HttpUpstream, ABackendThatClosedIsNotPooled) {
 // backend's part is done.
 TEST(HttpUpstream, GivesItsBackendSlotBackOnce) {
     BackendSide side;
-    ASSERT_TRUE(side.backend->take_slot(1));  // as the Connector does before attach()
+    ASSERT_TRUE(side.backend->take_slot(1));   // as the Connector does before attach()
     EXPECT_FALSE(side.backend->take_slot(1));  // at its limit
     EXPECT_EQ(side.backend->active_connections.load(), 1);
     side.up.uncount_active();
