@@ -30,10 +30,28 @@ def test_help(clb_bin):
     assert "-c" in text and "--check" in text
 
 
-@pytest.mark.parametrize("name", ["contrail-lb.yaml", "demo.yaml"])
-def test_shipped_configs_are_valid(clb_bin, name):
-    result = run(clb_bin, "-c", str(CONF / name), "--check")
+def test_shipped_demo_config_is_valid(clb_bin):
+    result = run(clb_bin, "-c", str(CONF / "demo.yaml"), "--check")
     assert result.returncode == 0, result.stderr
+
+
+def test_shipped_production_config_is_valid_with_its_files(clb_bin, tmp_path):
+    """The example names its certificates, CA, users file, token and error page under
+    /etc, as deployed: with those files present (made here, the paths pointed at them),
+    --check passes; without them it names each missing file."""
+    from test_production_config import make_files
+
+    etc = make_files(tmp_path)["etc"]
+    text = (CONF / "contrail-lb.yaml").read_text()
+    for prefix in ("/etc/contrail-lb/", "/etc/contrail/ssl/certs/"):
+        text = text.replace(prefix, f"{etc}/")
+    config = tmp_path / "contrail-lb.yaml"
+    config.write_text(text)
+    result = run(clb_bin, "-c", str(config), "--check")
+    assert result.returncode == 0, result.stderr
+    bare = run(clb_bin, "-c", str(CONF / "contrail-lb.yaml"), "--check")
+    assert bare.returncode == 1
+    assert "/etc/contrail-lb/admin.users" in bare.stderr, bare.stderr
 
 
 BROKEN = """\

@@ -61,11 +61,11 @@ class Pki:
 
 
 class TlsBackend:
-    """HTTP/1.1 over TLS on 127.0.0.1. Answers every request 200 with
+    """HTTP/1.1 over TLS on `host` (127.0.0.1), `port` (0: any free one). Answers every request 200 with
     "tls backend NAME conn=N resumed=0|1 sni=S path=P"; a request for /close... is
     answered with Connection: close and the connection closed."""
 
-    def __init__(self, name: str, cert: str, key: str):
+    def __init__(self, name: str, cert: str, key: str, host: str = "127.0.0.1", port: int = 0):
         self.name = name
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
@@ -80,11 +80,11 @@ class TlsBackend:
         self._conns: list[socket.socket] = []
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind((host, port))
         self._sock.listen(64)
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
-        self.address = f"127.0.0.1:{self.port}"
+        self.address = f"{host}:{self.port}"
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
