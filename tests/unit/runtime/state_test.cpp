@@ -1,6 +1,11 @@
-// The request-duration histogram (issue 14, item 5): a negative duration, which only a
+// runtime::Histogram, Backend slots and cookie ids. The request-duration histogram
+// (issue 14, item 5): a negative duration, which only a
 // wall clock stepping back could produce, must not wrap the unsigned sum.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
 
 #include "contrail_lb/runtime/state.hpp"
 
@@ -53,6 +58,39 @@ TEST(Backend, CookieIdIsAStableOpaqueNameOfTheBackend) {
     EXPECT_NE(ui1.cookie_id, Backend("webui", "ctrl2", address).cookie_id);
     EXPECT_NE(ui1.cookie_id, Backend("api", "ctrl1", address).cookie_id);
     EXPECT_EQ(ui1.cookie_id.find("10.0.0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clb::runtime
+
+namespace clb::runtime {
+namespace {
+
+// max_connections across workers: the check and the count are one step, so threads racing
+// for slots never hold more than the limit at once.
+TEST(Backend, SlotsNeverExceedTheLimitUnderRacingWorkers) {
+    Backend backend("api", "ctrl1", *net::SocketAddress::parse("10.0.0.11:8082"));
+    constexpr uint32_t kLimit = 4;
+    std::atomic<int> held{0}, most{0};
+    auto worker = [&] {
+        for (int i = 0; i < 20000; ++i) {
+            if (!backend.take_slot(kLimit)) continue;
+            int now = held.fetch_add(1) + 1;
+            for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+            }
+            held.fetch_sub(1);
+            backend.give_slot();
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back(worker);
+    for (auto& t : threads)
+        t.join();
+    EXPECT_LE(most.load(), static_cast<int>(kLimit));
+    EXPECT_EQ(backend.active_connections.load(), 0);
+    EXPECT_TRUE(backend.take_slot(0));  // 0: no limit
+    EXPECT_TRUE(backend.take_slot(1) == false);
 }
 
 }  // namespace
