@@ -4,9 +4,10 @@
 // directions as they arrive, never buffered whole (its ResponseOut, or a tunnel after a
 // 101). The connection's phase is the one state machine; pump() moves it.
 //
-// The session's code is in three files by concern: http_session.cpp (the connection:
+// The session's code is in four files by concern: http_session.cpp (the connection:
 // events, phases, reading, keep-alive, timeouts), http_exchange.cpp (one request: start,
-// backend connection, request out, endings, the access log) and http_forward.cpp (the
+// backend connection and its queue, request out, the end, the access log),
+// http_answer.cpp (answers from the proxy itself, aborts) and http_forward.cpp (the
 // response back: heads, bodies, splice, tunnel).
 #pragma once
 

@@ -28,6 +28,10 @@ struct Counter {
 
 // HTTP status codes 100..599 (index code - 100); anything else lands on 0.
 using StatusCounters = std::array<Counter, 500>;
+inline void count_status(StatusCounters& counters, int status) {
+    size_t i = (status >= 100 && status < 600) ? static_cast<size_t>(status - 100) : 0;
+    counters[i].add();
+}
 
 // Histogram buckets in seconds (Prometheus `le`), +Inf implied.
 inline constexpr std::array<double, 12> kDurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
