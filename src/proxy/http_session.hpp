@@ -100,7 +100,7 @@ class HttpSession final : public Session, private UpstreamOwner, private SlotWai
     void upstream_closed(int error);
     void relay_tunnel();
 
-    static double now() { return net::monotonic_seconds(); }
+    double now() const { return worker_.now(); }
     // The client asked for the close and sent its whole request: nothing more can come.
     bool client_done() const {
         return x_->request_done && !x_->request.keep_alive() && in_.empty() && !client_.secure();

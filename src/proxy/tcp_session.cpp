@@ -61,7 +61,7 @@ class TcpSession final : public Session, private UpstreamOwner, private SlotWait
     void drain() override {}
 
   private:
-    static double now() { return net::monotonic_seconds(); }
+    double now() const { return worker_.now(); }
 
     // The connection holds its backend's slot (max_connections) until it ends; with every
     // backend at its limit it waits in the service's queue for timeouts.queue.

@@ -67,6 +67,13 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
       pipes_(context.pipes_open, context.max_pipes),
       access_log_(context.log),
       waker_(loop_.raw(), [this] { read_mailbox(); }) {
+    now_ = net::monotonic_seconds();
+    // After the poll and before every other callback of the pass: the highest priority
+    // (libev invokes check watchers first among equals).
+    ev_check_init(&check_, &Impl::on_check);
+    ev_set_priority(&check_, EV_MAXPRI);
+    check_.data = this;
+    ev_check_start(loop_.raw(), &check_);
     ev_prepare_init(&prepare_, &Impl::on_prepare);
     prepare_.data = this;
     ev_prepare_start(loop_.raw(), &prepare_);
@@ -79,6 +86,7 @@ Worker::Impl::Impl(Worker& owner, WorkerContext& context)
 
 Worker::Impl::~Impl() {
     ev_prepare_stop(loop_.raw(), &prepare_);
+    ev_check_stop(loop_.raw(), &check_);
     ev_timer_stop(loop_.raw(), &tick_);
     ev_timer_stop(loop_.raw(), &slot_timer_);
     listeners_.clear();
@@ -340,6 +348,10 @@ void Worker::Impl::on_prepare(struct ev_loop*, ev_prepare* w, int) {
     self->closed_.clear();
     if (self->access_log_.pending()) self->access_log_.flush();
     if (self->draining_ && self->sessions_.empty()) self->loop_.stop();
+}
+
+void Worker::Impl::on_check(struct ev_loop*, ev_check* w, int) {
+    static_cast<Impl*>(w->data)->now_ = net::monotonic_seconds();
 }
 
 void Worker::Impl::on_tick(struct ev_loop*, ev_timer* w, int) {

@@ -65,6 +65,9 @@ class Worker::Impl final : public ConnectorHost {
     PipePool& pipes() { return pipes_; }
     UpstreamPool& upstreams() override { return upstreams_; }
     AccessLog& access_log() { return access_log_; }
+    // CLOCK_MONOTONIC as of this loop pass (net/clock.hpp): read once per pass, before any
+    // event's callback, as ev_now() is for the wall clock; a request takes a dozen stamps.
+    double now() const { return now_; }
     WorkerContext& context() { return context_; }
     bool draining() const { return draining_; }
     const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return routing_->snapshot; }
@@ -107,6 +110,7 @@ class Worker::Impl final : public ConnectorHost {
     };
 
     static void on_prepare(struct ev_loop*, ev_prepare* w, int);
+    static void on_check(struct ev_loop*, ev_check* w, int);
     static void on_slot_timer(struct ev_loop*, ev_timer* w, int);
     void offer_slots();
     static void on_tick(struct ev_loop*, ev_timer* w, int);
@@ -142,6 +146,8 @@ class Worker::Impl final : public ConnectorHost {
     Mailbox mailbox_;
     net::AsyncWaker waker_;
     ev_prepare prepare_{};
+    ev_check check_{};
+    double now_ = 0;
     ev_timer tick_{};
 };
 
