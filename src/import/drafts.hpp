@@ -70,6 +70,7 @@ struct ServerDraft {
     std::optional<unsigned> rise, fall, port, weight, error_limit;
     bool backup = false;
     BackendTlsDraft tls;
+    bool check_ssl = false;  // check-ssl: its checks use TLS even on another port
     std::vector<std::pair<std::string, YamlNode>> extra;  // pending features, once supported
     std::vector<std::string> notes;
 };

@@ -146,6 +146,14 @@ void add_backend_tls(YamlNode& out, ServiceDraft& s, Notes& notes) {
                            s.notes);
         return;
     }
+    // HAProxy checks an ssl server's own port over TLS, another port without, unless check-ssl.
+    for (auto& server : s.servers)
+        if (server.check && server.port && !server.check_ssl)
+            notes.untranslated(server.origin, "server " + server.name + " ssl check port",
+                               "HAProxy checked port " + std::to_string(*server.port) +
+                                   " without TLS; contrail-lb's checks use TLS with backend_tls "
+                                   "(check-ssl: that port serves TLS)",
+                               s.notes);
     YamlNode node = YamlNode::map().flow();
     node.set("verify", YamlNode::raw(verify ? "required" : "none"));
     if (tls.ca) node.set("ca", YamlNode::text(*tls.ca));

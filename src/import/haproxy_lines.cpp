@@ -330,6 +330,7 @@ void apply_server(DirectiveContext& c) {
         else if (!server_option(server, option, arg, has_arg, why))
             note(c, option + (has_arg ? " " + arg : ""), why, s.notes);
     }
+    server.check_ssl = check_ssl;
     if (check_ssl && server.tls.ssl)
         c.notes.dropped(c.origin, c.directive.text + " [check-ssl]",
                         "contrail-lb's checks use TLS when the service has backend_tls", s.notes);

@@ -104,8 +104,8 @@ TEST(Translate, ServerSslVerifyCaFileSniBecomeBackendTls) {
     auto r =
         run("defaults\n  mode http\n  default-server ssl verify required ca-file /etc/hostname\n"
             "backend api\n  option httpchk GET /\n"
-            "  server a 127.0.0.1:9100 check check-ssl sni str(contrail-api)\n"
-            "  server b 127.0.0.1:9101 check check-ssl sni str(contrail-api)\n"
+            "  server a 127.0.0.1:9100 check check-ssl port 8443 sni str(contrail-api)\n"
+            "  server b 127.0.0.1:9101 check port 8443 check-ssl sni str(contrail-api)\n"
             "frontend f\n  bind 127.0.0.1:8082\n  default_backend api\n");
     auto config = load(r);
     ASSERT_TRUE(config) << r.yaml;
@@ -130,10 +130,13 @@ TEST(Translate, BackendTlsThatCannotBeExpressedIsListed) {
         run("backend api\n  mode http\n"
             "  server a 127.0.0.1:9100 ssl ca-file /etc/hostname sni req.hdr(host) crt /c.pem\n"
             "  server b 127.0.0.1:9101 ssl verify none\n"
+            "backend plain-check\n  mode http\n"
+            "  server p 127.0.0.1:9300 check port 8080 ssl verify none\n"
             "backend web\n  mode http\n  server w 127.0.0.1:9200 ssl\n"
             "  server x 127.0.0.1:9201 check-ssl ca-file /ca.pem\n"
             "frontend f\n  bind 127.0.0.1:8082\n  default_backend api\n"
-            "frontend g\n  bind 127.0.0.1:8083\n  default_backend web\n");
+            "frontend g\n  bind 127.0.0.1:8083\n  default_backend web\n"
+            "frontend h\n  bind 127.0.0.1:8084\n  default_backend plain-check\n");
     ASSERT_FALSE(r.error);
     EXPECT_TRUE(mentions(r, "[sni req.hdr(host)]: only sni str(NAME), a fixed name"));
     EXPECT_TRUE(mentions(r, "[crt /c.pem]: a combined PEM of certificate and key"));
@@ -142,6 +145,7 @@ TEST(Translate, BackendTlsThatCannotBeExpressedIsListed) {
                          "contrail-lb has one backend_tls per service"));
     EXPECT_TRUE(mentions(r, "server w ssl: verify required (HAProxy's default) without ca-file"));
     EXPECT_TRUE(mentions(r, "[check-ssl]: checks over TLS to a plain server"));
+    EXPECT_TRUE(mentions(r, "server p ssl check port: HAProxy checked port 8080 without TLS"));
     EXPECT_NE(r.yaml.find("[verify/ca-file/sni without ssl]: HAProxy uses them only with ssl"),
               std::string::npos)
         << r.yaml;
