@@ -28,10 +28,10 @@ inline constexpr PendingFeature kPendingFeatures[] = {
     {"timeout queue", "services[].timeouts.queue", true},
     {"cookie", "services[].sticky: {cookie: NAME}", true},
     {"server cookie", "services[].sticky (the cookie value of a backend)", true},
-    {"server ssl", "services[].backend_tls", false},
-    {"server verify", "services[].backend_tls.verify", false},
-    {"server ca-file", "services[].backend_tls.ca_file", false},
-    {"server sni", "services[].backend_tls.sni", false},
+    {"server ssl", "services[].backend_tls", true},
+    {"server verify", "services[].backend_tls.verify", true},
+    {"server ca-file", "services[].backend_tls.ca", true},
+    {"server sni", "services[].backend_tls.sni", true},
 };
 const PendingFeature& pending_feature(std::string_view directive);
 
@@ -53,6 +53,14 @@ class Notes {
     std::set<std::pair<std::string, std::string>> seen_;
 };
 
+// ssl, verify, ca-file, sni of a server line: one backend_tls per service.
+struct BackendTlsDraft {
+    bool ssl = false;
+    std::optional<std::string> verify;  // "required" (HAProxy's default) or "none"
+    std::optional<std::string> ca, sni;
+    bool operator==(const BackendTlsDraft&) const = default;
+};
+
 struct ServerDraft {
     Origin origin;
     std::string name;
@@ -61,6 +69,8 @@ struct ServerDraft {
     std::optional<long long> inter_ms;
     std::optional<unsigned> rise, fall, port, weight, error_limit;
     bool backup = false;
+    BackendTlsDraft tls;
+    bool check_ssl = false;  // check-ssl: its checks use TLS even on another port
     std::vector<std::pair<std::string, YamlNode>> extra;  // pending features, once supported
     std::vector<std::string> notes;
 };

@@ -126,6 +126,43 @@ void add_tls(YamlNode& out, const ServiceDraft& s, const GlobalDraft& global) {
     out.set("tls", std::move(tls));
 }
 
+// The servers' ssl, verify, ca-file and sni: one backend_tls for the service.
+void add_backend_tls(YamlNode& out, ServiceDraft& s, Notes& notes) {
+    if (s.servers.empty()) return;
+    const ServerDraft& first = s.servers.front();
+    for (auto& server : s.servers)
+        if (server.tls != first.tls)
+            notes.untranslated(server.origin, "server " + server.name + " ssl/verify/ca-file/sni",
+                               "differs from server " + first.name +
+                                   "'s: contrail-lb has one backend_tls per service",
+                               s.notes);
+    const BackendTlsDraft& tls = first.tls;
+    if (!tls.ssl) return;
+    bool verify = tls.verify.value_or("required") == "required";
+    if (verify && !tls.ca) {
+        notes.untranslated(first.origin, "server " + first.name + " ssl",
+                           "verify required (HAProxy's default) without ca-file: write a ca-file "
+                           "or verify none",
+                           s.notes);
+        return;
+    }
+    // HAProxy checks an ssl server's own port over TLS, another port without, unless check-ssl.
+    for (auto& server : s.servers)
+        if (server.check && server.port && !server.check_ssl)
+            notes.untranslated(server.origin, "server " + server.name + " ssl check port",
+                               "HAProxy checked port " + std::to_string(*server.port) +
+                                   " without TLS; contrail-lb's checks use TLS with backend_tls "
+                                   "(check-ssl: that port serves TLS)",
+                               s.notes);
+    YamlNode node = YamlNode::map().flow();
+    node.set("verify", YamlNode::raw(verify ? "required" : "none"));
+    if (tls.ca) node.set("ca", YamlNode::text(*tls.ca));
+    if (tls.sni) node.set("sni", YamlNode::text(*tls.sni));
+    YamlNode& added = out.set("backend_tls", std::move(node));
+    if (verify && !tls.sni)
+        added.trailing("no sni: the backend's IP is checked against the certificate's IP SANs");
+}
+
 std::string balance(const ServiceDraft& s, Notes& notes, std::vector<std::string>& comments) {
     std::string algorithm = s.balance.value_or("roundrobin");
     if (s.hash_type == "consistent") {
@@ -160,6 +197,7 @@ YamlNode emit_service(ServiceDraft& s, const GlobalDraft& global, Notes& notes) 
     if (!t.empty()) out.set("timeouts", std::move(t));
     add_tls(out, s, global);
     if (!s.redirect) {
+        add_backend_tls(out, s, notes);
         YamlNode check = health_check(s, notes, http);
         if (!check.empty()) out.set("health_check", std::move(check));
         out.set("backends", backends(s));

@@ -24,13 +24,14 @@ const std::vector<EnvVariable>& env_variables() {
         {"WEBUI_HTTPS_LISTEN_PORT", "8143", "the web UI's HTTPS port"},
         {"SSL_ENABLE", "false", "default of the two below"},
         {"CONFIG_API_SSL_ENABLE", "SSL_ENABLE",
-         "true: contrail-api serves TLS: TLS to the backends is not supported yet (an error)"},
+         "true: contrail-api serves TLS: backend_tls verified with SERVER_CA_CERTFILE"},
         {"ANALYTICS_API_SSL_ENABLE", "SSL_ENABLE", "the same for contrail-analytics-api"},
         {"SERVER_CERTFILE", "",
-         "with CONTRAIL_LB_TLS_TERMINATE=true: the certificate the API listeners serve"},
+         "with CONTRAIL_LB_TLS_TERMINATE=true: the certificate the API listeners serve; with "
+         "*_SSL_ENABLE=true and SERVER_KEYFILE: also the client certificate to the backends"},
         {"SERVER_KEYFILE", "", "its key"},
-        {"SERVER_CA_CERTFILE", "",
-         "for TLS to the backends: not supported yet (an error when set with *_SSL_ENABLE)"},
+        {"SERVER_CA_CERTFILE", "(required with *_SSL_ENABLE)",
+         "the CA the API backends' certificates are verified with (backend_tls.ca)"},
         {"CONFIG_API_VIP", "",
          "announced as IP/32 (or /128) over BGP while contrail-api has a healthy backend"},
         {"ANALYTICS_API_VIP", "", "the same for contrail-analytics-api"},
@@ -243,16 +244,31 @@ std::optional<YamlNode> bgp_section(EnvReader& env,
     return bgp;
 }
 
-void check_backend_tls(EnvReader& env) {
-    auto all = env.boolean("SSL_ENABLE", "false");
-    for (const char* name : {"CONFIG_API_SSL_ENABLE", "ANALYTICS_API_SSL_ENABLE"}) {
-        bool own = env.set(name);
-        auto on = own ? env.boolean(name, "false") : all;
-        if (on.value_or(false))
-            env.error(own ? name : "SSL_ENABLE",
-                      "TLS to the backends is not supported yet (services[].backend_tls); run the "
-                      "APIs without TLS behind contrail-lb");
+// CONFIG_API_SSL_ENABLE / ANALYTICS_API_SSL_ENABLE (default SSL_ENABLE) = true: the API
+// serves TLS, so contrail-lb speaks TLS to it, verified with SERVER_CA_CERTFILE. The node's
+// SERVER_CERTFILE/SERVER_KEYFILE go along as the client certificate when both are set: a
+// backend that asks for one (mutual TLS) gets it, one that does not never sees it.
+void add_backend_tls(EnvReader& env, const std::string& name, YamlNode& service) {
+    std::string source = env.set(name) ? name : "SSL_ENABLE";
+    if (!env.boolean(source, "false").value_or(false)) return;
+    std::string because = "required with " + source + "=true";
+    if (!env.set("SERVER_CA_CERTFILE"))
+        env.error("SERVER_CA_CERTFILE",
+                  because + ": the CA file the API servers' certificates are verified with");
+    bool cert = env.set("SERVER_CERTFILE");
+    bool key = env.set("SERVER_KEYFILE");
+    if (cert != key && !env.boolean("CONTRAIL_LB_TLS_TERMINATE", "false").value_or(false))
+        env.error(cert ? "SERVER_CERTFILE" : "SERVER_KEYFILE",
+                  std::string("the client certificate to the backends needs ") +
+                      (cert ? "SERVER_KEYFILE" : "SERVER_CERTFILE") + " beside it");
+    YamlNode tls = YamlNode::map().flow();
+    tls.set("verify", YamlNode::raw("required"));
+    tls.set("ca", YamlNode::text(env.get("SERVER_CA_CERTFILE")));
+    if (cert && key) {
+        tls.set("cert", YamlNode::text(env.get("SERVER_CERTFILE")));
+        tls.set("key", YamlNode::text(env.get("SERVER_KEYFILE")));
     }
+    service.set("backend_tls", std::move(tls)).trailing("from " + source + "=true");
 }
 
 YamlNode admin_and_global(EnvReader& env, YamlNode& doc) {
@@ -290,7 +306,6 @@ EnvResult config_from_env(const EnvLookup& lookup) {
     doc.comment("environment variables (docs/migration.md lists them).");
     YamlNode admin = admin_and_global(env, doc);
     if (!admin.empty()) doc.set("admin", std::move(admin));
-    check_backend_tls(env);
     std::string listen_ip = env.get("CONTRAIL_LB_LISTEN_ADDRESS", "0.0.0.0");
     if (!net::IpAddress::parse(listen_ip))
         env.error("CONTRAIL_LB_LISTEN_ADDRESS", "expected an IP address");
@@ -312,6 +327,9 @@ EnvResult config_from_env(const EnvLookup& lookup) {
             s->set("tls", std::move(tls));
         }
     }
+    env.boolean("SSL_ENABLE", "false");  // checked even when both services override it
+    add_backend_tls(env, "CONFIG_API_SSL_ENABLE", api);
+    add_backend_tls(env, "ANALYTICS_API_SSL_ENABLE", analytics);
     services.add(std::move(api));
     services.add(std::move(analytics));
     services.add(service("contrail-webui", listen_ip, webui_port.value_or(8143),

@@ -260,6 +260,16 @@ bool server_option(ServerDraft& server, const std::string& option, const std::st
     if (option == "error-limit") return bool(server.error_limit = unsigned_arg(1000));
     if ((option == "observe" && arg == "layer4") || (option == "on-error" && arg == "mark-down"))
         return true;
+    if (option == "crt") {
+        why =
+            "a combined PEM of certificate and key: backend_tls takes the client certificate "
+            "as two files (cert, key): split it and set both";
+        return false;
+    }
+    if (option == "no-ssl") {
+        server.tls.ssl = false;
+        return true;
+    }
     std::string feature = "server " + option;
     const PendingFeature& pending = pending_feature(feature);
     if (pending.directive.empty()) {
@@ -271,7 +281,22 @@ bool server_option(ServerDraft& server, const std::string& option, const std::st
         return false;
     }
     if (option == "maxconn") server.extra.emplace_back("max_connections", YamlNode::raw(arg));
-    return true;  // backend_tls and sticky keys: written by the service when they land
+    if (option == "ssl") server.tls.ssl = true;
+    if (option == "verify") {
+        why = "expected verify none or verify required";
+        if (arg != "none" && arg != "required") return false;
+        server.tls.verify = arg;
+    }
+    if (option == "ca-file") {
+        if (!has_arg) return false;
+        server.tls.ca = arg;
+    }
+    if (option == "sni") {
+        why = "only sni str(NAME), a fixed name, has an equivalent (backend_tls.sni)";
+        if (!arg.starts_with("str(") || !arg.ends_with(")") || arg.size() < 6) return false;
+        server.tls.sni = arg.substr(4, arg.size() - 5);
+    }
+    return true;  // sticky: written by the service (cookie)
 }
 
 }  // namespace
@@ -292,6 +317,7 @@ void apply_server(DirectiveContext& c) {
     server.name = safe_name(w[1]);
     server.address = *address;
     if (server.name != w[1]) server.notes.push_back("HAProxy's name: " + w[1]);
+    bool check_ssl = false;
     std::vector<std::string> options = s.default_server;
     options.insert(options.end(), w.begin() + 3, w.end());
     for (size_t i = 0; i < options.size(); ++i) {
@@ -299,8 +325,24 @@ void apply_server(DirectiveContext& c) {
         bool has_arg = takes_argument(option) && i + 1 < options.size();
         std::string arg = has_arg ? options[++i] : "";
         std::string why = "not a valid value";
-        if (!server_option(server, option, arg, has_arg, why))
+        if (option == "check-ssl" || option == "no-check-ssl")
+            check_ssl = option == "check-ssl";
+        else if (!server_option(server, option, arg, has_arg, why))
             note(c, option + (has_arg ? " " + arg : ""), why, s.notes);
+    }
+    server.check_ssl = check_ssl;
+    if (check_ssl && server.tls.ssl)
+        c.notes.dropped(c.origin, c.directive.text + " [check-ssl]",
+                        "contrail-lb's checks use TLS when the service has backend_tls", s.notes);
+    else if (check_ssl)
+        note(c, "check-ssl",
+             "checks over TLS to a plain server: contrail-lb's checks use TLS only with "
+             "backend_tls",
+             s.notes);
+    if (!server.tls.ssl && server.tls != BackendTlsDraft{}) {
+        c.notes.dropped(c.origin, c.directive.text + " [verify/ca-file/sni without ssl]",
+                        "HAProxy uses them only with ssl", s.notes);
+        server.tls = {};
     }
     s.servers.push_back(std::move(server));
 }

@@ -10,6 +10,7 @@ import subprocess
 import yaml
 
 import clb
+from tls_backends import Pki
 
 
 def run(clb_bin: str, args: list[str], env: dict) -> subprocess.CompletedProcess:
@@ -50,12 +51,45 @@ def test_errors_name_the_variable_and_its_value(clb_bin):
                   "ANALYTICS_API_PORT": "http"})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert ('contrail-lb: --from-env: CONFIG_API_SSL_ENABLE="true": TLS to the backends is '
-            'not supported yet') in lines[0]
-    assert lines[1] == ('contrail-lb: --from-env: ANALYTICS_API_PORT="http": expected an '
-                        'integer in 1..65535')
+    assert lines == [
+        'contrail-lb: --from-env: ANALYTICS_API_PORT="http": expected an integer in 1..65535',
+        'contrail-lb: --from-env: SERVER_CA_CERTFILE="": required with CONFIG_API_SSL_ENABLE=true: '
+        "the CA file the API servers' certificates are verified with"]
     missing = run(clb_bin, ["--from-env", "--print"], {})
     assert missing.returncode == 1 and "CONTROLLER_NODES is not set" in missing.stderr
+
+
+def test_ssl_enable_gives_the_apis_backend_tls(clb_bin, tmp_path):
+    pki = Pki(tmp_path)
+    env = {"CONTROLLER_NODES": "10.0.0.11", "SSL_ENABLE": "true", "SERVER_CA_CERTFILE": pki.ca}
+    printed = run(clb_bin, ["--from-env", "--print"], env)
+    assert printed.returncode == 0, printed.stderr
+    services = yaml.safe_load(printed.stdout)["services"]
+    assert [s.get("backend_tls") for s in services] == [
+        {"verify": "required", "ca": pki.ca}, {"verify": "required", "ca": pki.ca}, None]
+    checked = run(clb_bin, ["--from-env", "--check"], env)
+    assert checked.returncode == 0, checked.stderr
+
+    cert, key = pki.server("node")  # the node's certificate, also its client certificate
+    mutual = {**env, "ANALYTICS_API_SSL_ENABLE": "false", "SERVER_CERTFILE": cert,
+              "SERVER_KEYFILE": key}
+    printed = run(clb_bin, ["--from-env", "--print"], mutual)
+    assert printed.returncode == 0, printed.stderr
+    services = yaml.safe_load(printed.stdout)["services"]
+    assert services[0]["backend_tls"] == {"verify": "required", "ca": pki.ca, "cert": cert,
+                                          "key": key}
+    assert "backend_tls" not in services[1]
+    checked = run(clb_bin, ["--from-env", "--check"], mutual)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_ssl_enable_without_the_ca_names_the_variable(clb_bin):
+    result = run(clb_bin, ["--from-env", "--check"],
+                 {"CONTROLLER_NODES": "10.0.0.11", "SSL_ENABLE": "true"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        'contrail-lb: --from-env: SERVER_CA_CERTFILE="": required with SSL_ENABLE=true: the CA '
+        "file the API servers' certificates are verified with"]
 
 
 def test_from_env_serves(clb_bin, start_backend, tmp_path):

@@ -105,16 +105,67 @@ TEST(FromEnv, ErrorsNameTheVariableAndItsValue) {
     EXPECT_TRUE(
         has_error(r, "CONTROLLER_NODES=\"10.0.0.11,node2\": \"node2\" is not an IP address"));
     EXPECT_TRUE(has_error(r, "CONFIG_API_PORT=\"99999\": expected an integer in 1..65535"));
-    EXPECT_TRUE(has_error(r, "SSL_ENABLE=\"true\": TLS to the backends is not supported yet"));
+    EXPECT_TRUE(has_error(r, "SERVER_CA_CERTFILE=\"\": required with SSL_ENABLE=true"));
     EXPECT_TRUE(has_error(r, "CONFIG_API_VIP=\"10.0.0.100\": a VIP is announced over BGP"));
     auto own = from({{"CONTROLLER_NODES", "10.0.0.11"}, {"ANALYTICS_API_SSL_ENABLE", "True"}});
-    EXPECT_TRUE(has_error(own, "ANALYTICS_API_SSL_ENABLE=\"True\""));
+    EXPECT_TRUE(
+        has_error(own, "SERVER_CA_CERTFILE=\"\": required with ANALYTICS_API_SSL_ENABLE=true"));
+    auto half = from({{"CONTROLLER_NODES", "10.0.0.11"},
+                      {"SSL_ENABLE", "true"},
+                      {"SERVER_CA_CERTFILE", "/etc/hostname"},
+                      {"SERVER_KEYFILE", "/etc/hostname"}});
+    EXPECT_TRUE(has_error(half,
+                          "SERVER_KEYFILE=\"/etc/hostname\": the client certificate to the "
+                          "backends needs SERVER_CERTFILE beside it"));
     auto bgp = from({{"CONTROLLER_NODES", "10.0.0.11"},
                      {"CONFIG_API_VIP", "10.0.0.100"},
                      {"CONTRAIL_LB_BGP_PEERS", "10.0.0.1=x"}});
     EXPECT_TRUE(has_error(
         bgp, "CONTRAIL_LB_BGP_PEERS=\"10.0.0.1=x\": \"10.0.0.1=x\" is not ADDR or ADDR=AS"));
     EXPECT_TRUE(has_error(bgp, "CONTRAIL_LB_BGP_ROUTER_ID=\"\""));
+}
+
+// *_SSL_ENABLE: TLS to the API backends, verified with SERVER_CA_CERTFILE; the client
+// certificate only when both SERVER_CERTFILE and SERVER_KEYFILE are set.
+TEST(FromEnv, SslEnableGivesTheApisBackendTls) {
+    auto r = from({{"CONTROLLER_NODES", "10.0.0.11"},
+                   {"SSL_ENABLE", "true"},
+                   {"SERVER_CA_CERTFILE", "/etc/hostname"}});
+    auto config = load(r);
+    ASSERT_TRUE(config);
+    for (size_t i : {0u, 1u}) {
+        const auto& tls = config->services[i].backend_tls;
+        ASSERT_TRUE(tls) << r.yaml;
+        EXPECT_EQ(tls->verify, clb::config::TlsVerify::required);
+        EXPECT_EQ(tls->ca_file, "/etc/hostname");
+        EXPECT_TRUE(tls->cert_file.empty());
+    }
+    EXPECT_FALSE(config->services[2].backend_tls);  // the web UI: passed through
+    EXPECT_NE(r.yaml.find("backend_tls: {verify: required, ca: /etc/hostname}  # from "
+                          "SSL_ENABLE=true"),
+              std::string::npos)
+        << r.yaml;
+
+    auto mutual = from({{"CONTROLLER_NODES", "10.0.0.11"},
+                        {"SSL_ENABLE", "true"},
+                        {"ANALYTICS_API_SSL_ENABLE", "false"},
+                        {"SERVER_CA_CERTFILE", "/etc/hostname"},
+                        {"SERVER_CERTFILE", "/etc/hostname"},
+                        {"SERVER_KEYFILE", "/etc/hostname"}});
+    config = load(mutual);
+    ASSERT_TRUE(config);
+    ASSERT_TRUE(config->services[0].backend_tls);
+    EXPECT_EQ(config->services[0].backend_tls->cert_file, "/etc/hostname");
+    EXPECT_EQ(config->services[0].backend_tls->key_file, "/etc/hostname");
+    EXPECT_FALSE(config->services[1].backend_tls);
+
+    auto analytics_only = from({{"CONTROLLER_NODES", "10.0.0.11"},
+                                {"ANALYTICS_API_SSL_ENABLE", "yes"},
+                                {"SERVER_CA_CERTFILE", "/etc/hostname"}});
+    config = load(analytics_only);
+    ASSERT_TRUE(config);
+    EXPECT_FALSE(config->services[0].backend_tls);
+    EXPECT_TRUE(config->services[1].backend_tls);
 }
 
 TEST(FromEnv, MigrationGuideListsEveryVariable) {

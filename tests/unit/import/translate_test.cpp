@@ -81,21 +81,77 @@ TEST(Translate, ListenTcpPassthroughAndMaglev) {
     EXPECT_EQ(s.listen[0].to_string(), "0.0.0.0:8143");
 }
 
-// maxconn, timeout queue and cookie persistence translate; TLS to backends is not there yet.
-TEST(Translate, QueueAndCookiePersistenceTranslateBackendTlsIsListed) {
-    auto r = run(
-        "defaults\n  mode http\n  timeout queue 5s\n"
-        "listen api\n  bind 127.0.0.1:8082\n  cookie SERVERID insert indirect nocache\n"
-        "  server a 127.0.0.1:9100 check maxconn 100 cookie a ssl verify none ca-file /ca.pem\n");
-    ASSERT_TRUE(load(r)) << r.yaml;
-    EXPECT_FALSE(mentions(r, "timeout queue 5s: not supported yet"));
-    EXPECT_FALSE(mentions(r, "cookie SERVERID insert indirect nocache: not supported yet"));
-    EXPECT_FALSE(mentions(r, "[maxconn 100]: not supported yet"));
+// maxconn, timeout queue, cookie persistence and TLS to the backends translate.
+TEST(Translate, QueueCookiePersistenceAndBackendTlsTranslate) {
+    auto r =
+        run("defaults\n  mode http\n  timeout queue 5s\n"
+            "listen api\n  bind 127.0.0.1:8082\n  cookie SERVERID insert indirect nocache\n"
+            "  server a 127.0.0.1:9100 check maxconn 100 cookie a ssl verify none ca-file "
+            "/etc/hostname\n");
+    auto config = load(r);
+    ASSERT_TRUE(config) << r.yaml;
+    EXPECT_TRUE(r.untranslated.empty()) << r.untranslated[0].to_string();
     EXPECT_NE(r.yaml.find("queue: 5s"), std::string::npos) << r.yaml;
     EXPECT_NE(r.yaml.find("max_connections: 100"), std::string::npos) << r.yaml;
     EXPECT_NE(r.yaml.find("sticky: {cookie: SERVERID}"), std::string::npos) << r.yaml;
-    EXPECT_TRUE(mentions(r, "[ssl]: not supported yet (services[].backend_tls)"));
-    EXPECT_TRUE(mentions(r, "[ca-file /ca.pem]: not supported yet"));
+    EXPECT_NE(r.yaml.find("backend_tls: {verify: none, ca: /etc/hostname}"), std::string::npos)
+        << r.yaml;
+    ASSERT_TRUE(config->services[0].backend_tls);
+    EXPECT_EQ(config->services[0].backend_tls->verify, clb::config::TlsVerify::none);
+}
+
+TEST(Translate, ServerSslVerifyCaFileSniBecomeBackendTls) {
+    auto r =
+        run("defaults\n  mode http\n  default-server ssl verify required ca-file /etc/hostname\n"
+            "backend api\n  option httpchk GET /\n"
+            "  server a 127.0.0.1:9100 check check-ssl port 8443 sni str(contrail-api)\n"
+            "  server b 127.0.0.1:9101 check port 8443 check-ssl sni str(contrail-api)\n"
+            "frontend f\n  bind 127.0.0.1:8082\n  default_backend api\n");
+    auto config = load(r);
+    ASSERT_TRUE(config) << r.yaml;
+    EXPECT_TRUE(r.untranslated.empty()) << r.untranslated[0].to_string();
+    EXPECT_NE(r.yaml.find("backend_tls: {verify: required, ca: /etc/hostname, sni: contrail-api}"),
+              std::string::npos)
+        << r.yaml;
+    EXPECT_NE(r.yaml.find("[check-ssl]: contrail-lb's checks use TLS when the service has "
+                          "backend_tls"),
+              std::string::npos)
+        << r.yaml;
+    const auto& tls = config->services[0].backend_tls;
+    ASSERT_TRUE(tls);
+    EXPECT_EQ(tls->verify, clb::config::TlsVerify::required);
+    EXPECT_EQ(tls->ca_file, "/etc/hostname");
+    EXPECT_EQ(tls->sni, "contrail-api");
+}
+
+TEST(Translate, BackendTlsThatCannotBeExpressedIsListed) {
+    // Another sni expression, a combined crt PEM, servers that disagree, no ca-file.
+    auto r =
+        run("backend api\n  mode http\n"
+            "  server a 127.0.0.1:9100 ssl ca-file /etc/hostname sni req.hdr(host) crt /c.pem\n"
+            "  server b 127.0.0.1:9101 ssl verify none\n"
+            "backend plain-check\n  mode http\n"
+            "  server p 127.0.0.1:9300 check port 8080 ssl verify none\n"
+            "backend web\n  mode http\n  server w 127.0.0.1:9200 ssl\n"
+            "  server x 127.0.0.1:9201 check-ssl ca-file /ca.pem\n"
+            "frontend f\n  bind 127.0.0.1:8082\n  default_backend api\n"
+            "frontend g\n  bind 127.0.0.1:8083\n  default_backend web\n"
+            "frontend h\n  bind 127.0.0.1:8084\n  default_backend plain-check\n");
+    ASSERT_FALSE(r.error);
+    EXPECT_TRUE(mentions(r, "[sni req.hdr(host)]: only sni str(NAME), a fixed name"));
+    EXPECT_TRUE(mentions(r, "[crt /c.pem]: a combined PEM of certificate and key"));
+    EXPECT_TRUE(mentions(r,
+                         "server b ssl/verify/ca-file/sni: differs from server a's: "
+                         "contrail-lb has one backend_tls per service"));
+    EXPECT_TRUE(mentions(r, "server w ssl: verify required (HAProxy's default) without ca-file"));
+    EXPECT_TRUE(mentions(r, "[check-ssl]: checks over TLS to a plain server"));
+    EXPECT_TRUE(mentions(r, "server p ssl check port: HAProxy checked port 8080 without TLS"));
+    EXPECT_NE(r.yaml.find("[verify/ca-file/sni without ssl]: HAProxy uses them only with ssl"),
+              std::string::npos)
+        << r.yaml;
+    EXPECT_NE(r.yaml.find("backend_tls: {verify: required, ca: /etc/hostname}  # no sni"),
+              std::string::npos)
+        << r.yaml;
 }
 
 TEST(Translate, RedirectErrorfileStatsAndTls) {
