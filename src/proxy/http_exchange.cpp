@@ -31,7 +31,6 @@ bool idempotent(int method) {
     }
 }
 
-
 }  // namespace
 
 void HttpExchange::reset(PipePool& pipes) {
