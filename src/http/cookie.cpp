@@ -1,29 +1,23 @@
 #include "contrail_lb/http/cookie.hpp"
 
+#include "contrail_lb/http/head.hpp"
+
 namespace clb::http {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 // Calls visit(pair, cookie_name, value) for each "name=value" of the field, in order.
 template <class Visit>
 void each_pair(std::string_view field, Visit visit) {
     while (!field.empty()) {
         size_t end = field.find(';');
-        std::string_view pair = trim(field.substr(0, end));
+        std::string_view pair = trim_ows(field.substr(0, end));
         field = end == std::string_view::npos ? std::string_view() : field.substr(end + 1);
         if (pair.empty()) continue;
         size_t eq = pair.find('=');
-        std::string_view name = trim(pair.substr(0, eq));
+        std::string_view name = trim_ows(pair.substr(0, eq));
         std::string_view value =
-            eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
+            eq == std::string_view::npos ? std::string_view() : trim_ows(pair.substr(eq + 1));
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
         visit(pair, name, value);

@@ -34,14 +34,6 @@ bool is_field_value(std::string_view s) {
     return true;
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
@@ -85,7 +77,7 @@ std::string_view field_error(std::string_view line, Header& field) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
         return "malformed header field name";  // includes whitespace before the colon
-    std::string_view value = trim(line.substr(colon + 1));
+    std::string_view value = trim_ows(line.substr(colon + 1));
     if (!is_field_value(value)) return "control character in header field value";
     field = {line.substr(0, colon), value};
     return {};
@@ -108,7 +100,7 @@ bool iequals(std::string_view a, std::string_view b) {
 bool has_token(std::string_view value, std::string_view token) {
     while (!value.empty()) {
         size_t comma = value.find(',');
-        if (iequals(trim(value.substr(0, comma)), token)) return true;
+        if (iequals(trim_ows(value.substr(0, comma)), token)) return true;
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
     }
@@ -184,7 +176,7 @@ bool Head::parse_field(std::string_view line) {
 bool Head::note_connection_options(std::string_view value) {
     while (!value.empty()) {
         size_t comma = value.find(',');
-        std::string_view option = trim(value.substr(0, comma));
+        std::string_view option = trim_ows(value.substr(0, comma));
         if (!option.empty()) {
             // Each option costs a comparison per forwarded field: bound the work a head
             // can ask for.
@@ -241,6 +233,14 @@ std::string_view trailer_section_error(std::string_view section) {
         if (is_framing_field(field.name)) return "framing field in the trailer section";
     }
     return pos == section.size() ? "" : "bytes after the trailer section";
+}
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
 }
 
 }  // namespace clb::http

@@ -61,6 +61,8 @@ bool has_bare_lf(std::string_view partial);
 std::string_view trailer_section_error(std::string_view section);
 
 bool iequals(std::string_view a, std::string_view b);
+// `s` without the optional whitespace (SP, HTAB) around it (RFC 9110 §5.6.3 OWS).
+std::string_view trim_ows(std::string_view s);
 // True when the comma-separated list `value` holds `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token);
 // Hop-by-hop fields a proxy consumes rather than forwards (RFC 9110 §7.6.1).
