@@ -29,7 +29,6 @@ namespace clb::admin {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr size_t kMaxHeaderCount = 100;
 constexpr double kLingerSeconds = 2;  // after an error: let the client read it before RST
 
 }  // namespace
@@ -185,7 +184,7 @@ bool Connection::read_head() {
 // is refused. A second Host, Origin, Sec-Fetch-Site or Authorization is refused, as the
 // proxy refuses a second Host, so that nothing downstream can read another one.
 std::optional<std::pair<int, const char*>> Connection::take_fields() {
-    static constexpr size_t kMaxHeaderCount = 100;
+    constexpr size_t kMaxHeaderCount = 100;
     if (head_.headers().size() > kMaxHeaderCount) return std::pair{431, "too many headers"};
     if (!head_.semantic_error().empty()) return std::pair{400, "missing, repeated or invalid Host"};
     request_.method.assign(head_.first());
