@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -104,6 +103,12 @@ TEST(Acceptor, StoppedAcceptorLeavesConnectionsQueued) {
 }
 
 TEST(Acceptor, PausesOnEmfileAndResumesWhenFdsAreBack) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan's vptr check reads memory through a pipe on each type it has not seen yet: with
+    // the fd table full it reports every first virtual call in the logging path as an
+    // invalid vptr. The release build runs this test, and test_fd_exhaustion.py the binary.
+    GTEST_SKIP() << "fd exhaustion breaks the sanitizer runtime's own checks";
+#endif
     Loop loop;
     Listener listener;
     std::atomic<uint64_t> pauses{0};
@@ -112,10 +117,6 @@ TEST(Acceptor, PausesOnEmfileAndResumesWhenFdsAreBack) {
         loop.raw(), "test listener", [&](Fd, const SocketAddress&) { ++accepted; }, &pauses);
     acceptor.start(listener.fd.get());
     Fd client = listener.connect();
-    // The Acceptor logs its pause. Under UBSan a first call on spdlog's logger checks its
-    // vptr by reading memory through a pipe, which fails without fds (a false "invalid
-    // vptr"): one call now fills UBSan's type cache.
-    spdlog::debug("acceptor test: fds are about to run out");
     {
         FdExhaustion exhaustion;
         EXPECT_TRUE(run_until(loop, [&] { return acceptor.paused(); }));
