@@ -50,7 +50,6 @@ class HttpUpstream {
 
     bool eof() const { return eof_; }
     int error() const { return error_; }
-    void set_eof(bool eof) { eof_ = eof; }
     void set_error(int error) { error_ = error; }
     double seen() const { return seen_; }  // last progress: timeouts.server counts from it
     void touch(double now) { seen_ = now; }
