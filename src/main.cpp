@@ -11,9 +11,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include "contrail_lb/admin/probe.hpp"
 #include "contrail_lb/app/app.hpp"
+#include "contrail_lb/app/supervisor.hpp"
 #include "contrail_lb/config/config.hpp"
 #include "contrail_lb/import/env.hpp"
 #include "contrail_lb/import/translate.hpp"
@@ -25,7 +29,7 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: contrail-lb -c FILE [--check | --healthcheck]\n"
+    "usage: contrail-lb -c FILE [--check | --healthcheck | --take-over SOCKET] [--supervise]\n"
     "       contrail-lb --from-env [--print | --check | --healthcheck]\n"
     "       contrail-lb --import-haproxy FILE [--import-bird FILE] [-o OUT]\n"
     "       contrail-lb --version | --help\n"
@@ -38,6 +42,12 @@ constexpr char kUsage[] =
     "      --healthcheck   ask the contrail-lb running with this configuration for\n"
     "                      GET /healthz on its admin.listen (within 2s): exit 0 on 200,\n"
     "                      else 1 (a container probe)\n"
+    "      --take-over SOCKET  start by taking the listeners, the admin listener and the\n"
+    "                      backends' health of the contrail-lb that listens on SOCKET\n"
+    "                      (its global.upgrade_socket): it drains and exits 0. On failure\n"
+    "                      exit 1 with the reason; the running one keeps serving\n"
+    "      --supervise     run as a small supervisor (automatic as PID 1): it starts the\n"
+    "                      serving process and, on SIGUSR2, its successor with --take-over\n"
     "      --from-env      build the configuration from Tungsten Fabric's variables\n"
     "                      (CONTROLLER_NODES, CONFIG_NODES, CONFIG_API_PORT, ...) and\n"
     "                      CONTRAIL_LB_* ones (docs/migration.md); an error names the\n"
@@ -56,7 +66,8 @@ constexpr char kUsage[] =
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
-    "Signals: SIGHUP reloads FILE; SIGTERM/SIGINT withdraw the VIPs, drain and exit.\n";
+    "Signals: SIGHUP reloads FILE; SIGUSR2 upgrades in place (the binary at the same path\n"
+    "takes over); SIGTERM/SIGINT withdraw the VIPs, drain and exit.\n";
 
 constexpr int kExitPartial = 3;  // --import-haproxy: some directives were not translated
 
@@ -66,8 +77,9 @@ int usage_error(const std::string& message) {
 }
 
 struct Options {
-    std::string path, import_haproxy, import_bird, output;
-    bool check = false, probe = false, from_env = false, print = false;
+    std::string path, import_haproxy, import_bird, output, take_over;
+    bool check = false, probe = false, from_env = false, print = false, supervise = false;
+    std::vector<std::string> argv;  // as started, argv[0] made absolute
 };
 
 // The container's HEALTHCHECK: the image has no curl, so the binary asks itself.
@@ -104,7 +116,7 @@ int serve(const Options& options, const clb::config::LoadResult& loaded, const s
     // goes back to the system when they close instead of staying in the malloc heap.
     mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     clb::app::setup_logging(config->global.log_level);
-    return clb::app::run(config);
+    return clb::app::run(config, {options.argv, options.take_over});
 }
 
 int from_env(const Options& options) {
@@ -210,7 +222,11 @@ int parse_arguments(int argc, char** argv, Options& o) {
             o.from_env = true;
         else if (arg == "--print")
             o.print = true;
-        else if (arg == "-c" || arg == "--config") {
+        else if (arg == "--supervise")
+            o.supervise = true;
+        else if (arg == "--take-over") {
+            if (!value(o.take_over)) return usage_error(arg + " needs a socket");
+        } else if (arg == "-c" || arg == "--config") {
             if (!value(o.path)) return usage_error(arg + " needs a file name");
         } else if (arg == "--import-haproxy") {
             if (!value(o.import_haproxy)) return usage_error(arg + " needs a file name");
@@ -235,6 +251,10 @@ int validate(const Options& o) {
         return usage_error("--print goes with --from-env");
     if (o.check + o.probe + o.print > 1)
         return usage_error("--check, --healthcheck and --print exclude each other");
+    if (!o.take_over.empty() && (importing || o.check || o.probe || o.print))
+        return usage_error("--take-over goes with -c FILE or --from-env alone");
+    if (o.supervise && (importing || o.check || o.probe || o.print))
+        return usage_error("--supervise goes with -c FILE or --from-env alone");
     if (!importing && !o.from_env && o.path.empty())
         return usage_error("no configuration file: use -c FILE");
     return -1;
@@ -248,12 +268,28 @@ bool falls_back_to_env(const std::string& path) {
     return ::stat(path.c_str(), &st) != 0 && errno == ENOENT && nodes && *nodes;
 }
 
+// An upgrade starts the binary at this path again: relative to where we started.
+std::vector<std::string> absolute_argv(int argc, char** argv) {
+    std::vector<std::string> out(argv, argv + argc);
+    if (!out.empty() && out[0].find('/') != std::string::npos && out[0][0] != '/') {
+        std::error_code ec;
+        auto cwd = std::filesystem::current_path(ec);
+        if (!ec) out[0] = (cwd / out[0]).lexically_normal().string();
+    }
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Options options;
     if (int status = parse_arguments(argc, argv, options); status >= 0) return status;
     if (int status = validate(options); status >= 0) return status;
+    options.argv = absolute_argv(argc, argv);
+    bool serving =
+        options.import_haproxy.empty() && !options.check && !options.probe && !options.print;
+    // PID 1 of a container stays up across upgrades: it supervises the serving process.
+    if (serving && (options.supervise || ::getpid() == 1)) return clb::app::supervise(options.argv);
     if (!options.import_haproxy.empty()) return import_haproxy(options);
     if (!options.from_env && falls_back_to_env(options.path)) {
         std::fprintf(

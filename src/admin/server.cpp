@@ -37,11 +37,14 @@ class Connection;
 
 class Server::Impl {
   public:
-    Impl(struct ev_loop* loop, const net::SocketAddress& address, Sources sources, Limits limits);
+    Impl(struct ev_loop* loop, const net::SocketAddress& address, Sources sources, Limits limits,
+         net::Fd listening);
     ~Impl();
 
     void close(Connection* connection);
     double now() const { return ev_now(loop_); }
+    int listen_fd() const { return listen_fd_.get(); }
+    void stop_accepting() { acceptor_.stop(); }
 
     struct ev_loop* const loop_;
     const Limits limits_;
@@ -364,7 +367,7 @@ void Connection::update_watcher() {
 // Server
 
 Server::Impl::Impl(struct ev_loop* loop, const net::SocketAddress& address, Sources sources,
-                   Limits limits)
+                   Limits limits, net::Fd listening)
     : loop_(loop),
       limits_(limits),
       router_(std::move(sources)),
@@ -377,7 +380,7 @@ Server::Impl::Impl(struct ev_loop* loop, const net::SocketAddress& address, Sour
     options.reuse_port = false;  // a second process on the same port must fail, not share
     options.backlog = 128;
     int error = 0;
-    listen_fd_ = net::listen_tcp(address, options, error);
+    listen_fd_ = listening ? std::move(listening) : net::listen_tcp(address, options, error);
     if (!listen_fd_)
         throw std::runtime_error(fmt::format("admin: cannot listen on {}: {}", address.to_string(),
                                              net::error_text(error)));
@@ -422,8 +425,17 @@ void Server::Impl::close(Connection* connection) {
 }
 
 Server::Server(struct ev_loop* control_loop, const net::SocketAddress& address, Sources sources,
-               Limits limits)
-    : impl_(std::make_unique<Impl>(control_loop, address, std::move(sources), limits)) {}
+               Limits limits, net::Fd listening)
+    : impl_(std::make_unique<Impl>(control_loop, address, std::move(sources), limits,
+                                   std::move(listening))) {}
+
+int Server::listen_fd() const {
+    return impl_->listen_fd();
+}
+
+void Server::stop_accepting() {
+    impl_->stop_accepting();
+}
 
 Server::~Server() = default;
 

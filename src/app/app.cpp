@@ -21,7 +21,9 @@
 #include "contrail_lb/net/socket.hpp"
 #include "contrail_lb/proxy/worker.hpp"
 #include "contrail_lb/runtime/state.hpp"
+#include "hand_over.hpp"
 #include "listeners.hpp"
+#include "take_over.hpp"
 #include "tls_settings.hpp"
 
 #ifndef CLB_VERSION
@@ -63,15 +65,19 @@ unsigned worker_count(const config::Config& c) {
 // The control thread: everything but the proxying itself.
 class Control {
   public:
-    Control(std::shared_ptr<const config::Config> config, log::Writer& log)
+    Control(std::shared_ptr<const config::Config> config, const RunOptions& options,
+            log::Writer& log)
         : log_(log),
           loop_(net::Loop::make_default()),
           config_(std::move(config)),
+          options_(options),
           listeners_(worker_count(*config_)),
           checker_(loop_.raw(), registry_),
           reload_signal_(loop_.raw(), SIGHUP, [this] { reload(); }),
           term_signal_(loop_.raw(), SIGTERM, [this] { shutdown("SIGTERM"); }),
           int_signal_(loop_.raw(), SIGINT, [this] { shutdown("SIGINT"); }),
+          upgrade_signal_(loop_.raw(), SIGUSR2, [this] { upgrade("SIGUSR2"); }),
+          hand_over_(loop_.raw(), hand_over_hooks()),
           watchdog_(loop_.raw(), [this] { watch_workers(); }),
           drain_poll_(loop_.raw(), [this] { poll_drain(); }),
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
@@ -79,8 +85,8 @@ class Control {
         context_.failures = &checker_;
         context_.log = &log_;
         if (std::getenv("CLB_TEST_HOOKS")) {
-            // SIGUSR2 stalls worker 0 for three watchdog periods (tests/integration).
-            stall_signal_ = std::make_unique<net::SignalWatcher>(loop_.raw(), SIGUSR2, [this] {
+            // SIGUSR1 stalls worker 0 for three watchdog periods (tests/integration).
+            stall_signal_ = std::make_unique<net::SignalWatcher>(loop_.raw(), SIGUSR1, [this] {
                 if (!workers_.empty()) workers_[0]->stall_for_test(3 * watchdog_limit(*config_));
             });
             // CLB_TEST_RELOAD_PAUSE=S: a reload waits S seconds between publishing the new
@@ -92,33 +98,173 @@ class Control {
 
     int run() {
         apply_globals(*config_);
+        std::unique_ptr<TakeOver> take_over;
+        net::Fd admin_fd;
+        if (!options_.take_over.empty()) {
+            take_over = std::make_unique<TakeOver>();
+            if (!receive_state(*take_over, admin_fd)) return 1;
+        }
         auto errors = listeners_.apply(*config_);
         for (const auto& e : errors)
             spdlog::error("{}", e);
-        if (!errors.empty()) return 1;
+        if (!errors.empty()) return refuse_take_over(take_over.get(), errors.front());
         registry_.subscribe([this](const auto& snapshot) { on_snapshot(snapshot); });
         unsigned n = worker_count(*config_);
         for (unsigned i = 0; i < n; ++i)
             workers_.push_back(std::make_unique<proxy::Worker>(i, context_));
         apply_backend_tls(*config_);
         registry_.apply(config_);
+        if (take_over) registry_.restore_health(take_over->state().backends);
         checker_.apply(*registry_.snapshot());
-        for (unsigned i = 0; i < n; ++i) {
-            workers_[i]->set_listeners(listeners_.for_worker(i));
+        for (unsigned i = 0; i < n; ++i)
             workers_[i]->start();
-        }
-        if (!start_admin(*config_)) return 1;
+        // Taking over: the old process accepts until it has committed; from then on we do.
+        if (take_over && !commit_take_over(*take_over)) return stop_workers(1);
+        for (unsigned i = 0; i < n; ++i)
+            workers_[i]->set_listeners(listeners_.for_worker(i));
+        if (!start_admin(*config_, std::move(admin_fd))) return stop_workers(1);
         if (config_->bgp) speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp);
         publish_service_health();
+        listen_for_upgrades();
         watchdog_.start(0.25, 0.25);
         log_summary(n);
         loop_.run();
+        return stop_workers(0);
+    }
+
+  private:
+    int stop_workers(int status) {
         for (auto& w : workers_)
             w->stop();
         for (auto& w : workers_)
             w->join();
-        spdlog::info("contrail-lb stopped");
-        return 0;
+        workers_.clear();
+        if (status == 0) spdlog::info("contrail-lb stopped");
+        return status;
+    }
+
+    // --take-over: the running process's listeners (adopted before the first apply),
+    // its admin socket and its backends' health.
+    bool receive_state(TakeOver& take_over, net::Fd& admin_fd) {
+        std::string error;
+        if (!take_over.receive(options_.take_over, error)) {
+            spdlog::error("upgrade: --take-over {}: {}", options_.take_over, error);
+            std::fprintf(stderr, "contrail-lb: --take-over %s: %s\n", options_.take_over.c_str(),
+                         error.c_str());
+            return false;
+        }
+        auto& state = take_over.state();
+        auto& fds = take_over.fds();
+        if (state.admin) {
+            // Last in the list; kept only when admin.listen names the same address.
+            if (config_->admin.listen && *config_->admin.listen == *state.admin)
+                admin_fd = std::move(fds.back());
+            fds.pop_back();
+        }
+        listeners_.adopt(state.listeners, fds);
+        return true;
+    }
+
+    int refuse_take_over(TakeOver* take_over, const std::string& reason) {
+        if (take_over) {
+            take_over->abort(reason);
+            std::fprintf(stderr, "contrail-lb: --take-over %s: %s\n", options_.take_over.c_str(),
+                         reason.c_str());
+        }
+        return 1;
+    }
+
+    bool commit_take_over(TakeOver& take_over) {
+        std::string error;
+        if (!take_over.ready(error)) {
+            spdlog::error("upgrade: --take-over {}: {}; the running process keeps serving",
+                          options_.take_over, error);
+            std::fprintf(stderr, "contrail-lb: --take-over %s: %s\n", options_.take_over.c_str(),
+                         error.c_str());
+            return false;
+        }
+        const auto& state = take_over.state();
+        size_t up = 0;
+        for (const auto& b : state.backends)
+            up += b.up;
+        spdlog::info(
+            "upgrade: took over {} listeners{}, the health of {} backends ({} UP) from pid {}",
+            state.listeners.size(), state.admin ? " and the admin listener" : "",
+            state.backends.size(), up, state.pid);
+        return true;
+    }
+
+    // global.upgrade_socket, and the supervisor's internal socket (CLB_UPGRADE_SOCKET).
+    void listen_for_upgrades() {
+        if (!config_->global.upgrade_socket.empty())
+            hand_over_.listen(config_->global.upgrade_socket);
+        if (const char* internal = std::getenv("CLB_UPGRADE_SOCKET"); internal && *internal)
+            hand_over_.listen(internal);
+    }
+
+    HandOver::Hooks hand_over_hooks() {
+        HandOver::Hooks hooks;
+        hooks.export_state = [this](std::vector<int>& fds) {
+            upgrade::State state;
+            state.listeners = listeners_.describe(fds);
+            if (admin_) {
+                state.admin = admin_->address();
+                fds.push_back(admin_->listen_fd());
+            }
+            state.backends = registry_.export_health();
+            return state;
+        };
+        hooks.stop_serving = [this] { return stop_serving(); };
+        hooks.drain = [this] { hand_over_drain(); };
+        hooks.finished = [this](bool ok, int pid, const std::string& reason) {
+            upgrade_finished(ok, pid, reason);
+        };
+        return hooks;
+    }
+
+    // SIGUSR2 (or POST /api/v1/upgrade) without a supervisor: our own successor.
+    bool upgrade(const char* cause) {
+        if (shutting_down_) {
+            spdlog::warn("upgrade: {} ignored: shutting down", cause);
+            return false;
+        }
+        spdlog::info("upgrade: {} received, starting {}", cause,
+                     options_.argv.empty() ? "?" : options_.argv[0]);
+        std::string error;
+        if (!hand_over_.start_successor(options_.argv, error)) {
+            spdlog::error("upgrade: {} refused: {}", cause, error);
+            return false;
+        }
+        return true;
+    }
+
+    // The new process is ready: it accepts from now on.
+    std::string stop_serving() {
+        for (auto& w : workers_)
+            w->set_listeners({});
+        size_t listeners = 0;
+        std::vector<int> ignored;
+        listeners = listeners_.describe(ignored).size();
+        if (admin_) admin_->stop_accepting();
+        // Not yet handed over (M2): the new process opens its own sessions.
+        size_t sessions = 0;
+        if (speaker_) {
+            sessions = speaker_->status().peers.size();
+            speaker_.reset();
+        }
+        (void)sessions;
+        return fmt::format("{} listeners, 0 BGP sessions, 0 BFD sessions", listeners);
+    }
+
+    void hand_over_drain() {
+        shutting_down_ = true;
+        drain();
+    }
+
+    void upgrade_finished(bool ok, int pid, const std::string& reason) {
+        (void)ok;
+        (void)pid;
+        (void)reason;
     }
 
   private:
@@ -155,7 +301,7 @@ class Control {
 
     // On reload the new listener is bound before the old one closes: if it cannot be,
     // the old one keeps serving.
-    bool start_admin(const config::Config& c) {
+    bool start_admin(const config::Config& c, net::Fd listening = {}) {
         if (!c.admin.listen) {
             admin_.reset();
             return true;
@@ -175,7 +321,8 @@ class Control {
         sources.proxy_accept_pauses = &context_.accept_pauses;
         sources.admin_accept_pauses = &admin_accept_pauses_;
         try {
-            admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources);
+            admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources,
+                                                     admin::Limits{}, std::move(listening));
         } catch (const std::exception& e) {
             spdlog::error("{}{}", e.what(), admin_ ? " (the previous admin listener stays)" : "");
             return false;
@@ -349,6 +496,7 @@ class Control {
     }
 
     void finish() {
+        hand_over_.close_listeners();
         drain_poll_.stop();
         grace_timer_.stop();
         watchdog_.stop();
@@ -392,6 +540,7 @@ class Control {
     log::Writer& log_;
     net::Loop loop_;
     std::shared_ptr<const config::Config> config_;
+    RunOptions options_;
     double started_at_ = static_cast<double>(std::time(nullptr));
     runtime::Registry registry_;
     proxy::WorkerContext context_;
@@ -408,6 +557,8 @@ class Control {
     net::SignalWatcher reload_signal_;
     net::SignalWatcher term_signal_;
     net::SignalWatcher int_signal_;
+    net::SignalWatcher upgrade_signal_;
+    HandOver hand_over_;
     std::unique_ptr<net::SignalWatcher> stall_signal_;
     net::Timer watchdog_;
     net::Timer drain_poll_;
@@ -431,12 +582,12 @@ void setup_logging(config::LogLevel level) {
     spdlog::set_level(to_spdlog(level));
 }
 
-int run(std::shared_ptr<const config::Config> config) {
+int run(std::shared_ptr<const config::Config> config, const RunOptions& options) {
     ::signal(SIGPIPE, SIG_IGN);
     // Declared first, destroyed last: it writes what the others log on their way out.
     log::Writer log(STDERR_FILENO);
     log::SpdlogRoute route(log);
-    Control control(std::move(config), log);
+    Control control(std::move(config), options, log);
     return control.run();
 }
 

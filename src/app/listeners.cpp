@@ -29,23 +29,18 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
             if (auto old = groups_.find(key); old != groups_.end()) {
                 old->second.service = svc.name;  // an address may move to another service
                 old->second.tls = tls;
+                std::string error;
+                if (!fill(old->second, error)) errors.push_back(svc.name + ": " + error);
                 groups[key] = std::move(old->second);
                 groups_.erase(old);
                 continue;
             }
             Group g{svc.name, addr, {}, tls};
-            for (unsigned w = 0; w < workers_; ++w) {
-                int err = 0;
-                net::Fd fd = net::listen_tcp(addr, {}, err);
-                if (!fd) {
-                    errors.push_back(svc.name + ": cannot listen on " + key + ": " +
-                                     net::error_text(err));
-                    complete_[svc.name] = false;
-                    break;
-                }
-                g.fds.push_back(std::make_shared<net::Fd>(std::move(fd)));
-            }
-            if (g.fds.size() == workers_) {
+            std::string error;
+            if (!fill(g, error)) {
+                errors.push_back(svc.name + ": " + error);
+                complete_[svc.name] = false;
+            } else {
                 spdlog::info("{}: listening on {}{}", svc.name, key, tls ? " (TLS)" : "");
                 groups[key] = std::move(g);
             }
@@ -74,10 +69,45 @@ std::string Listeners::keep(const config::Service& svc, std::map<std::string, Gr
            std::string(kept < svc.listen.size() ? " on the addresses it had" : "");
 }
 
+bool Listeners::fill(Group& g, std::string& error) const {
+    while (g.fds.size() < workers_) {
+        int err = 0;
+        net::Fd fd = net::listen_tcp(g.address, {}, err);
+        if (!fd) {
+            error = "cannot listen on " + g.address.to_string() + ": " + net::error_text(err);
+            return false;
+        }
+        g.fds.push_back(std::make_shared<net::Fd>(std::move(fd)));
+    }
+    return true;
+}
+
+void Listeners::adopt(const std::vector<upgrade::ListenerGroup>& groups,
+                      std::vector<net::Fd>& fds) {
+    size_t next = 0;
+    for (const auto& received : groups) {
+        Group g{received.service, received.address, {}, nullptr};
+        for (size_t i = 0; i < received.fds && next < fds.size(); ++i)
+            g.fds.push_back(std::make_shared<net::Fd>(std::move(fds[next++])));
+        groups_[received.address.to_string()] = std::move(g);
+    }
+}
+
+std::vector<upgrade::ListenerGroup> Listeners::describe(std::vector<int>& fds) const {
+    std::vector<upgrade::ListenerGroup> out;
+    for (const auto& [key, g] : groups_) {
+        out.push_back({g.service, g.address, g.fds.size()});
+        for (const auto& fd : g.fds)
+            fds.push_back(fd->get());
+    }
+    return out;
+}
+
 std::vector<proxy::ListenerSocket> Listeners::for_worker(unsigned worker) const {
     std::vector<proxy::ListenerSocket> out;
     for (const auto& [key, g] : groups_)
-        out.push_back({g.fds[worker], g.address, g.service, g.tls});
+        for (size_t i = worker; i < g.fds.size(); i += workers_)
+            out.push_back({g.fds[i], g.address, g.service, g.tls});
     return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "contrail_lb/config/config.hpp"
 #include "contrail_lb/proxy/worker.hpp"
+#include "contrail_lb/upgrade/messages.hpp"
 
 namespace clb::app {
 
@@ -21,6 +22,14 @@ class Listeners {
     // reload picks up renewed ones). Returns the errors, one line each
     // ("contrail-api: cannot listen on 0.0.0.0:8082: Address already in use").
     std::vector<std::string> apply(const config::Config& config);
+    // Before the first apply() of a process that takes over (upgrade): the previous
+    // process's sockets, `fds` in the order of `groups`. apply() keeps those whose address
+    // the configuration still lists (their accept queues are shared, nothing is refused).
+    void adopt(const std::vector<upgrade::ListenerGroup>& groups, std::vector<net::Fd>& fds);
+    // What adopt() takes in the next process; `fds` gets the sockets (still owned here).
+    std::vector<upgrade::ListenerGroup> describe(std::vector<int>& fds) const;
+    // A worker's sockets: each address's sockets are spread over the workers, so a process
+    // with fewer workers than the one that bound them still serves every accept queue.
     std::vector<proxy::ListenerSocket> for_worker(unsigned worker) const;
     // Every listen address of the service is bound.
     bool listening(const std::string& service) const;
@@ -33,6 +42,8 @@ class Listeners {
         std::shared_ptr<const tls::ServerContext> tls;
     };
     std::string keep(const config::Service& svc, std::map<std::string, Group>& groups);
+    // Binds more sockets until every worker has one; false with `error` set.
+    bool fill(Group& g, std::string& error) const;
 
     unsigned workers_;
     std::map<std::string, Group> groups_;   // by address text

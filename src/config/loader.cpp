@@ -158,9 +158,9 @@ void Loader::load_document(const YAML::Node& root, Config& config) {
 
 Global Loader::load_global(const YAML::Node& node) {
     Global global;
-    Section section(
-        diag_, node, "global",
-        {"workers", "log_level", "log_format", "access_log", "splice", "max_connections", "grace"});
+    Section section(diag_, node, "global",
+                    {"workers", "log_level", "log_format", "access_log", "splice",
+                     "max_connections", "grace", "upgrade_socket"});
     section.read("workers", global.workers,
                  [&](const YAML::Node& value, const std::string& path) -> std::optional<unsigned> {
                      if (value.IsScalar() && value.Scalar() == "auto") return 0;
@@ -190,6 +190,14 @@ Global Loader::load_global(const YAML::Node& node) {
     section.read("max_connections", global.max_connections,
                  integer_in<uint32_t>(scalars_, 1, 10'000'000));
     section.read("grace", global.grace, duration_at_least(scalars_, Duration::zero()));
+    if (auto value = section.find_value("upgrade_socket")) {
+        auto path = scalars_.string(*value, "global.upgrade_socket");
+        // sockaddr_un holds 107 bytes and a NUL.
+        if (path && (path->empty() || path->size() > 107))
+            diag_.error(*value, "global.upgrade_socket: expected a socket path of 1..107 bytes");
+        else if (path)
+            global.upgrade_socket = *path;
+    }
     return global;
 }
 

@@ -176,6 +176,32 @@ bool Registry::set_drained(std::string_view service, std::string_view backend, b
     return false;
 }
 
+std::vector<BackendHealth> Registry::export_health() const {
+    std::vector<BackendHealth> out;
+    for (const auto& s : slots_)
+        out.push_back({s.state->service, s.state->name, s.state->address, s.health.up,
+                       s.health.checked, s.drained, s.health.last_reason});
+    return out;
+}
+
+size_t Registry::restore_health(const std::vector<BackendHealth>& health) {
+    size_t matched = 0;
+    for (const auto& h : health) {
+        for (auto& s : slots_) {
+            if (s.state->service != h.service || s.state->name != h.name ||
+                !(s.state->address == h.address))
+                continue;
+            s.health.up = h.up;
+            s.health.checked = h.checked;
+            s.health.last_reason = h.reason;
+            s.drained = h.drained;
+            ++matched;
+        }
+    }
+    publish();
+    return matched;
+}
+
 void Registry::publish() {
     auto snap = std::make_shared<Snapshot>();
     snap->generation = ++generation_;

@@ -1,6 +1,6 @@
 """The watchdog (issue: "a stuck process must not keep attracting traffic"): when a worker
 loop stops turning for bgp.watchdog, every VIP is withdrawn; when it turns again, the VIP
-comes back. A worker is stalled for real through the CLB_TEST_HOOKS SIGUSR2 hook."""
+comes back. A worker is stalled for real through the CLB_TEST_HOOKS SIGUSR1 hook."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_stalled_worker_withdraws_the_vip_and_recovery_restores_it(start_backend
         try:
             wait_until(lambda: bird.route(VIP), 20, message="the VIP in BIRD's RIB")
 
-            proxy.send_signal(signal.SIGUSR2)  # worker 0 sleeps for 3 x 500 ms
+            proxy.send_signal(signal.SIGUSR1)  # worker 0 sleeps for 3 x 500 ms
             stalled_at = time.monotonic()
             wait_until(lambda: bird.route(VIP) is None, 3, message="the VIP withdrawn")
             print(f"\nwatchdog: VIP withdrawn {time.monotonic() - stalled_at:.2f}s after the stall")
@@ -72,7 +72,7 @@ def test_healthz_is_503_while_a_worker_is_stalled_without_bgp(start_backend, tmp
     start_with_test_hooks(proxy)
     try:
         assert proxy.admin_get("/healthz").status == 200
-        proxy.send_signal(signal.SIGUSR2)  # worker 0 sleeps for 3 x 2 s (the default limit)
+        proxy.send_signal(signal.SIGUSR1)  # worker 0 sleeps for 3 x 2 s (the default limit)
         stalled = wait_until(lambda: (r := proxy.admin_get("/healthz")).status == 503 and r, 5,
                              message="/healthz 503")
         assert "worker 0 loop stalled" in stalled.text
@@ -107,7 +107,7 @@ def test_stalled_log_reader_does_not_hold_the_withdraw(start_backend, tmp_path):
             for _ in range(200):
                 assert proxy.get("/").status == 200
 
-            proxy.send_signal(signal.SIGUSR2)
+            proxy.send_signal(signal.SIGUSR1)
             # Well before the 30 s hold time: the withdraw itself, not the session's end.
             wait_until(lambda: bird.route(VIP) is None, 3, message="the VIP withdrawn")
             wait_until(lambda: bird.route(VIP), 10, message="the VIP back after the stall")

@@ -18,6 +18,7 @@
 #include "contrail_lb/bgp/status.hpp"
 #include "contrail_lb/config/config.hpp"
 #include "contrail_lb/net/address.hpp"
+#include "contrail_lb/net/fd.hpp"
 #include "contrail_lb/runtime/state.hpp"
 
 struct ev_loop;
@@ -55,14 +56,20 @@ class Server {
   public:
     // Listens on `address` (port 0 picks a free port, see address()). Throws
     // std::runtime_error, e.g. "admin: cannot listen on 127.0.0.1:9090: Address already in use".
+    // `listening`: a socket already bound to `address` (handed over by the previous
+    // process on an upgrade) instead of a new one.
     Server(struct ev_loop* control_loop, const net::SocketAddress& address, Sources sources,
-           Limits limits = {});
+           Limits limits = {}, net::Fd listening = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
     // The bound address: the configured one, with the real port when it was 0.
     const net::SocketAddress& address() const;
+    // The listening socket, to hand to the next process (upgrade).
+    int listen_fd() const;
+    // The next process accepts now; connections already open finish here.
+    void stop_accepting();
     // Open client connections, for tests and the connection limit.
     size_t connection_count() const;
     // A reload read admin.token_file again (empty: no token needed any more).

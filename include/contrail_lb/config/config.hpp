@@ -33,6 +33,9 @@ struct Global {
     bool splice = true;  // large response bodies socket to socket (splice(2)), plain TCP
     uint32_t max_connections = 50000;
     Duration grace = 10s;
+    // Unix socket where `--take-over` asks this process for its state; empty: none
+    // ("@name": Linux abstract namespace). docs/operations.md "Upgrade".
+    std::string upgrade_socket;
 };
 
 // One line of admin.users_file: HTTP Basic credentials for the admin endpoints.

@@ -139,6 +139,18 @@ struct HealthDetail {
     uint64_t check_failures = 0;
 };
 
+// A backend's health and drain flag as one process hands them to the next (upgrade):
+// same identity rule as a reload (service, name, address).
+struct BackendHealth {
+    std::string service;
+    std::string name;
+    net::SocketAddress address;
+    bool up = false;
+    bool checked = false;
+    bool drained = false;
+    std::string reason;
+};
+
 class Registry {
   public:
     using Subscriber = std::function<void(const std::shared_ptr<const Snapshot>&)>;
@@ -152,6 +164,12 @@ class Registry {
     void record_check(const Backend& backend, bool ok, const std::string& reason);
     // Admin API; false when the service or backend does not exist.
     bool set_drained(std::string_view service, std::string_view backend, bool drained);
+
+    // Every backend's health, to hand to the next process.
+    std::vector<BackendHealth> export_health() const;
+    // After apply(): the backends named in `health` take its state (one publish). Returns
+    // how many matched.
+    size_t restore_health(const std::vector<BackendHealth>& health);
 
     std::shared_ptr<const Snapshot> snapshot() const { return snapshot_; }
     const HealthDetail* health(const Backend& backend) const;

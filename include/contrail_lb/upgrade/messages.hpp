@@ -1,0 +1,60 @@
+// The hand-over protocol (docs/operations.md "Upgrade"), one JSON document per frame:
+//   new → old  hello {version, pid}
+//   old → new  state {version, pid, fds, listeners, admin, backends}, then `fds` frames
+//              carrying the descriptors in the order the state lists them
+//              (or refused {reason}: busy, another version, another user)
+//   new → old  ready (loops running, everything adopted) or abort {reason}
+//   old → new  committed {pid}: the old one has stopped accepting and drains
+// Every message carries the protocol version; a different one is refused with a reason.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "contrail_lb/runtime/state.hpp"
+
+namespace clb::upgrade {
+
+inline constexpr int kProtocolVersion = 1;
+
+// The sockets of one listen address: one per worker of the process that bound them.
+struct ListenerGroup {
+    std::string service;
+    net::SocketAddress address;
+    size_t fds = 0;
+};
+
+struct State {
+    int pid = 0;
+    std::vector<ListenerGroup> listeners;     // their fds first, in this order
+    std::optional<net::SocketAddress> admin;  // then the admin listener's, when present
+    std::vector<runtime::BackendHealth> backends;
+    size_t fd_count() const;
+};
+
+enum class MessageType { hello, refused, state, fds, ready, abort, committed };
+
+struct Message {
+    MessageType type = MessageType::hello;
+    int pid = 0;         // hello, committed
+    std::string reason;  // refused, abort
+    size_t fds = 0;      // fds
+    State state;         // state
+};
+
+std::string encode_hello(int pid);
+std::string encode_refused(std::string_view reason);
+std::string encode_state(const State& state);
+std::string encode_fds(size_t count);
+std::string encode_ready();
+std::string encode_abort(std::string_view reason);
+std::string encode_committed(int pid);
+
+// A message from the other process; nullopt and `error` set (a sentence for the log)
+// when it is not valid JSON, not a known message, misses a field, or speaks another
+// protocol version.
+std::optional<Message> decode(std::string_view json, std::string& error);
+
+}  // namespace clb::upgrade

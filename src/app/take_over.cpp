@@ -1,0 +1,74 @@
+#include "take_over.hpp"
+
+#include <unistd.h>
+
+#include "contrail_lb/net/socket.hpp"
+
+namespace clb::app {
+
+std::optional<upgrade::Message> TakeOver::next(std::string& error) {
+    auto frame = reader_.wait_frame(fd_.get(), error);
+    if (!frame) return std::nullopt;
+    auto message = upgrade::decode(frame->json, error);
+    if (message && message->type == upgrade::MessageType::refused) {
+        error = "refused: " + message->reason;
+        return std::nullopt;
+    }
+    return message;
+}
+
+bool TakeOver::receive(const std::string& socket, std::string& error) {
+    socket_ = socket;
+    int err = 0;
+    fd_ = upgrade::connect_unix(socket, kTimeout, err);
+    if (!fd_) {
+        error = "cannot connect: " + net::error_text(err);
+        return false;
+    }
+    if (!upgrade::send_frame(fd_.get(), upgrade::encode_hello(::getpid()), {}, error)) return false;
+    auto message = next(error);
+    if (!message) return false;
+    if (message->type != upgrade::MessageType::state) {
+        error = "expected the state, got another message";
+        return false;
+    }
+    state_ = std::move(message->state);
+    size_t announced = 0;
+    while (announced < state_.fd_count()) {
+        auto batch = next(error);
+        if (!batch) return false;
+        if (batch->type != upgrade::MessageType::fds) {
+            error = "expected descriptors, got another message";
+            return false;
+        }
+        announced += batch->fds;
+    }
+    auto fds = reader_.take_fds(state_.fd_count());
+    if (announced != state_.fd_count() || !fds || reader_.fds_waiting() != 0) {
+        error = "the descriptors received do not match the state";
+        return false;
+    }
+    fds_ = std::move(*fds);
+    return true;
+}
+
+bool TakeOver::ready(std::string& error) {
+    if (!upgrade::send_frame(fd_.get(), upgrade::encode_ready(), {}, error)) return false;
+    auto message = next(error);
+    if (!message) return false;
+    if (message->type != upgrade::MessageType::committed) {
+        error = "expected the commit, got another message";
+        return false;
+    }
+    fd_.reset();
+    return true;
+}
+
+void TakeOver::abort(const std::string& reason) {
+    if (!fd_) return;
+    std::string ignored;
+    upgrade::send_frame(fd_.get(), upgrade::encode_abort(reason), {}, ignored);
+    fd_.reset();
+}
+
+}  // namespace clb::app

@@ -1,0 +1,40 @@
+// Upgrade, the new process's side (`--take-over SOCKET`): asks the running process for
+// its state and sockets, reports ready once its own loops run with everything adopted,
+// and serves only after the running one has committed. Blocking: nothing else runs yet.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "contrail_lb/net/fd.hpp"
+#include "contrail_lb/upgrade/channel.hpp"
+#include "contrail_lb/upgrade/messages.hpp"
+
+namespace clb::app {
+
+class TakeOver {
+  public:
+    static constexpr double kTimeout = 10;  // seconds for each answer of the old process
+
+    // Connects, says hello, receives the state and its descriptors. False and `error` set
+    // (refused, no process there, another protocol version, a timeout).
+    bool receive(const std::string& socket, std::string& error);
+    upgrade::State& state() { return state_; }
+    std::vector<net::Fd>& fds() { return fds_; }
+    // Everything is adopted and the loops run: waits for the commit. False and `error`.
+    bool ready(std::string& error);
+    // Something failed here: tells the old process, which goes on serving.
+    void abort(const std::string& reason);
+
+  private:
+    std::optional<upgrade::Message> next(std::string& error);
+
+    std::string socket_;
+    net::Fd fd_;
+    upgrade::FrameReader reader_;
+    upgrade::State state_;
+    std::vector<net::Fd> fds_;
+};
+
+}  // namespace clb::app

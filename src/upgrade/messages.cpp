@@ -1,0 +1,284 @@
+#include "contrail_lb/upgrade/messages.hpp"
+
+#include <cmath>
+
+#include "contrail_lb/log/json.hpp"
+#include "contrail_lb/upgrade/channel.hpp"
+#include "contrail_lb/upgrade/json.hpp"
+
+namespace clb::upgrade {
+
+namespace {
+
+constexpr size_t kMaxFds = 65536;
+
+struct TypeName {
+    MessageType type;
+    const char* name;
+};
+constexpr TypeName kTypes[] = {
+    {MessageType::hello, "hello"},         {MessageType::refused, "refused"},
+    {MessageType::state, "state"},         {MessageType::fds, "fds"},
+    {MessageType::ready, "ready"},         {MessageType::abort, "abort"},
+    {MessageType::committed, "committed"},
+};
+
+const char* name_of(MessageType t) {
+    for (const auto& [type, name] : kTypes)
+        if (type == t) return name;
+    return "?";
+}
+
+// {"type":T,"version":V, ...then the caller's members}
+log::JsonWriter begin(MessageType type) {
+    log::JsonWriter w;
+    w.begin_object();
+    w.key("type");
+    w.value(name_of(type));
+    w.key("version");
+    w.value(static_cast<int64_t>(kProtocolVersion));
+    return w;
+}
+
+std::string finish(log::JsonWriter& w) {
+    w.end_object();
+    return w.str();
+}
+
+std::string with_reason(MessageType type, std::string_view reason) {
+    auto w = begin(type);
+    w.key("reason");
+    w.value(reason);
+    return finish(w);
+}
+
+// Reads the fields of one message, remembering the first thing wrong.
+class Reader {
+  public:
+    explicit Reader(std::string& error) : error_(error) {}
+    bool ok() const { return error_.empty(); }
+    bool fail(const std::string& why) {
+        if (error_.empty()) error_ = why;
+        return false;
+    }
+
+    const Json* member(const Json& obj, const char* key, Json::Kind kind) {
+        const Json* v = obj.find(key);
+        if (!v || !v->is(kind)) {
+            fail(std::string("\"") + key + "\" missing or of the wrong type");
+            return nullptr;
+        }
+        return v;
+    }
+    std::string text(const Json& obj, const char* key) {
+        const Json* v = member(obj, key, Json::Kind::string);
+        return v ? v->text() : std::string();
+    }
+    bool flag(const Json& obj, const char* key) {
+        const Json* v = member(obj, key, Json::Kind::boolean);
+        return v && v->boolean();
+    }
+    // An integer in [0, max].
+    size_t count(const Json& obj, const char* key, size_t max) {
+        const Json* v = member(obj, key, Json::Kind::number);
+        if (!v) return 0;
+        double n = v->number();
+        if (n < 0 || n > static_cast<double>(max) || std::floor(n) != n) {
+            fail(std::string("\"") + key + "\" out of range");
+            return 0;
+        }
+        return static_cast<size_t>(n);
+    }
+    net::SocketAddress address(const Json& obj, const char* key) {
+        auto parsed = net::SocketAddress::parse(text(obj, key));
+        if (!parsed) {
+            fail(std::string("\"") + key + "\" is not an address");
+            return {};
+        }
+        return *parsed;
+    }
+
+  private:
+    std::string& error_;
+};
+
+void read_state(const Json& doc, Reader& r, State& state) {
+    state.pid = static_cast<int>(r.count(doc, "pid", INT32_MAX));
+    size_t total = r.count(doc, "fds", kMaxFds);
+    if (const Json* list = r.member(doc, "listeners", Json::Kind::array)) {
+        for (const auto& item : list->items()) {
+            if (!item.is(Json::Kind::object)) {
+                r.fail("a listener that is not an object");
+                return;
+            }
+            ListenerGroup g{r.text(item, "service"), r.address(item, "address"),
+                            r.count(item, "fds", 1024)};
+            if (g.fds == 0) r.fail("a listener without sockets");
+            state.listeners.push_back(std::move(g));
+        }
+    }
+    if (const Json* admin = doc.find("admin"); admin && !admin->is(Json::Kind::null)) {
+        if (admin->is(Json::Kind::string))
+            state.admin = r.address(doc, "admin");
+        else
+            r.fail("\"admin\" of the wrong type");
+    }
+    if (const Json* list = r.member(doc, "backends", Json::Kind::array)) {
+        for (const auto& item : list->items()) {
+            if (!item.is(Json::Kind::object)) {
+                r.fail("a backend that is not an object");
+                return;
+            }
+            state.backends.push_back({r.text(item, "service"), r.text(item, "name"),
+                                      r.address(item, "address"), r.flag(item, "up"),
+                                      r.flag(item, "checked"), r.flag(item, "drained"),
+                                      r.text(item, "reason")});
+        }
+    }
+    if (r.ok() && total != state.fd_count())
+        r.fail("the state announces " + std::to_string(total) + " descriptors but lists " +
+               std::to_string(state.fd_count()));
+}
+
+}  // namespace
+
+size_t State::fd_count() const {
+    size_t n = admin ? 1 : 0;
+    for (const auto& g : listeners)
+        n += g.fds;
+    return n;
+}
+
+std::string encode_hello(int pid) {
+    auto w = begin(MessageType::hello);
+    w.key("pid");
+    w.value(static_cast<int64_t>(pid));
+    return finish(w);
+}
+
+std::string encode_refused(std::string_view reason) {
+    return with_reason(MessageType::refused, reason);
+}
+
+std::string encode_state(const State& state) {
+    auto w = begin(MessageType::state);
+    w.key("pid");
+    w.value(static_cast<int64_t>(state.pid));
+    w.key("fds");
+    w.value(static_cast<uint64_t>(state.fd_count()));
+    w.key("listeners");
+    w.begin_array();
+    for (const auto& g : state.listeners) {
+        w.begin_object();
+        w.key("service");
+        w.value(g.service);
+        w.key("address");
+        w.value(g.address.to_string());
+        w.key("fds");
+        w.value(static_cast<uint64_t>(g.fds));
+        w.end_object();
+    }
+    w.end_array();
+    w.key("admin");
+    if (state.admin)
+        w.value(state.admin->to_string());
+    else
+        w.null();
+    w.key("backends");
+    w.begin_array();
+    for (const auto& b : state.backends) {
+        w.begin_object();
+        w.key("service");
+        w.value(b.service);
+        w.key("name");
+        w.value(b.name);
+        w.key("address");
+        w.value(b.address.to_string());
+        w.key("up");
+        w.value(b.up);
+        w.key("checked");
+        w.value(b.checked);
+        w.key("drained");
+        w.value(b.drained);
+        w.key("reason");
+        w.value(b.reason);
+        w.end_object();
+    }
+    w.end_array();
+    return finish(w);
+}
+
+std::string encode_fds(size_t count) {
+    auto w = begin(MessageType::fds);
+    w.key("count");
+    w.value(static_cast<uint64_t>(count));
+    return finish(w);
+}
+
+std::string encode_ready() {
+    auto w = begin(MessageType::ready);
+    return finish(w);
+}
+
+std::string encode_abort(std::string_view reason) {
+    return with_reason(MessageType::abort, reason);
+}
+
+std::string encode_committed(int pid) {
+    auto w = begin(MessageType::committed);
+    w.key("pid");
+    w.value(static_cast<int64_t>(pid));
+    return finish(w);
+}
+
+std::optional<Message> decode(std::string_view json, std::string& error) {
+    auto doc = Json::parse(json, error, kMaxFrameBytes);
+    if (!doc) return std::nullopt;
+    if (!doc->is(Json::Kind::object)) {
+        error = "a message that is not a JSON object";
+        return std::nullopt;
+    }
+    Reader r(error);
+    const Json* version = doc->find("version");
+    if (!version || !version->is(Json::Kind::number)) {
+        error = "a message without a protocol version";
+        return std::nullopt;
+    }
+    if (version->number() != kProtocolVersion) {
+        error = "protocol version " + std::to_string(static_cast<long long>(version->number())) +
+                ", this process speaks version " + std::to_string(kProtocolVersion);
+        return std::nullopt;
+    }
+    std::string type = r.text(*doc, "type");
+    Message m;
+    bool known = false;
+    for (const auto& [t, name] : kTypes)
+        if (type == name) m.type = t, known = true;
+    if (!r.ok()) return std::nullopt;
+    if (!known) {
+        error = "an unknown message \"" + type + "\"";
+        return std::nullopt;
+    }
+    switch (m.type) {
+        case MessageType::hello:
+        case MessageType::committed:
+            m.pid = static_cast<int>(r.count(*doc, "pid", INT32_MAX));
+            break;
+        case MessageType::refused:
+        case MessageType::abort:
+            m.reason = r.text(*doc, "reason");
+            break;
+        case MessageType::fds:
+            m.fds = r.count(*doc, "count", kMaxFds);
+            break;
+        case MessageType::state:
+            read_state(*doc, r, m.state);
+            break;
+        case MessageType::ready:
+            break;
+    }
+    if (!r.ok()) return std::nullopt;
+    return m;
+}
+
+}  // namespace clb::upgrade
