@@ -73,6 +73,7 @@ int supervise(const std::vector<std::string>& argv) {
     }
     say("started pid " + std::to_string(first) + " (" + argv[0] + ")");
     int last_status = 0;
+    pid_t successor = 0;  // started on SIGUSR2, not yet known to have taken over
     for (;;) {
         siginfo_t info{};
         int sig = ::sigwaitinfo(&handled, &info);
@@ -81,7 +82,12 @@ int supervise(const std::vector<std::string>& argv) {
             int status = 0;
             pid_t pid;
             while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-                say("pid " + std::to_string(pid) + " " + describe_exit(status));
+                if (pid == successor && status != 0)
+                    say("upgrade: pid " + std::to_string(pid) + " failed: it " +
+                        describe_exit(status) + "; still serving");
+                else
+                    say("pid " + std::to_string(pid) + " " + describe_exit(status));
+                if (pid == successor) successor = 0;
                 last_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             }
             if (pid < 0 && errno == ECHILD) {
@@ -92,6 +98,7 @@ int supervise(const std::vector<std::string>& argv) {
         }
         if (sig == SIGUSR2) {
             pid_t pid = spawn(successor_arguments(serve_argv, socket), error);
+            if (pid) successor = pid;
             if (pid)
                 say("SIGUSR2: started pid " + std::to_string(pid) + " to take over");
             else
