@@ -2,6 +2,7 @@
 // between them. Transport (sockets, parsing, timeouts) lives in server.cpp.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct Response {
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra: Allow, Location
+    // Set when the answer comes later (POST /api/v1/upgrade): the connection calls it with
+    // the function that sends the answer, and reads nothing more until then.
+    std::function<void(std::function<void(Response)> answer)> later;
 };
 
 const char* reason_phrase(int status);
@@ -74,6 +78,7 @@ class Router {
     void set_users(std::vector<config::AdminUser> users) { users_.set_users(std::move(users)); }
 
   private:
+    Response upgrade(const Request& request);
     Response backend_admin(const Request& request, std::string_view service,
                            std::string_view backend, std::string_view action);
     Sources sources_;

@@ -176,6 +176,11 @@ Response Router::handle(const Request& request, double now) {
         return json_error(404, "no such endpoint");
     }
 
+    if (path == "/api/v1/upgrade") {
+        if (request.method != "POST") return method_not_allowed("POST", true);
+        return upgrade(request);
+    }
+
     enum class View { healthz, metrics, stats, status, index, none };
     View view = path == "/healthz"         ? View::healthz
                 : path == "/metrics"       ? View::metrics
@@ -218,7 +223,8 @@ Response Router::handle(const Request& request, double now) {
                 sources_.started_at,
                 now,
                 pauses,
-                sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0};
+                sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0,
+                sources_.upgrade ? sources_.upgrade() : UpgradeView{}};
 
     Response r;
     if (view == View::metrics) {
@@ -231,6 +237,32 @@ Response Router::handle(const Request& request, double now) {
         r.content_type = "text/html; charset=utf-8";
         r.body = render_stats_html(ctx, refresh_seconds(request.target));
     }
+    return r;
+}
+
+Response Router::upgrade(const Request& request) {
+    if (!sources_.start_upgrade) return json_error(501, "upgrades are not available here");
+    std::string from = request.peer.ip().to_string();
+    Response r;
+    r.later = [this, from](std::function<void(Response)> answer) {
+        std::string error;
+        auto done = [answer](bool ok, int pid, const std::string& reason) {
+            if (!ok) return answer(json_error(502, "the new process failed: " + reason));
+            JsonWriter w;
+            w.begin_object();
+            w.field("result", "ok");
+            w.field("pid", static_cast<int64_t>(pid));
+            w.end_object();
+            Response r;
+            r.content_type = "application/json";
+            r.body = w.str() + "\n";
+            answer(r);
+        };
+        spdlog::info("admin: upgrade requested (from {})", from);
+        if (!sources_.start_upgrade(done, error))
+            answer(
+                json_error(error.find("already running") != std::string::npos ? 409 : 500, error));
+    };
     return r;
 }
 

@@ -86,6 +86,7 @@ class Connection {
     void read_some();
     void process_input();
     void dispatch();
+    void send(const Response& response, bool keep_alive);
     void refuse(int status, const char* reason);
     void send_error(int status, std::string_view message);
     void flush();
@@ -112,7 +113,10 @@ class Connection {
     bool in_body_ = false;  // the head is parsed and consumed; body bytes follow
     size_t body_bytes_ = 0;
 
-    bool closing_ = false;    // close once the output is sent
+    static constexpr double kLaterTimeout = 30;  // seconds for an answer that comes later
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for answers that come later
+    bool waiting_ = false;                                        // for such an answer
+    bool closing_ = false;                                        // close once the output is sent
     bool lingering_ = false;  // output sent, write side shut, draining input until EOF
 };
 
@@ -270,7 +274,7 @@ void Connection::read_some() {
 
 // Parses what has arrived, answering each complete request before parsing the next.
 void Connection::process_input() {
-    while (open() && !closing_ && !output_pending() && !in_.empty()) {
+    while (open() && !closing_ && !waiting_ && !output_pending() && !in_.empty()) {
         if (!in_request_) begin_request();
         if (!in_body_ && !read_head()) break;
         if (!read_body()) break;
@@ -291,12 +295,30 @@ void Connection::dispatch() {
     in_body_ = false;
     bool keep_alive = !closing_ && parser_.keep_alive();
     Response response;
+    // Waits for the answer reading nothing more; the connection may be gone by then.
     try {
         response = server_.router_.handle(request_, server_.now());
     } catch (const std::exception& e) {  // a bug in a view must not take the process down
         spdlog::error("admin: {} {} failed: {}", request_.method, request_.target, e.what());
         response = text_response(500, "internal error\n");
     }
+    if (response.later) {
+        waiting_ = true;
+        io_.stop();
+        timer_.start(kLaterTimeout);
+        std::weak_ptr<bool> alive = alive_;
+        response.later([this, alive, keep_alive](Response answer) {
+            if (alive.expired() || !open()) return;
+            waiting_ = false;
+            send(answer, keep_alive);
+        });
+        return;
+    }
+    send(response, keep_alive);
+}
+
+void Connection::send(const Response& response_in, bool keep_alive) {
+    Response response = response_in;
     // HTTP/1.0 keep-alive is opt-in on both sides: confirm it, or the client waits for a close.
     if (keep_alive && parser_.http_major() == 1 && parser_.http_minor() == 0)
         response.headers.emplace_back("Connection", "keep-alive");
@@ -356,7 +378,7 @@ void Connection::after_flush() {
 
 void Connection::update_watcher() {
     if (!fd_) return;
-    int events = output_pending() ? EV_WRITE : (closing_ && !lingering_) ? 0 : EV_READ;
+    int events = output_pending() ? EV_WRITE : waiting_ || (closing_ && !lingering_) ? 0 : EV_READ;
     if (events)
         io_.start(fd_.get(), events);
     else

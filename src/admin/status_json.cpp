@@ -1,5 +1,7 @@
 // GET /api/v1/status: the stats page as JSON. Field names are a contract
 // (docs/admin.md "JSON schema"): add fields, never rename or remove one.
+#include <unistd.h>
+
 #include "admin/text.hpp"
 #include "admin/views.hpp"
 
@@ -251,6 +253,14 @@ std::string render_status_json(const Context& ctx) {
     w.field("now", ctx.now);
     w.field("uptime_seconds", ctx.now - ctx.started_at);
     w.field("generation", ctx.snapshot.generation);
+    w.field("pid", static_cast<int64_t>(::getpid()));
+    w.key("upgrade");
+    w.begin_object();
+    w.field("state", ctx.upgrade.state);
+    w.field("last_result", ctx.upgrade.last_result);
+    w.field("last_reason", ctx.upgrade.last_reason);
+    w.field("last_pid", static_cast<int64_t>(ctx.upgrade.last_pid));
+    w.end_object();
     w.key("services");
     w.begin_array();
     for (const auto& svc : ctx.snapshot.services)

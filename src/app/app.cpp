@@ -222,20 +222,21 @@ class Control {
         return hooks;
     }
 
-    // SIGUSR2 (or POST /api/v1/upgrade) without a supervisor: our own successor.
-    bool upgrade(const char* cause) {
-        if (shutting_down_) {
-            spdlog::warn("upgrade: {} ignored: shutting down", cause);
-            return false;
+    // SIGUSR2 (or POST /api/v1/upgrade) to the serving process: our own successor.
+    bool upgrade(const char* cause, std::string& error) {
+        if (shutting_down_) error = "shutting down";
+        if (error.empty()) {
+            spdlog::info("upgrade: {} received, starting {}", cause,
+                         options_.argv.empty() ? "?" : options_.argv[0]);
+            if (hand_over_.start_successor(options_.argv, error)) return true;
         }
-        spdlog::info("upgrade: {} received, starting {}", cause,
-                     options_.argv.empty() ? "?" : options_.argv[0]);
+        spdlog::error("upgrade: {} refused: {}", cause, error);
+        return false;
+    }
+
+    void upgrade(const char* cause) {
         std::string error;
-        if (!hand_over_.start_successor(options_.argv, error)) {
-            spdlog::error("upgrade: {} refused: {}", cause, error);
-            return false;
-        }
-        return true;
+        upgrade(cause, error);
     }
 
     // The new process is ready: it accepts from now on.
@@ -262,9 +263,10 @@ class Control {
     }
 
     void upgrade_finished(bool ok, int pid, const std::string& reason) {
-        (void)ok;
-        (void)pid;
-        (void)reason;
+        auto answers = std::move(upgrade_answers_);
+        upgrade_answers_.clear();
+        for (auto& answer : answers)
+            answer(ok, pid, reason);
     }
 
   private:
@@ -320,6 +322,16 @@ class Control {
         sources.users = c.admin.users;
         sources.proxy_accept_pauses = &context_.accept_pauses;
         sources.admin_accept_pauses = &admin_accept_pauses_;
+        sources.upgrade = [this] {
+            const auto& st = hand_over_.status();
+            return admin::UpgradeView{to_string(st.state), st.last_result, st.last_reason,
+                                      st.last_pid};
+        };
+        sources.start_upgrade = [this](admin::UpgradeDone done, std::string& error) {
+            if (!upgrade("POST /api/v1/upgrade", error)) return false;
+            upgrade_answers_.push_back(std::move(done));
+            return true;
+        };
         try {
             admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources,
                                                      admin::Limits{}, std::move(listening));
@@ -554,6 +566,7 @@ class Control {
     std::unique_ptr<bgp::Speaker> speaker_;
     std::unique_ptr<bgp::Speaker> retiring_speaker_;  // bgp removed by a reload, closing
     std::unique_ptr<admin::Server> admin_;
+    std::vector<admin::UpgradeDone> upgrade_answers_;  // POST /api/v1/upgrade, waiting
     net::SignalWatcher reload_signal_;
     net::SignalWatcher term_signal_;
     net::SignalWatcher int_signal_;

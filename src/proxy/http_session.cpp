@@ -78,7 +78,10 @@ HttpSession::~HttpSession() {
 }
 
 void HttpSession::drain() {
-    if (phase_ == Phase::head && in_.empty()) {
+    // An idle keep-alive connection closes (a client retries a reused connection closed
+    // before any answer); a new one gets its first request answered, with Connection:
+    // close: its client has just connected and cannot tell a close from a failure.
+    if (phase_ == Phase::head && in_.empty() && requests_ > 0) {
         close();
         return;
     }

@@ -25,6 +25,16 @@ struct ev_loop;
 
 namespace clb::admin {
 
+// The upgrade as /api/v1/status shows it (docs/operations.md "Upgrade").
+struct UpgradeView {
+    std::string state = "idle";  // idle | in_progress | failed
+    std::string last_result;     // "", "ok", "failed"
+    std::string last_reason;
+    int last_pid = 0;  // the process that took over, or failed to
+};
+// The outcome of POST /api/v1/upgrade: `pid` of the new process when `ok`, else the reason.
+using UpgradeDone = std::function<void(bool ok, int pid, const std::string& reason)>;
+
 // Where the endpoints get their data. Everything is read on the control thread.
 struct Sources {
     runtime::Registry* registry = nullptr;
@@ -41,6 +51,10 @@ struct Sources {
     // BGP listener's come with the speaker's status. Either may be null.
     const std::atomic<uint64_t>* proxy_accept_pauses = nullptr;
     std::atomic<uint64_t>* admin_accept_pauses = nullptr;  // counted by the Server itself
+    std::function<UpgradeView()> upgrade;                  // empty: idle
+    // POST /api/v1/upgrade: false and `error` when it cannot start (409: one is running);
+    // else `done` runs once, when the outcome is known.
+    std::function<bool(UpgradeDone done, std::string& error)> start_upgrade;
 };
 
 // Protection against slow or hostile clients. The defaults suit production; tests shrink them.
