@@ -123,7 +123,12 @@ class Control {
         for (unsigned i = 0; i < n; ++i)
             workers_[i]->set_listeners(listeners_.for_worker(i));
         if (!start_admin(*config_, std::move(admin_fd))) return stop_workers(1);
-        if (config_->bgp) speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp);
+        if (config_->bgp) {
+            std::vector<bgp::SessionHandOver> adopted;
+            if (take_over) adopted = std::move(take_over->bgp_sessions());
+            speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp,
+                                                      std::move(adopted), service_health());
+        }
         publish_service_health();
         listen_for_upgrades();
         watchdog_.start(0.25, 0.25);
@@ -188,9 +193,13 @@ class Control {
         for (const auto& b : state.backends)
             up += b.up;
         spdlog::info(
-            "upgrade: took over {} listeners{}, the health of {} backends ({} UP) from pid {}",
+            "upgrade: took over {} listeners{}, the health of {} backends ({} UP) and {} BGP "
+            "sessions from pid {}",
             state.listeners.size(), state.admin ? " and the admin listener" : "",
-            state.backends.size(), up, state.pid);
+            state.backends.size(), up, take_over.bgp_sessions().size(), state.pid);
+        if (!take_over.bgp_error().empty())
+            spdlog::warn("upgrade: the BGP sessions did not come across ({}): opening new ones",
+                         take_over.bgp_error());
         return true;
     }
 
@@ -214,7 +223,7 @@ class Control {
             state.backends = registry_.export_health();
             return state;
         };
-        hooks.stop_serving = [this] { return stop_serving(); };
+        hooks.stop_serving = [this](std::string& summary) { return stop_serving(summary); };
         hooks.drain = [this] { hand_over_drain(); };
         hooks.finished = [this](bool ok, int pid, const std::string& reason) {
             upgrade_finished(ok, pid, reason);
@@ -239,22 +248,22 @@ class Control {
         upgrade(cause, error);
     }
 
-    // The new process is ready: it accepts from now on.
-    std::string stop_serving() {
+    // The new process is ready: it accepts from now on, and speaks BGP.
+    std::vector<bgp::SessionHandOver> stop_serving(std::string& summary) {
         for (auto& w : workers_)
             w->set_listeners({});
-        size_t listeners = 0;
         std::vector<int> ignored;
-        listeners = listeners_.describe(ignored).size();
+        size_t listeners = listeners_.describe(ignored).size();
         if (admin_) admin_->stop_accepting();
-        // Not yet handed over (M2): the new process opens its own sessions.
-        size_t sessions = 0;
+        std::vector<bgp::SessionHandOver> sessions;
         if (speaker_) {
-            sessions = speaker_->status().peers.size();
+            sessions = speaker_->hand_over();
+            // BFD sessions are not handed over yet: they end with the speaker.
             speaker_.reset();
         }
-        (void)sessions;
-        return fmt::format("{} listeners, 0 BGP sessions, 0 BFD sessions", listeners);
+        summary = fmt::format("{} listeners, {} BGP sessions, 0 BFD sessions", listeners,
+                              sessions.size());
+        return sessions;
     }
 
     void hand_over_drain() {
@@ -366,13 +375,16 @@ class Control {
         publish_service_health();
     }
 
-    void publish_service_health() {
-        if (!speaker_) return;
+    bgp::ServiceHealthMap service_health() const {
         bgp::ServiceHealthMap health;
         for (const auto& svc : registry_.snapshot()->services)
             health[svc.config->name] = {svc.up_count, listeners_.listening(svc.config->name),
                                         svc.config->redirect.has_value()};
-        speaker_->set_service_health(health);
+        return health;
+    }
+
+    void publish_service_health() {
+        if (speaker_) speaker_->set_service_health(service_health());
     }
 
     void reload() {

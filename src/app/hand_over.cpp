@@ -172,10 +172,22 @@ bool HandOver::send_state() {
 void HandOver::commit() {
     committed_ = true;
     timeout_.stop();
-    std::string summary = hooks_.stop_serving();
+    std::string summary;
+    auto sessions = hooks_.stop_serving(summary);
     close_listeners();
     std::string error;
-    if (!upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid()), {}, error))
+    std::vector<int> fds;
+    for (const auto& s : sessions)
+        fds.push_back(s.fd.get());
+    bool sent = upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid(), sessions),
+                                    {}, error);
+    for (size_t i = 0; sent && i < fds.size(); i += upgrade::kMaxFdsPerMessage) {
+        size_t n = std::min(upgrade::kMaxFdsPerMessage, fds.size() - i);
+        std::vector<int> batch(fds.begin() + static_cast<long>(i),
+                               fds.begin() + static_cast<long>(i + n));
+        sent = upgrade::send_frame(peer_.get(), upgrade::encode_fds(n), batch, error);
+    }
+    if (!sent)
         spdlog::warn("upgrade: pid {} did not get the commit ({}); it gives up on its own",
                      peer_pid_, error);
     double ms = (net::monotonic_seconds() - started_) * 1000;

@@ -37,9 +37,9 @@ class HandOver {
     struct Hooks {
         // The state to send and its descriptors, in the order the state lists them.
         std::function<upgrade::State(std::vector<int>& fds)> export_state;
-        // The new process is ready: stop accepting (it accepts now). Returns the summary
-        // for the log ("2 listeners, 0 BGP sessions, 0 BFD sessions").
-        std::function<std::string()> stop_serving;
+        // The new process is ready: stop accepting (it accepts now) and give up the BGP
+        // sessions. `summary` is for the log ("2 listeners, 1 BGP sessions, 0 BFD sessions").
+        std::function<std::vector<bgp::SessionHandOver>(std::string& summary)> stop_serving;
         // After the commit is sent: drain and exit.
         std::function<void()> drain;
         // Every outcome (ok: pid of the new process; else the reason).

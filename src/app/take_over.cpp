@@ -17,6 +17,26 @@ std::optional<upgrade::Message> TakeOver::next(std::string& error) {
     return message;
 }
 
+bool TakeOver::receive_fds(size_t count, std::string& error) {
+    size_t announced = 0;
+    while (announced < count) {
+        auto batch = next(error);
+        if (!batch) return false;
+        if (batch->type != upgrade::MessageType::fds) {
+            error = "expected descriptors, got another message";
+            return false;
+        }
+        announced += batch->fds;
+    }
+    auto fds = reader_.take_fds(count);
+    if (announced != count || !fds || reader_.fds_waiting() != 0) {
+        error = "the descriptors received do not match the state";
+        return false;
+    }
+    fds_ = std::move(*fds);
+    return true;
+}
+
 bool TakeOver::receive(const std::string& socket, std::string& error) {
     socket_ = socket;
     int err = 0;
@@ -33,23 +53,7 @@ bool TakeOver::receive(const std::string& socket, std::string& error) {
         return false;
     }
     state_ = std::move(message->state);
-    size_t announced = 0;
-    while (announced < state_.fd_count()) {
-        auto batch = next(error);
-        if (!batch) return false;
-        if (batch->type != upgrade::MessageType::fds) {
-            error = "expected descriptors, got another message";
-            return false;
-        }
-        announced += batch->fds;
-    }
-    auto fds = reader_.take_fds(state_.fd_count());
-    if (announced != state_.fd_count() || !fds || reader_.fds_waiting() != 0) {
-        error = "the descriptors received do not match the state";
-        return false;
-    }
-    fds_ = std::move(*fds);
-    return true;
+    return receive_fds(state_.fd_count(), error);
 }
 
 bool TakeOver::ready(std::string& error) {
@@ -60,6 +64,17 @@ bool TakeOver::ready(std::string& error) {
         error = "expected the commit, got another message";
         return false;
     }
+    // Committed: from here on this process serves, whatever else goes wrong.
+    bgp_ = std::move(message->bgp);
+    if (receive_fds(bgp_.size(), error)) {
+        for (size_t i = 0; i < bgp_.size(); ++i)
+            bgp_[i].fd = std::move(fds_[i]);
+    } else {
+        bgp_error_ = error;  // the peers get new sessions
+        bgp_.clear();
+        error.clear();
+    }
+    fds_.clear();
     fd_.reset();
     return true;
 }

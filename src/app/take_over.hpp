@@ -22,19 +22,26 @@ class TakeOver {
     bool receive(const std::string& socket, std::string& error);
     upgrade::State& state() { return state_; }
     std::vector<net::Fd>& fds() { return fds_; }
-    // Everything is adopted and the loops run: waits for the commit. False and `error`.
+    // Everything is adopted and the loops run: waits for the commit, which brings the
+    // Established BGP sessions (sockets attached). False and `error`.
     bool ready(std::string& error);
+    std::vector<bgp::SessionHandOver>& bgp_sessions() { return bgp_; }
+    // Why the BGP sessions did not come with the commit; empty when they did.
+    const std::string& bgp_error() const { return bgp_error_; }
     // Something failed here: tells the old process, which goes on serving.
     void abort(const std::string& reason);
 
   private:
     std::optional<upgrade::Message> next(std::string& error);
+    bool receive_fds(size_t count, std::string& error);
 
     std::string socket_;
     net::Fd fd_;
     upgrade::FrameReader reader_;
     upgrade::State state_;
     std::vector<net::Fd> fds_;
+    std::vector<bgp::SessionHandOver> bgp_;
+    std::string bgp_error_;
 };
 
 }  // namespace clb::app

@@ -1,6 +1,7 @@
 #include "bgp/session.hpp"
 
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -169,6 +170,50 @@ class Session::Connection {
     }
 
     void set_established() { phase_ = Phase::established; }
+
+    // Upgrade: the socket leaves with its unread bytes once our output is on the wire
+    // (bounded wait). Nothing is sent; the connection is closed here without a FIN.
+    bool release(SessionHandOver& out) {
+        io_.stop();
+        hold_timer_.stop();
+        keepalive_timer_.stop();
+        const double deadline = net::monotonic_seconds() + kCloseTimeout;
+        while (out_pos_ < out_.size() && net::monotonic_seconds() < deadline) {
+            const ssize_t n =
+                ::send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+            if (n > 0) {
+                out_pos_ += static_cast<size_t>(n);
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                pollfd p{fd_.get(), POLLOUT, 0};
+                ::poll(&p, 1, 50);
+            } else {
+                break;
+            }
+        }
+        if (out_pos_ < out_.size()) return false;
+        out.fd = std::move(fd_);
+        out.options = options_;
+        out.families = families_;
+        out.hold_time = hold_time_;
+        out.unread = std::move(in_);
+        phase_ = Phase::closing;
+        return true;
+    }
+
+    // Upgrade, the other side.
+    void adopt(SessionHandOver& in) {
+        options_ = in.options;
+        families_ = in.families;
+        hold_time_ = in.hold_time;
+        in_ = std::move(in.unread);
+        local_ = net::local_address(fd_.get());
+        phase_ = Phase::established;
+        io_.start(fd_.get(), EV_READ);
+        send(wire::Keepalive{});
+        restart_hold_timer();
+        if (hold_time_ > 0) keepalive_timer_.start(hold_time_ / 3.0, hold_time_ / 3.0);
+        if (!in_.empty()) process_input();
+    }
 
     void restart_hold_timer() {
         if (phase_ == Phase::open_confirm || phase_ == Phase::established) {
@@ -713,6 +758,66 @@ void Session::sync() {
         else
             adj_rib_out_.push_back(Sent{ad.prefix, std::move(*attrs)});
     }
+}
+
+std::optional<SessionHandOver> Session::hand_over() {
+    std::optional<SessionHandOver> out;
+    Connection* c = established_connection();
+    if (c) {
+        SessionHandOver h;
+        h.peer = settings_.address;
+        h.port = settings_.port;
+        for (const auto& sent : adj_rib_out_) {
+            wire::Update u;
+            u.attributes = sent.attributes;
+            if (sent.prefix.address.is_v4()) u.nlri.push_back(sent.prefix);
+            h.adj_rib_out.push_back(wire::encode(u, c->options()));
+        }
+        h.established_since = established_since_;
+        h.flaps = flaps_;
+        h.messages_in = messages_in_;
+        h.messages_out = messages_out_;
+        h.updates_in = updates_in_;
+        h.updates_out = updates_out_;
+        if (c->release(h))
+            out = std::move(h);
+        else
+            spdlog::warn("bgp peer {}: output not flushed within {}s: not handed over", label_,
+                         kCloseTimeout);
+    }
+    stopped_ = true;
+    retry_timer_.stop();
+    adj_rib_out_.clear();
+    for (auto& other : connections_)
+        other->abort();
+    return out;
+}
+
+bool Session::adopt(SessionHandOver&& h) {
+    if (!connections_.empty() || stopped_) return false;
+    // The routes as sent: each UPDATE decodes back to its prefix and attributes.
+    std::vector<Sent> sent;
+    for (const auto& bytes : h.adj_rib_out) {
+        auto d = wire::decode(bytes, h.options);
+        auto* u = d.message ? std::get_if<wire::Update>(&*d.message) : nullptr;
+        if (!u) return false;
+        if (!u->nlri.empty())
+            sent.push_back({u->nlri.front(), u->attributes});
+        else if (u->attributes.mp_reach && !u->attributes.mp_reach->nlri.empty())
+            sent.push_back({u->attributes.mp_reach->nlri.front(), u->attributes});
+    }
+    adj_rib_out_ = std::move(sent);
+    established_since_ = h.established_since;
+    flaps_ = h.flaps;
+    messages_in_ = h.messages_in;
+    messages_out_ = h.messages_out;
+    updates_in_ = h.updates_in;
+    updates_out_ = h.updates_out;
+    connections_.push_back(std::make_unique<Connection>(*this, std::move(h.fd), true));
+    connections_.back()->adopt(h);
+    update_state("taken over from the previous process, hold time " + std::to_string(h.hold_time) +
+                 "s");
+    return true;
 }
 
 PeerStatus Session::status() const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "contrail_lb/bgp/hand_over.hpp"
 #include "contrail_lb/bgp/status.hpp"
 #include "contrail_lb/bgp/wire.hpp"
 #include "contrail_lb/net/address.hpp"
@@ -83,6 +84,14 @@ class Session {
     bool held_down() const { return held_down_; }
     // Called whenever the session may have become finished().
     void set_on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
+
+    // Upgrade: an Established session gives its socket away (pending output flushed, nothing
+    // read past a message boundary) and stops without a word to the peer; nullopt (and the
+    // connections simply closed) when not Established.
+    std::optional<SessionHandOver> hand_over();
+    // Upgrade, the other side: goes on with a session the previous process handed over
+    // (KEEPALIVE at once, then on schedule; no OPEN). False when it cannot.
+    bool adopt(SessionHandOver&& session);
 
     PeerStatus status() const;
     bool has_announced() const { return !adj_rib_out_.empty(); }

@@ -70,15 +70,33 @@ struct VipState {
 
 class Speaker::Impl {
   public:
-    Impl(struct ev_loop* loop, const config::Bgp& config)
+    Impl(struct ev_loop* loop, const config::Bgp& config, std::vector<SessionHandOver> adopted,
+         ServiceHealthMap health)
         : loop_(loop),
           random_(static_cast<unsigned>(std::random_device{}())),
           graceful_timer_(loop, [this] { withdraw_and_close(); }),
           withdraw_wait_timer_(loop, [this] { close_sessions(); }),
           shutdown_timer_(loop, [this] { finish_shutdown("the 1 s bound ran out"); }),
           finish_check_(loop, [this] { check_shutdown_done(); }) {
+        adopted_ = std::move(adopted);
+        health_ = std::move(health);
         apply(config);
+        for (const auto& h : adopted_)
+            spdlog::warn("bgp: a session handed over for {} has no configured peer: closed",
+                         h.peer.to_string());
+        adopted_.clear();
     }
+
+    std::vector<SessionHandOver> hand_over() {
+        shutting_down_ = true;
+        listeners_.clear();
+        std::vector<SessionHandOver> out;
+        for (auto& session : sessions_)
+            if (auto h = session->hand_over()) out.push_back(std::move(*h));
+        return out;
+    }
+
+    size_t bfd_session_count() const { return gates_.size(); }
 
     ~Impl() {
         // Destroyed without shutdown(): sockets simply close and the kernel ends the sessions.
@@ -311,13 +329,30 @@ class Speaker::Impl {
             auto session = std::make_unique<Session>(loop_, std::move(settings), desired_, random_);
             session->set_on_finished([this] { finish_check_.start(0); });
             const BfdGate* gate = find_gate(session->settings().address);
-            if (gate && gate->holding)
+            if (take_adopted(*session)) {
+                // Established already, handed over by the previous process.
+            } else if (gate && gate->holding) {
                 session->hold_down(gate->reason);
-            else
+            } else {
                 session->start();
+            }
             sessions_.push_back(std::move(session));
         }
         finish_check_.start(0);  // reaps retired sessions
+    }
+
+    // Upgrade: the session the previous process handed over for this peer, if any.
+    bool take_adopted(Session& session) {
+        auto it = std::find_if(adopted_.begin(), adopted_.end(), [&](const SessionHandOver& h) {
+            return h.peer == session.settings().address && h.port == session.settings().port;
+        });
+        if (it == adopted_.end()) return false;
+        SessionHandOver h = std::move(*it);
+        adopted_.erase(it);
+        if (session.adopt(std::move(h))) return true;
+        spdlog::warn("bgp peer {}: the session handed over is unusable: opening a new one",
+                     session.label());
+        return false;
     }
 
     void open_listeners() {
@@ -510,11 +545,19 @@ class Speaker::Impl {
     net::Timer shutdown_timer_;
     net::Timer finish_check_;
     std::vector<BfdGate> gates_;
-    std::unique_ptr<bfd::Engine> bfd_;  // last: its thread stops before anything it reports to
+    std::vector<SessionHandOver> adopted_;  // at construction, until their sessions take them
+    std::unique_ptr<bfd::Engine> bfd_;      // last: its thread stops before anything it reports to
 };
 
-Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config)
-    : impl_(std::make_unique<Impl>(loop, config)) {}
+Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config,
+                 std::vector<SessionHandOver> adopted, ServiceHealthMap health)
+    : impl_(std::make_unique<Impl>(loop, config, std::move(adopted), std::move(health))) {}
+std::vector<SessionHandOver> Speaker::hand_over() {
+    return impl_->hand_over();
+}
+size_t Speaker::bfd_session_count() const {
+    return impl_->bfd_session_count();
+}
 Speaker::~Speaker() = default;
 void Speaker::reconfigure(const config::Bgp& config) {
     impl_->apply(config);

@@ -102,6 +102,110 @@ class Reader {
     std::string& error_;
 };
 
+std::string to_hex(const std::vector<uint8_t>& bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (uint8_t b : bytes) {
+        out += kDigits[b >> 4];
+        out += kDigits[b & 15];
+    }
+    return out;
+}
+
+std::optional<std::vector<uint8_t>> from_hex(const std::string& text) {
+    if (text.size() % 2) return std::nullopt;
+    std::vector<uint8_t> out;
+    auto digit = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    for (size_t i = 0; i < text.size(); i += 2) {
+        int hi = digit(text[i]), lo = digit(text[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<uint8_t>(hi * 16 + lo));
+    }
+    return out;
+}
+
+void write_session(log::JsonWriter& w, const bgp::SessionHandOver& h) {
+    w.begin_object();
+    w.field("peer", h.peer.to_string());
+    w.field("port", static_cast<uint64_t>(h.port));
+    w.field("four_octet_as", h.options.four_octet_as);
+    w.field("ibgp", h.options.ibgp);
+    w.key("families");
+    w.begin_array();
+    for (const auto& f : h.families) {
+        w.begin_array();
+        w.value(static_cast<uint64_t>(f.afi));
+        w.value(static_cast<uint64_t>(f.safi));
+        w.end_array();
+    }
+    w.end_array();
+    w.field("hold_time", static_cast<uint64_t>(h.hold_time));
+    w.key("adj_rib_out");
+    w.begin_array();
+    for (const auto& update : h.adj_rib_out)
+        w.value(to_hex(update));
+    w.end_array();
+    w.field("unread", to_hex(h.unread));
+    w.field("established_since", h.established_since);
+    w.field("flaps", static_cast<uint64_t>(h.flaps));
+    w.field("messages_in", h.messages_in);
+    w.field("messages_out", h.messages_out);
+    w.field("updates_in", h.updates_in);
+    w.field("updates_out", h.updates_out);
+    w.end_object();
+}
+
+std::vector<uint8_t> bytes(Reader& r, const Json& obj, const char* key, size_t max) {
+    auto text = r.text(obj, key);
+    auto out = from_hex(text);
+    if (!out || out->size() > max) {
+        r.fail(std::string("\"") + key + "\" is not hex bytes");
+        return {};
+    }
+    return *out;
+}
+
+void read_session(const Json& item, Reader& r, bgp::SessionHandOver& h) {
+    auto peer = net::IpAddress::parse(r.text(item, "peer"));
+    if (!peer) r.fail("\"peer\" is not an address");
+    h.peer = peer.value_or(net::IpAddress{});
+    h.port = static_cast<uint16_t>(r.count(item, "port", 65535));
+    h.options.four_octet_as = r.flag(item, "four_octet_as");
+    h.options.ibgp = r.flag(item, "ibgp");
+    if (const Json* families = r.member(item, "families", Json::Kind::array)) {
+        for (const auto& f : families->items()) {
+            if (!f.is(Json::Kind::array) || f.items().size() != 2 ||
+                !f.items()[0].is(Json::Kind::number) || !f.items()[1].is(Json::Kind::number)) {
+                r.fail("a family that is not [afi, safi]");
+                return;
+            }
+            h.families.push_back({static_cast<uint16_t>(f.items()[0].number()),
+                                  static_cast<uint8_t>(f.items()[1].number())});
+        }
+    }
+    h.hold_time = static_cast<uint16_t>(r.count(item, "hold_time", 65535));
+    if (const Json* routes = r.member(item, "adj_rib_out", Json::Kind::array)) {
+        for (const auto& route : routes->items()) {
+            auto b = route.is(Json::Kind::string) ? from_hex(route.text()) : std::nullopt;
+            if (!b || b->size() > 4096) {
+                r.fail("a route that is not an encoded UPDATE");
+                return;
+            }
+            h.adj_rib_out.push_back(std::move(*b));
+        }
+    }
+    h.unread = bytes(r, item, "unread", 1 << 20);
+    if (const Json* since = r.member(item, "established_since", Json::Kind::number))
+        h.established_since = since->number();
+    h.flaps = static_cast<uint32_t>(r.count(item, "flaps", UINT32_MAX));
+    h.messages_in = r.count(item, "messages_in", SIZE_MAX >> 11);
+    h.messages_out = r.count(item, "messages_out", SIZE_MAX >> 11);
+    h.updates_in = r.count(item, "updates_in", SIZE_MAX >> 11);
+    h.updates_out = r.count(item, "updates_out", SIZE_MAX >> 11);
+}
+
 void read_state(const Json& doc, Reader& r, State& state) {
     state.pid = static_cast<int>(r.count(doc, "pid", INT32_MAX));
     size_t total = r.count(doc, "fds", kMaxFds);
@@ -224,10 +328,15 @@ std::string encode_abort(std::string_view reason) {
     return with_reason(MessageType::abort, reason);
 }
 
-std::string encode_committed(int pid) {
+std::string encode_committed(int pid, const std::vector<bgp::SessionHandOver>& bgp) {
     auto w = begin(MessageType::committed);
     w.key("pid");
     w.value(static_cast<int64_t>(pid));
+    w.key("bgp");
+    w.begin_array();
+    for (const auto& h : bgp)
+        write_session(w, h);
+    w.end_array();
     return finish(w);
 }
 
@@ -261,8 +370,20 @@ std::optional<Message> decode(std::string_view json, std::string& error) {
     }
     switch (m.type) {
         case MessageType::hello:
+            m.pid = static_cast<int>(r.count(*doc, "pid", INT32_MAX));
+            break;
         case MessageType::committed:
             m.pid = static_cast<int>(r.count(*doc, "pid", INT32_MAX));
+            if (const Json* list = r.member(*doc, "bgp", Json::Kind::array)) {
+                for (const auto& item : list->items()) {
+                    if (!item.is(Json::Kind::object)) {
+                        r.fail("a BGP session that is not an object");
+                        break;
+                    }
+                    m.bgp.emplace_back();
+                    read_session(item, r, m.bgp.back());
+                }
+            }
             break;
         case MessageType::refused:
         case MessageType::abort:

@@ -427,3 +427,66 @@ def test_admin_post_upgrade_answers_with_the_outcome(setup):
         assert proxy.admin_post("/api/v1/upgrade/x").status == 404
     finally:
         kill_tree(answer["pid"])
+
+
+# ---- BGP ---------------------------------------------------------------------------------
+
+VIP = "10.0.0.100/32"
+
+
+@pytest.mark.deadline(90)
+@pytest.mark.skipif(not __import__("bgp_peers").installed(
+    __import__("bgp_peers").BIRD, __import__("bgp_peers").BIRDC), reason="needs BIRD 2")
+def test_bgp_session_is_handed_over_without_a_flap(setup, tmp_path):
+    """The Established session to a real BIRD goes to the new process at a message
+    boundary: BIRD never sees it go down (same 'since' time, no state change in its log),
+    the route is never withdrawn (polled every 20 ms), and the new process keeps the
+    session alive past twice the hold time (its KEEPALIVEs flow)."""
+    import bgp_peers
+    bird = bgp_peers.Bird(bgp_peers.free_port(), 65003, 64512)
+    try:
+        bird.start()
+        bgp = {"router_id": "127.0.0.1", "local_as": 64512, "hold_time": "3s",
+               "peers": [{"address": "127.0.0.1", "port": bird.port, "remote_as": 65003}],
+               "vips": [{"prefix": VIP, "next_hop": "self", "med": 10,
+                         "require": {"services": ["api"]}}]}
+        backend, proxy, path = setup(bgp=bgp)
+        wait_until(lambda: bird.route(VIP), 20, message="the VIP at BIRD")
+        wait_until(bird.established, 5, message="BIRD Established")
+        mark = bird.session_mark()
+        log_start = len(bird.log())
+        missing: list[float] = []
+        polling = True
+
+        def poll() -> None:
+            while polling:
+                if bird.route(VIP) is None:
+                    missing.append(time.monotonic())
+                time.sleep(0.02)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            new = take_over(proxy, path)
+            assert proxy.wait_exit(timeout=10) == 0
+            time.sleep(7)  # more than twice the hold time: the new process keeps it alive
+        finally:
+            polling = False
+            poller.join()
+        try:
+            assert new.poll() is None
+            new_log = (proxy.workdir / "new.log").read_text()
+            assert "and 1 BGP sessions from pid" in new_log, new_log
+            assert "Idle -> Established (taken over from the previous process" in new_log
+            assert "upgrade: handed over 1 listeners, 1 BGP sessions" in proxy.log()
+            assert missing == [], f"the VIP was missing at BIRD {len(missing)} times"
+            assert bird.established()
+            assert bird.session_mark() == mark, (mark, bird.session_mark())
+            events = bird.log()[log_start:]
+            assert "State changed" not in events and "BGP session closed" not in events, events
+            print(f"\nbgp hand-over: session since {mark[1]} kept, route present in every poll")
+        finally:
+            new.kill()
+            new.wait()
+    finally:
+        bird.close()

@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "contrail_lb/bgp/hand_over.hpp"
 #include "contrail_lb/bgp/status.hpp"
 #include "contrail_lb/config/config.hpp"
 
@@ -26,8 +28,12 @@ using ServiceHealthMap = std::map<std::string, ServiceHealth, std::less<>>;
 
 class Speaker {
   public:
-    // Runs on `loop` (the control loop); starts dialling every peer at once.
-    Speaker(struct ev_loop* loop, const config::Bgp& config);
+    // Runs on `loop` (the control loop); starts dialling every peer at once, except those
+    // whose session the previous process handed over (upgrade: `adopted`), which go on
+    // Established. `health` is the services' state from the first instant, so that an
+    // adopted session's routes stay as they are.
+    Speaker(struct ev_loop* loop, const config::Bgp& config,
+            std::vector<SessionHandOver> adopted = {}, ServiceHealthMap health = {});
     ~Speaker();
     Speaker(const Speaker&) = delete;
     Speaker& operator=(const Speaker&) = delete;
@@ -43,6 +49,11 @@ class Speaker {
     // sessions up for withdraw_wait when anything was announced, send Cease/Administrative
     // Shutdown to every peer, close; then `done` runs on the loop.
     void shutdown(std::function<void()> done);
+
+    // Upgrade: every Established session's socket and state, for the next process; the
+    // others close. Nothing is sent to any peer, and the speaker only waits to be destroyed.
+    std::vector<SessionHandOver> hand_over();
+    size_t bfd_session_count() const;
 
     SpeakerStatus status() const;
 

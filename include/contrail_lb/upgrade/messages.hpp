@@ -4,7 +4,8 @@
 //              carrying the descriptors in the order the state lists them
 //              (or refused {reason}: busy, another version, another user)
 //   new → old  ready (loops running, everything adopted) or abort {reason}
-//   old → new  committed {pid}: the old one has stopped accepting and drains
+//   old → new  committed {pid, bgp}: the old one has stopped accepting and drains; its
+//              Established BGP sessions follow, their sockets in `fds` frames
 // Every message carries the protocol version; a different one is refused with a reason.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "contrail_lb/bgp/hand_over.hpp"
 #include "contrail_lb/runtime/state.hpp"
 
 namespace clb::upgrade {
@@ -38,10 +40,11 @@ enum class MessageType { hello, refused, state, fds, ready, abort, committed };
 
 struct Message {
     MessageType type = MessageType::hello;
-    int pid = 0;         // hello, committed
-    std::string reason;  // refused, abort
-    size_t fds = 0;      // fds
-    State state;         // state
+    int pid = 0;                            // hello, committed
+    std::string reason;                     // refused, abort
+    size_t fds = 0;                         // fds
+    State state;                            // state
+    std::vector<bgp::SessionHandOver> bgp;  // committed; their fds follow, in this order
 };
 
 std::string encode_hello(int pid);
@@ -50,7 +53,7 @@ std::string encode_state(const State& state);
 std::string encode_fds(size_t count);
 std::string encode_ready();
 std::string encode_abort(std::string_view reason);
-std::string encode_committed(int pid);
+std::string encode_committed(int pid, const std::vector<bgp::SessionHandOver>& bgp);
 
 // A message from the other process; nullopt and `error` set (a sentence for the log)
 // when it is not valid JSON, not a known message, misses a field, or speaks another
