@@ -124,8 +124,8 @@ class Control {
             workers_[i]->set_listeners(listeners_.for_worker(i));
         if (!start_admin(*config_, std::move(admin_fd))) return stop_workers(1);
         if (config_->bgp) {
-            std::vector<bgp::SessionHandOver> adopted;
-            if (take_over) adopted = std::move(take_over->bgp_sessions());
+            bgp::SpeakerHandOver adopted;
+            if (take_over) adopted = std::move(take_over->speaker());
             speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp,
                                                       std::move(adopted), service_health());
         }
@@ -193,10 +193,11 @@ class Control {
         for (const auto& b : state.backends)
             up += b.up;
         spdlog::info(
-            "upgrade: took over {} listeners{}, the health of {} backends ({} UP) and {} BGP "
-            "sessions from pid {}",
+            "upgrade: took over {} listeners{}, the health of {} backends ({} UP), {} BGP "
+            "sessions and {} BFD sessions from pid {}",
             state.listeners.size(), state.admin ? " and the admin listener" : "",
-            state.backends.size(), up, take_over.bgp_sessions().size(), state.pid);
+            state.backends.size(), up, take_over.speaker().sessions.size(),
+            take_over.speaker().bfd.sessions.size(), state.pid);
         if (!take_over.bgp_error().empty())
             spdlog::warn("upgrade: the BGP sessions did not come across ({}): opening new ones",
                          take_over.bgp_error());
@@ -249,21 +250,20 @@ class Control {
     }
 
     // The new process is ready: it accepts from now on, and speaks BGP.
-    std::vector<bgp::SessionHandOver> stop_serving(std::string& summary) {
+    bgp::SpeakerHandOver stop_serving(std::string& summary) {
         for (auto& w : workers_)
             w->set_listeners({});
         std::vector<int> ignored;
         size_t listeners = listeners_.describe(ignored).size();
         if (admin_) admin_->stop_accepting();
-        std::vector<bgp::SessionHandOver> sessions;
+        bgp::SpeakerHandOver handed;
         if (speaker_) {
-            sessions = speaker_->hand_over();
-            // BFD sessions are not handed over yet: they end with the speaker.
-            speaker_.reset();
+            handed = speaker_->hand_over();
+            speaker_.reset();  // sends nothing: every session is gone from it
         }
-        summary = fmt::format("{} listeners, {} BGP sessions, 0 BFD sessions", listeners,
-                              sessions.size());
-        return sessions;
+        summary = fmt::format("{} listeners, {} BGP sessions, {} BFD sessions", listeners,
+                              handed.sessions.size(), handed.bfd.sessions.size());
+        return handed;
     }
 
     void hand_over_drain() {

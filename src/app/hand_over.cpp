@@ -173,14 +173,12 @@ void HandOver::commit() {
     committed_ = true;
     timeout_.stop();
     std::string summary;
-    auto sessions = hooks_.stop_serving(summary);
+    auto speaker = hooks_.stop_serving(summary);
     close_listeners();
     std::string error;
-    std::vector<int> fds;
-    for (const auto& s : sessions)
-        fds.push_back(s.fd.get());
-    bool sent = upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid(), sessions),
-                                    {}, error);
+    std::vector<int> fds = upgrade::speaker_fds(speaker);
+    bool sent =
+        upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid(), speaker), {}, error);
     for (size_t i = 0; sent && i < fds.size(); i += upgrade::kMaxFdsPerMessage) {
         size_t n = std::min(upgrade::kMaxFdsPerMessage, fds.size() - i);
         std::vector<int> batch(fds.begin() + static_cast<long>(i),

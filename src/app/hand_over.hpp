@@ -39,7 +39,7 @@ class HandOver {
         std::function<upgrade::State(std::vector<int>& fds)> export_state;
         // The new process is ready: stop accepting (it accepts now) and give up the BGP
         // sessions. `summary` is for the log ("2 listeners, 1 BGP sessions, 0 BFD sessions").
-        std::function<std::vector<bgp::SessionHandOver>(std::string& summary)> stop_serving;
+        std::function<bgp::SpeakerHandOver(std::string& summary)> stop_serving;
         // After the commit is sent: drain and exit.
         std::function<void()> drain;
         // Every outcome (ok: pid of the new process; else the reason).

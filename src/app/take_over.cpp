@@ -65,13 +65,11 @@ bool TakeOver::ready(std::string& error) {
         return false;
     }
     // Committed: from here on this process serves, whatever else goes wrong.
-    bgp_ = std::move(message->bgp);
-    if (receive_fds(bgp_.size(), error)) {
-        for (size_t i = 0; i < bgp_.size(); ++i)
-            bgp_[i].fd = std::move(fds_[i]);
+    if (receive_fds(upgrade::committed_fd_count(*message), error) &&
+        upgrade::attach_fds(*message, fds_)) {
+        speaker_ = std::move(message->speaker);
     } else {
-        bgp_error_ = error;  // the peers get new sessions
-        bgp_.clear();
+        bgp_error_ = error.empty() ? "descriptors missing" : error;  // new sessions then
         error.clear();
     }
     fds_.clear();

@@ -25,7 +25,7 @@ class TakeOver {
     // Everything is adopted and the loops run: waits for the commit, which brings the
     // Established BGP sessions (sockets attached). False and `error`.
     bool ready(std::string& error);
-    std::vector<bgp::SessionHandOver>& bgp_sessions() { return bgp_; }
+    bgp::SpeakerHandOver& speaker() { return speaker_; }
     // Why the BGP sessions did not come with the commit; empty when they did.
     const std::string& bgp_error() const { return bgp_error_; }
     // Something failed here: tells the old process, which goes on serving.
@@ -40,7 +40,7 @@ class TakeOver {
     upgrade::FrameReader reader_;
     upgrade::State state_;
     std::vector<net::Fd> fds_;
-    std::vector<bgp::SessionHandOver> bgp_;
+    bgp::SpeakerHandOver speaker_;
     std::string bgp_error_;
 };
 

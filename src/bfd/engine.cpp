@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,9 @@ struct Shared {
     std::mutex mutex;
     std::optional<std::vector<SessionConfig>> wanted;  // not yet taken by the BFD thread
     bool stopping = false;
+    bool handing_over = false;       // the client waits for `handed`
+    std::optional<HandOver> handed;  // filled by the BFD thread, then it stops
+    std::condition_variable handed_ready;
     std::vector<Event> events;  // not yet taken by the client
     std::shared_ptr<const Snapshot> snapshot = std::make_shared<Snapshot>();
 };
@@ -54,9 +58,10 @@ struct Shared {
 
 class Worker {
   public:
-    Worker(Shared& shared, Options options, std::function<void()> notify_client)
+    Worker(Shared& shared, Options options, std::function<void()> notify_client, HandOver adopted)
         : shared_(shared),
           options_(options),
+          adopted_(std::move(adopted)),
           notify_client_(std::move(notify_client)),
           random_(static_cast<unsigned>(std::random_device{}())),
           wake_(loop_.raw(), [this] { on_wake(); }),
@@ -70,6 +75,11 @@ class Worker {
         Session(Worker& w, SessionConfig c, uint32_t discriminator)
             : config(std::move(c)),
               fsm(discriminator, config.timers),
+              tx_timer(w.loop_.raw(), [&w, this] { w.on_tx_timer(*this); }),
+              detect_timer(w.loop_.raw(), [&w, this] { w.on_detection_timeout(*this); }) {}
+        Session(Worker& w, SessionConfig c, const Fsm::Saved& saved)
+            : config(std::move(c)),
+              fsm(config.timers, saved),
               tx_timer(w.loop_.raw(), [&w, this] { w.on_tx_timer(*this); }),
               detect_timer(w.loop_.raw(), [&w, this] { w.on_detection_timeout(*this); }) {}
         SessionConfig config;
@@ -96,12 +106,14 @@ class Worker {
 
     void on_wake() {
         std::optional<std::vector<SessionConfig>> wanted;
-        bool stopping = false;
+        bool stopping = false, handing_over = false;
         {
             std::lock_guard lock(shared_.mutex);
             wanted.swap(shared_.wanted);
             stopping = shared_.stopping;
+            handing_over = shared_.handing_over;
         }
+        if (handing_over) return hand_over();
         if (stopping) return stop();
         if (wanted) reconcile(*wanted);
         publish();
@@ -138,7 +150,59 @@ class Worker {
         open_receivers();
     }
 
+    // Upgrade: every session leaves as it is, with its socket; no AdminDown.
+    void hand_over() {
+        HandOver out;
+        for (auto& s : sessions_) {
+            if (!s->fd) continue;  // no socket to keep its source port: the next one starts anew
+            s->tx_timer.stop();
+            s->detect_timer.stop();
+            out.sessions.push_back({s->config, s->fsm.save(), std::move(s->fd), s->source_port,
+                                    s->state_since, s->packets_in, s->packets_out, s->flaps});
+        }
+        sessions_.clear();
+        for (int i = 0; i < 2; ++i)
+            if (receivers_[i]) out.receivers[i] = std::move(receivers_[i]->fd);
+        for (auto& r : receivers_)
+            r.reset();
+        socket_retry_.stop();
+        {
+            std::lock_guard lock(shared_.mutex);
+            shared_.handed = std::move(out);
+        }
+        shared_.handed_ready.notify_all();
+        loop_.stop();
+    }
+
+    // Upgrade, the other side: the previous process's session for this peer, if any.
+    bool adopt_session(const SessionConfig& config) {
+        auto it = std::find_if(adopted_.sessions.begin(), adopted_.sessions.end(),
+                               [&](const auto& h) { return h.config.peer == config.peer; });
+        if (it == adopted_.sessions.end()) return false;
+        auto s = std::make_unique<Session>(*this, config, it->fsm);
+        s->fd = std::move(it->fd);
+        s->source_port = it->source_port;
+        s->state_since = it->state_since;
+        s->packets_in = it->packets_in;
+        s->packets_out = it->packets_out;
+        s->flaps = it->flaps;
+        adopted_.sessions.erase(it);
+        if (!(config.timers == s->fsm.timers())) s->fsm.set_timers(config.timers);
+        spdlog::info(
+            "bfd peer {}: session taken over in state {} (discriminators {}/{}, "
+            "source port {})",
+            describe(config.peer), to_string(s->fsm.state()), s->fsm.local_discriminator(),
+            s->fsm.remote_discriminator(), s->source_port);
+        send(*s, false);  // at once: the peer's detection timer never runs out
+        schedule_tx(*s);
+        if (const uint64_t detect = s->fsm.detection_time_us())
+            s->detect_timer.start(static_cast<double>(detect) / 1e6);
+        sessions_.push_back(std::move(s));
+        return true;
+    }
+
     void add_session(const SessionConfig& config) {
+        if (adopt_session(config)) return;
         auto s = std::make_unique<Session>(*this, config, new_discriminator());
         s->state_since = ev_now(loop_.raw());
         open_socket(*s);
@@ -196,7 +260,9 @@ class Worker {
             if (!want[i] || receivers_[i]) continue;
             const int family = i == 0 ? AF_INET : AF_INET6;
             int err = 0;
-            net::Fd fd = open_receiver(family, err);
+            // Upgrade: the previous process's socket, so no datagram finds the port closed.
+            net::Fd fd = adopted_.receivers[i] ? std::move(adopted_.receivers[i])
+                                               : open_receiver(family, err);
             if (!fd) {
                 error =
                     fmt::format("cannot receive BFD on UDP port {} ({}): {}", options_.listen_port,
@@ -430,6 +496,7 @@ class Worker {
 
     Shared& shared_;
     Options options_;
+    HandOver adopted_;  // until set_sessions() takes it
     std::function<void()> notify_client_;
     std::minstd_rand random_;
     net::Loop loop_;
@@ -448,10 +515,11 @@ class Worker {
 
 class Engine::Impl {
   public:
-    Impl(struct ev_loop* client_loop, EventHandler on_event, Options options)
+    Impl(struct ev_loop* client_loop, EventHandler on_event, Options options, HandOver adopted)
         : on_event_(std::move(on_event)),
           events_ready_(client_loop, [this] { deliver_events(); }),
-          worker_(shared_, options, [this] { events_ready_.send(); }),
+          worker_(
+              shared_, options, [this] { events_ready_.send(); }, std::move(adopted)),
           thread_([this] { worker_.run(); }) {}
 
     ~Impl() {
@@ -476,6 +544,19 @@ class Engine::Impl {
         return shared_.snapshot;
     }
 
+    HandOver hand_over() {
+        {
+            std::lock_guard lock(shared_.mutex);
+            shared_.handing_over = true;
+        }
+        worker_.wake();
+        std::unique_lock lock(shared_.mutex);
+        shared_.handed_ready.wait(lock, [this] { return shared_.handed.has_value(); });
+        HandOver out = std::move(*shared_.handed);
+        shared_.handed.reset();
+        return out;
+    }
+
   private:
     void deliver_events() {
         std::vector<Event> events;
@@ -494,8 +575,13 @@ class Engine::Impl {
     std::thread thread_;  // last: starts once everything it uses exists
 };
 
-Engine::Engine(struct ev_loop* client_loop, EventHandler on_event, Options options)
-    : impl_(std::make_unique<Impl>(client_loop, std::move(on_event), options)) {}
+Engine::Engine(struct ev_loop* client_loop, EventHandler on_event, Options options,
+               HandOver adopted)
+    : impl_(std::make_unique<Impl>(client_loop, std::move(on_event), options, std::move(adopted))) {
+}
+HandOver Engine::hand_over() {
+    return impl_->hand_over();
+}
 Engine::~Engine() = default;
 void Engine::set_sessions(std::vector<SessionConfig> sessions) {
     impl_->set_sessions(std::move(sessions));

@@ -10,6 +10,25 @@ Fsm::Fsm(uint32_t local_discriminator, Timers timers)
       tx_in_use_(desired_min_tx()),
       rx_in_use_(timers.min_rx_us) {}
 
+Fsm::Fsm(Timers timers, const Saved& s)
+    : local_discr_(s.local_discr),
+      remote_discr_(s.remote_discr),
+      timers_(timers),
+      state_(s.state),
+      remote_state_(s.remote_state),
+      diag_(s.diag),
+      remote_mult_(s.remote_mult),
+      remote_min_rx_(s.remote_min_rx),
+      remote_min_tx_(s.remote_min_tx),
+      tx_in_use_(s.tx_in_use),
+      rx_in_use_(s.rx_in_use),
+      polling_(s.polling) {}
+
+Fsm::Saved Fsm::save() const {
+    return Saved{local_discr_,   remote_discr_,  state_,     remote_state_, diag_,   remote_mult_,
+                 remote_min_rx_, remote_min_tx_, tx_in_use_, rx_in_use_,    polling_};
+}
+
 uint32_t Fsm::desired_min_tx() const {
     return state_ == State::up ? timers_.min_tx_us : std::max(timers_.min_tx_us, kSlowTxUs);
 }

@@ -70,7 +70,7 @@ struct VipState {
 
 class Speaker::Impl {
   public:
-    Impl(struct ev_loop* loop, const config::Bgp& config, std::vector<SessionHandOver> adopted,
+    Impl(struct ev_loop* loop, const config::Bgp& config, SpeakerHandOver adopted,
          ServiceHealthMap health)
         : loop_(loop),
           random_(static_cast<unsigned>(std::random_device{}())),
@@ -78,7 +78,8 @@ class Speaker::Impl {
           withdraw_wait_timer_(loop, [this] { close_sessions(); }),
           shutdown_timer_(loop, [this] { finish_shutdown("the 1 s bound ran out"); }),
           finish_check_(loop, [this] { check_shutdown_done(); }) {
-        adopted_ = std::move(adopted);
+        adopted_ = std::move(adopted.sessions);
+        adopted_bfd_ = std::move(adopted.bfd);
         health_ = std::move(health);
         apply(config);
         for (const auto& h : adopted_)
@@ -87,16 +88,15 @@ class Speaker::Impl {
         adopted_.clear();
     }
 
-    std::vector<SessionHandOver> hand_over() {
+    SpeakerHandOver hand_over() {
         shutting_down_ = true;
         listeners_.clear();
-        std::vector<SessionHandOver> out;
+        SpeakerHandOver out;
         for (auto& session : sessions_)
-            if (auto h = session->hand_over()) out.push_back(std::move(*h));
+            if (auto h = session->hand_over()) out.sessions.push_back(std::move(*h));
+        if (bfd_) out.bfd = bfd_->hand_over();
         return out;
     }
-
-    size_t bfd_session_count() const { return gates_.size(); }
 
     ~Impl() {
         // Destroyed without shutdown(): sockets simply close and the kernel ends the sessions.
@@ -240,14 +240,23 @@ class Speaker::Impl {
             return !kept;
         });
         for (const auto& w : wanted)
-            if (!find_gate(w.peer)) gates_.push_back(BfdGate{w.peer, bfd::State::down, false, {}});
+            if (!find_gate(w.peer))
+                gates_.push_back(BfdGate{w.peer, adopted_state(w.peer), false, {}});
         for (auto& gate : gates_)
             apply_gate(gate);  // sessions a reload created for a held address
         if (wanted.empty() && !bfd_) return;
         if (!bfd_)
-            bfd_ = std::make_unique<bfd::Engine>(loop_,
-                                                 [this](const bfd::Event& e) { on_bfd_event(e); });
+            bfd_ = std::make_unique<bfd::Engine>(
+                loop_, [this](const bfd::Event& e) { on_bfd_event(e); }, bfd::Options{},
+                std::move(adopted_bfd_));
         bfd_->set_sessions(std::move(wanted));
+    }
+
+    // Upgrade: the state of the BFD session handed over for `peer` (Down when none).
+    bfd::State adopted_state(const net::IpAddress& peer) const {
+        for (const auto& s : adopted_bfd_.sessions)
+            if (s.config.peer == peer) return s.fsm.state;
+        return bfd::State::down;
     }
 
     const BfdGate* find_gate(const net::IpAddress& peer) const {
@@ -546,17 +555,15 @@ class Speaker::Impl {
     net::Timer finish_check_;
     std::vector<BfdGate> gates_;
     std::vector<SessionHandOver> adopted_;  // at construction, until their sessions take them
+    bfd::HandOver adopted_bfd_;             // at construction, for the engine
     std::unique_ptr<bfd::Engine> bfd_;      // last: its thread stops before anything it reports to
 };
 
-Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config,
-                 std::vector<SessionHandOver> adopted, ServiceHealthMap health)
+Speaker::Speaker(struct ev_loop* loop, const config::Bgp& config, SpeakerHandOver adopted,
+                 ServiceHealthMap health)
     : impl_(std::make_unique<Impl>(loop, config, std::move(adopted), std::move(health))) {}
-std::vector<SessionHandOver> Speaker::hand_over() {
+SpeakerHandOver Speaker::hand_over() {
     return impl_->hand_over();
-}
-size_t Speaker::bfd_session_count() const {
-    return impl_->bfd_session_count();
 }
 Speaker::~Speaker() = default;
 void Speaker::reconfigure(const config::Bgp& config) {

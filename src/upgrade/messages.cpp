@@ -206,6 +206,99 @@ void read_session(const Json& item, Reader& r, bgp::SessionHandOver& h) {
     h.updates_out = r.count(item, "updates_out", SIZE_MAX >> 11);
 }
 
+constexpr const char* kBfdStates[] = {"admin_down", "down", "init", "up"};
+
+void write_bfd(log::JsonWriter& w, const bfd::HandOver& h) {
+    w.begin_object();
+    w.key("sessions");
+    w.begin_array();
+    for (const auto& s : h.sessions) {
+        w.begin_object();
+        w.field("peer", s.config.peer.to_string());
+        w.field("min_tx_us", static_cast<uint64_t>(s.config.timers.min_tx_us));
+        w.field("min_rx_us", static_cast<uint64_t>(s.config.timers.min_rx_us));
+        w.field("multiplier", static_cast<uint64_t>(s.config.timers.multiplier));
+        const auto& f = s.fsm;
+        w.field("local_discriminator", static_cast<uint64_t>(f.local_discr));
+        w.field("remote_discriminator", static_cast<uint64_t>(f.remote_discr));
+        w.field("state", kBfdStates[static_cast<size_t>(f.state) & 3]);
+        w.field("remote_state", kBfdStates[static_cast<size_t>(f.remote_state) & 3]);
+        w.field("diag", static_cast<uint64_t>(f.diag));
+        w.field("remote_multiplier", static_cast<uint64_t>(f.remote_mult));
+        w.field("remote_min_rx_us", static_cast<uint64_t>(f.remote_min_rx));
+        w.field("remote_min_tx_us", static_cast<uint64_t>(f.remote_min_tx));
+        w.field("tx_in_use_us", static_cast<uint64_t>(f.tx_in_use));
+        w.field("rx_in_use_us", static_cast<uint64_t>(f.rx_in_use));
+        w.field("polling", f.polling);
+        w.field("source_port", static_cast<uint64_t>(s.source_port));
+        w.field("state_since", s.state_since);
+        w.field("packets_in", s.packets_in);
+        w.field("packets_out", s.packets_out);
+        w.field("flaps", static_cast<uint64_t>(s.flaps));
+        w.end_object();
+    }
+    w.end_array();
+    w.key("receivers");
+    w.begin_array();
+    for (const auto& r : h.receivers)
+        w.value(r.valid());
+    w.end_array();
+    w.end_object();
+}
+
+bfd::State bfd_state(Reader& r, const Json& obj, const char* key) {
+    std::string text = r.text(obj, key);
+    for (size_t i = 0; i < 4; ++i)
+        if (text == kBfdStates[i]) return static_cast<bfd::State>(i);
+    r.fail(std::string("\"") + key + "\" is not a BFD state");
+    return bfd::State::down;
+}
+
+void read_bfd(const Json& doc, Reader& r, bfd::HandOver& h, std::vector<bool>& receivers) {
+    if (const Json* list = r.member(doc, "sessions", Json::Kind::array)) {
+        for (const auto& item : list->items()) {
+            if (!item.is(Json::Kind::object)) {
+                r.fail("a BFD session that is not an object");
+                return;
+            }
+            bfd::SessionHandOver s;
+            auto peer = net::IpAddress::parse(r.text(item, "peer"));
+            if (!peer) r.fail("a BFD peer that is not an address");
+            s.config.peer = peer.value_or(net::IpAddress{});
+            s.config.timers.min_tx_us =
+                static_cast<uint32_t>(r.count(item, "min_tx_us", UINT32_MAX));
+            s.config.timers.min_rx_us =
+                static_cast<uint32_t>(r.count(item, "min_rx_us", UINT32_MAX));
+            s.config.timers.multiplier = static_cast<uint8_t>(r.count(item, "multiplier", 255));
+            auto& f = s.fsm;
+            f.local_discr = static_cast<uint32_t>(r.count(item, "local_discriminator", UINT32_MAX));
+            f.remote_discr =
+                static_cast<uint32_t>(r.count(item, "remote_discriminator", UINT32_MAX));
+            f.state = bfd_state(r, item, "state");
+            f.remote_state = bfd_state(r, item, "remote_state");
+            f.diag = static_cast<bfd::Diag>(r.count(item, "diag", 31));
+            f.remote_mult = static_cast<uint8_t>(r.count(item, "remote_multiplier", 255));
+            f.remote_min_rx = static_cast<uint32_t>(r.count(item, "remote_min_rx_us", UINT32_MAX));
+            f.remote_min_tx = static_cast<uint32_t>(r.count(item, "remote_min_tx_us", UINT32_MAX));
+            f.tx_in_use = static_cast<uint32_t>(r.count(item, "tx_in_use_us", UINT32_MAX));
+            f.rx_in_use = static_cast<uint32_t>(r.count(item, "rx_in_use_us", UINT32_MAX));
+            f.polling = r.flag(item, "polling");
+            s.source_port = static_cast<uint16_t>(r.count(item, "source_port", 65535));
+            if (const Json* since = r.member(item, "state_since", Json::Kind::number))
+                s.state_since = since->number();
+            s.packets_in = r.count(item, "packets_in", SIZE_MAX >> 11);
+            s.packets_out = r.count(item, "packets_out", SIZE_MAX >> 11);
+            s.flaps = static_cast<uint32_t>(r.count(item, "flaps", UINT32_MAX));
+            h.sessions.push_back(std::move(s));
+        }
+    }
+    if (const Json* list = r.member(doc, "receivers", Json::Kind::array)) {
+        if (list->items().size() != 2) r.fail("\"receivers\" is not two flags");
+        for (const auto& item : list->items())
+            receivers.push_back(item.is(Json::Kind::boolean) && item.boolean());
+    }
+}
+
 void read_state(const Json& doc, Reader& r, State& state) {
     state.pid = static_cast<int>(r.count(doc, "pid", INT32_MAX));
     size_t total = r.count(doc, "fds", kMaxFds);
@@ -328,16 +421,46 @@ std::string encode_abort(std::string_view reason) {
     return with_reason(MessageType::abort, reason);
 }
 
-std::string encode_committed(int pid, const std::vector<bgp::SessionHandOver>& bgp) {
+std::string encode_committed(int pid, const bgp::SpeakerHandOver& speaker) {
     auto w = begin(MessageType::committed);
     w.key("pid");
     w.value(static_cast<int64_t>(pid));
     w.key("bgp");
     w.begin_array();
-    for (const auto& h : bgp)
+    for (const auto& h : speaker.sessions)
         write_session(w, h);
     w.end_array();
+    w.key("bfd");
+    write_bfd(w, speaker.bfd);
     return finish(w);
+}
+
+std::vector<int> speaker_fds(const bgp::SpeakerHandOver& speaker) {
+    std::vector<int> out;
+    for (const auto& s : speaker.sessions)
+        out.push_back(s.fd.get());
+    for (const auto& s : speaker.bfd.sessions)
+        out.push_back(s.fd.get());
+    for (const auto& r : speaker.bfd.receivers)
+        if (r) out.push_back(r.get());
+    return out;
+}
+
+size_t committed_fd_count(const Message& m) {
+    return m.speaker.sessions.size() + m.speaker.bfd.sessions.size() + m.bfd_receivers[0] +
+           m.bfd_receivers[1];
+}
+
+bool attach_fds(Message& m, std::vector<net::Fd>& fds) {
+    if (fds.size() != committed_fd_count(m)) return false;
+    size_t i = 0;
+    for (auto& s : m.speaker.sessions)
+        s.fd = std::move(fds[i++]);
+    for (auto& s : m.speaker.bfd.sessions)
+        s.fd = std::move(fds[i++]);
+    for (size_t r = 0; r < 2; ++r)
+        if (m.bfd_receivers[r]) m.speaker.bfd.receivers[r] = std::move(fds[i++]);
+    return true;
 }
 
 std::optional<Message> decode(std::string_view json, std::string& error) {
@@ -380,9 +503,15 @@ std::optional<Message> decode(std::string_view json, std::string& error) {
                         r.fail("a BGP session that is not an object");
                         break;
                     }
-                    m.bgp.emplace_back();
-                    read_session(item, r, m.bgp.back());
+                    m.speaker.sessions.emplace_back();
+                    read_session(item, r, m.speaker.sessions.back());
                 }
+            }
+            if (const Json* bfd = r.member(*doc, "bfd", Json::Kind::object)) {
+                std::vector<bool> receivers;
+                read_bfd(*bfd, r, m.speaker.bfd, receivers);
+                for (size_t i = 0; i < receivers.size() && i < 2; ++i)
+                    m.bfd_receivers[i] = receivers[i];
             }
             break;
         case MessageType::refused:

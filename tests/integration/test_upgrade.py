@@ -476,7 +476,7 @@ def test_bgp_session_is_handed_over_without_a_flap(setup, tmp_path):
         try:
             assert new.poll() is None
             new_log = (proxy.workdir / "new.log").read_text()
-            assert "and 1 BGP sessions from pid" in new_log, new_log
+            assert "1 BGP sessions and 0 BFD sessions from pid" in new_log, new_log
             assert "Idle -> Established (taken over from the previous process" in new_log
             assert "upgrade: handed over 1 listeners, 1 BGP sessions" in proxy.log()
             assert missing == [], f"the VIP was missing at BIRD {len(missing)} times"
@@ -490,3 +490,81 @@ def test_bgp_session_is_handed_over_without_a_flap(setup, tmp_path):
             new.wait()
     finally:
         bird.close()
+
+
+@pytest.mark.deadline(120)
+def test_bfd_stays_up_across_the_upgrade(tmp_path):
+    """BFD with a real BIRD across a veth pair (single hop needs an interface): the BFD
+    session (discriminators, state, intervals, UDP sockets) and the BGP session go to the
+    new process; BIRD's BFD session is Up in every poll, its BGP protocol never changes
+    state, the route stays."""
+    import netns
+    from bgp_peers import BIRD, BIRDC, installed
+    why = netns.unavailable()
+    if why is not None:
+        pytest.skip(f"network namespaces unavailable: {why}")
+    if not installed(BIRD, BIRDC):
+        pytest.skip("bird2 is not installed")
+    from test_bfd_interop import NsBird, NsProxy, lb_config, VIP4
+    from netns import RIGHT4
+
+    with netns.NamespacePair("clbupg") as pair:
+        bird = NsBird(pair, ipv6=False)
+        proxy = None
+        new = None
+        try:
+            bird.start(timeout=20)
+            config = lb_config(RIGHT4)
+            socket_path = str(tmp_path / "upgrade.sock")
+            config["global"]["upgrade_socket"] = socket_path
+            proxy = NsProxy(config, tmp_path / "lb", pair).start()
+
+            def up() -> bool:
+                theirs = bird.bfd_session()
+                return bool(theirs and theirs["state"] == "Up" and bird.established()
+                            and bird.has_route(VIP4))
+
+            wait_until(up, 30, interval=0.1, message="BGP + BFD up at BIRD")
+            wait_until(lambda: (bird.bfd_session() or {}).get("interval") == 0.1, 10,
+                       interval=0.1, message="100 ms BFD intervals")
+            protocols = bird.cli("show protocols lb")
+            samples: list[str] = []
+            polling = True
+
+            def poll() -> None:
+                while polling:
+                    theirs = bird.bfd_session()
+                    samples.append(theirs["state"] if theirs else "none")
+                    time.sleep(0.05)
+
+            poller = threading.Thread(target=poll)
+            poller.start()
+            try:
+                time.sleep(0.3)
+                log = open(tmp_path / "new.log", "ab")
+                new = clb._spawn(pair.exec(pair.left, [proxy.binary, "-c",
+                                                       str(proxy.config_path), "--take-over",
+                                                       socket_path]), stdout=log, stderr=log)
+                assert proxy.wait_exit(timeout=10) == 0
+                time.sleep(3)  # ten detection times and more than the hold time
+            finally:
+                polling = False
+                poller.join()
+            new_log = (tmp_path / "new.log").read_text()
+            assert new.poll() is None, new_log
+            assert "1 BGP sessions and 1 BFD sessions from pid" in new_log, new_log
+            assert "session taken over in state Up" in new_log
+            assert "upgrade: handed over 1 listeners, 1 BGP sessions, 1 BFD sessions" in \
+                proxy.log()
+            assert samples and set(samples) == {"Up"}, samples
+            assert bird.cli("show protocols lb") == protocols  # same state, same since
+            assert bird.has_route(VIP4)
+            print(f"\nbfd hand-over: BIRD's BFD session Up in all {len(samples)} polls "
+                  "(every 50 ms), BGP protocol unchanged")
+        finally:
+            if new is not None:
+                new.kill()
+                new.wait()
+            if proxy is not None and proxy.alive:
+                proxy.kill()
+            bird.close()

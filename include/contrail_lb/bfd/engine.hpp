@@ -17,6 +17,7 @@
 #include "contrail_lb/bfd/fsm.hpp"
 #include "contrail_lb/bfd/packet.hpp"
 #include "contrail_lb/net/address.hpp"
+#include "contrail_lb/net/fd.hpp"
 
 namespace clb::bfd {
 
@@ -68,6 +69,22 @@ struct Snapshot {
     std::string socket_error;                     // why the receive sockets are not open
 };
 
+// Upgrade: the sessions as they are, their sending sockets and the receive sockets, for
+// the engine of the next process, so that no peer sees a packet missing or a state change.
+struct SessionHandOver {
+    SessionConfig config;
+    Fsm::Saved fsm;
+    net::Fd fd;  // the sending socket (its source port)
+    uint16_t source_port = 0;
+    double state_since = 0;
+    uint64_t packets_in = 0, packets_out = 0;
+    uint32_t flaps = 0;
+};
+struct HandOver {
+    std::vector<SessionHandOver> sessions;
+    net::Fd receivers[2];  // IPv4, IPv6 (invalid: none)
+};
+
 struct Options {
     uint16_t listen_port = kControlPort;  // tests run two engines on loopback
     uint16_t peer_port = kControlPort;
@@ -78,7 +95,10 @@ class Engine {
     using EventHandler = std::function<void(const Event&)>;
     // Starts the BFD thread. `on_event` runs on `client_loop`, which must be the loop of
     // the thread that constructs the engine and calls its methods.
-    Engine(struct ev_loop* client_loop, EventHandler on_event, Options options = {});
+    // `adopted`: the previous process's sessions (upgrade), taken by set_sessions() for
+    // the peers it wants.
+    Engine(struct ev_loop* client_loop, EventHandler on_event, Options options = {},
+           HandOver adopted = {});
     // Sends AdminDown on every session (the peers then keep their clients up), stops the thread.
     ~Engine();
     Engine(const Engine&) = delete;
@@ -88,6 +108,9 @@ class Engine {
     // changed timers go through a Poll sequence.
     void set_sessions(std::vector<SessionConfig> sessions);
     std::shared_ptr<const Snapshot> snapshot() const;
+    // Upgrade: stops every session where it is, without AdminDown, and gives them away with
+    // the sockets. The engine does nothing more; destroy it.
+    HandOver hand_over();
 
   private:
     class Impl;

@@ -22,7 +22,19 @@ inline constexpr uint32_t kSlowTxUs = 1'000'000;
 
 class Fsm {
   public:
+    // Everything a session is, to go on in another process (upgrade) as it was.
+    struct Saved {
+        uint32_t local_discr = 0, remote_discr = 0;
+        State state = State::down, remote_state = State::down;
+        Diag diag = Diag::none;
+        uint8_t remote_mult = 0;
+        uint32_t remote_min_rx = 1, remote_min_tx = 0, tx_in_use = 0, rx_in_use = 0;
+        bool polling = false;
+    };
+
     Fsm(uint32_t local_discriminator, Timers timers);
+    Fsm(Timers timers, const Saved& saved);
+    Saved save() const;
 
     // What a received packet did to the session.
     struct Received {

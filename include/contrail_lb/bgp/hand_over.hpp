@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "contrail_lb/bfd/engine.hpp"
 #include "contrail_lb/bgp/wire.hpp"
 #include "contrail_lb/net/address.hpp"
 #include "contrail_lb/net/fd.hpp"
@@ -26,6 +27,12 @@ struct SessionHandOver {
     double established_since = 0;  // CLOCK_MONOTONIC seconds, the same in both processes
     uint32_t flaps = 0;
     uint64_t messages_in = 0, messages_out = 0, updates_in = 0, updates_out = 0;
+};
+
+// What the speaker gives the next process: its Established sessions and its BFD sessions.
+struct SpeakerHandOver {
+    std::vector<SessionHandOver> sessions;
+    bfd::HandOver bfd;
 };
 
 }  // namespace clb::bgp

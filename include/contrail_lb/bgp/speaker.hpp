@@ -32,8 +32,8 @@ class Speaker {
     // whose session the previous process handed over (upgrade: `adopted`), which go on
     // Established. `health` is the services' state from the first instant, so that an
     // adopted session's routes stay as they are.
-    Speaker(struct ev_loop* loop, const config::Bgp& config,
-            std::vector<SessionHandOver> adopted = {}, ServiceHealthMap health = {});
+    Speaker(struct ev_loop* loop, const config::Bgp& config, SpeakerHandOver adopted = {},
+            ServiceHealthMap health = {});
     ~Speaker();
     Speaker(const Speaker&) = delete;
     Speaker& operator=(const Speaker&) = delete;
@@ -52,8 +52,7 @@ class Speaker {
 
     // Upgrade: every Established session's socket and state, for the next process; the
     // others close. Nothing is sent to any peer, and the speaker only waits to be destroyed.
-    std::vector<SessionHandOver> hand_over();
-    size_t bfd_session_count() const;
+    SpeakerHandOver hand_over();
 
     SpeakerStatus status() const;
 

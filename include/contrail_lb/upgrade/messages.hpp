@@ -4,11 +4,13 @@
 //              carrying the descriptors in the order the state lists them
 //              (or refused {reason}: busy, another version, another user)
 //   new → old  ready (loops running, everything adopted) or abort {reason}
-//   old → new  committed {pid, bgp}: the old one has stopped accepting and drains; its
-//              Established BGP sessions follow, their sockets in `fds` frames
+//   old → new  committed {pid, bgp, bfd}: the old one has stopped accepting and drains;
+//              its Established BGP sessions and its BFD sessions come with it, their
+//              sockets in `fds` frames (BGP sessions, BFD sessions, BFD receive sockets)
 // Every message carries the protocol version; a different one is refused with a reason.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,11 +42,12 @@ enum class MessageType { hello, refused, state, fds, ready, abort, committed };
 
 struct Message {
     MessageType type = MessageType::hello;
-    int pid = 0;                            // hello, committed
-    std::string reason;                     // refused, abort
-    size_t fds = 0;                         // fds
-    State state;                            // state
-    std::vector<bgp::SessionHandOver> bgp;  // committed; their fds follow, in this order
+    int pid = 0;                          // hello, committed
+    std::string reason;                   // refused, abort
+    size_t fds = 0;                       // fds
+    State state;                          // state
+    bgp::SpeakerHandOver speaker;         // committed; the fds follow (speaker_fds())
+    std::array<bool, 2> bfd_receivers{};  // committed: which BFD receive sockets follow
 };
 
 std::string encode_hello(int pid);
@@ -53,7 +56,14 @@ std::string encode_state(const State& state);
 std::string encode_fds(size_t count);
 std::string encode_ready();
 std::string encode_abort(std::string_view reason);
-std::string encode_committed(int pid, const std::vector<bgp::SessionHandOver>& bgp);
+std::string encode_committed(int pid, const bgp::SpeakerHandOver& speaker);
+// The descriptors of a speaker's hand-over, in the order the commit sends them.
+std::vector<int> speaker_fds(const bgp::SpeakerHandOver& speaker);
+// How many descriptors follow a decoded commit.
+size_t committed_fd_count(const Message& committed);
+// Gives `fds` (in that order) to the hand-over of a decoded commit; false when the count
+// is not the one it needs.
+bool attach_fds(Message& committed, std::vector<net::Fd>& fds);
 
 // A message from the other process; nullopt and `error` set (a sentence for the log)
 // when it is not valid JSON, not a known message, misses a field, or speaks another

@@ -54,7 +54,8 @@ TEST(UpgradeMessages, StateRoundTrips) {
 TEST(UpgradeMessages, SmallMessagesRoundTrip) {
     std::string error;
     EXPECT_EQ(decode(encode_hello(7), error)->pid, 7);
-    EXPECT_EQ(decode(encode_committed(8, {}), error)->type, MessageType::committed);
+    EXPECT_EQ(decode(encode_committed(8, clb::bgp::SpeakerHandOver{}), error)->type,
+              MessageType::committed);
     EXPECT_EQ(decode(encode_refused("busy"), error)->reason, "busy");
     EXPECT_EQ(decode(encode_abort("port in use"), error)->reason, "port in use");
     EXPECT_EQ(decode(encode_fds(3), error)->fds, 3u);
