@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "contrail_lb/admin/server.hpp"
@@ -81,7 +82,9 @@ class Control {
           watchdog_(loop_.raw(), [this] { watch_workers(); }),
           drain_poll_(loop_.raw(), [this] { poll_drain(); }),
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
-          speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }) {
+          speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }),
+          clients_waker_(loop_.raw(), [this] { send_handed_clients(); }),
+          take_over_watcher_(loop_.raw(), [this](int) { read_handed_clients(); }) {
         context_.failures = &checker_;
         context_.log = &log_;
         if (std::getenv("CLB_TEST_HOOKS")) {
@@ -120,12 +123,17 @@ class Control {
             workers_[i]->start();
         // Taking over: the old process accepts until it has committed; from then on we do.
         if (take_over && !commit_take_over(*take_over)) return stop_workers(1);
+        if (take_over) {
+            // The old process drains: its idle keep-alive clients come over this channel.
+            take_over_ = std::move(take_over);
+            take_over_watcher_.start(take_over_->fd(), EV_READ);
+        }
         for (unsigned i = 0; i < n; ++i)
             workers_[i]->set_listeners(listeners_.for_worker(i));
         if (!start_admin(*config_, std::move(admin_fd))) return stop_workers(1);
         if (config_->bgp) {
             bgp::SpeakerHandOver adopted;
-            if (take_over) adopted = std::move(take_over->speaker());
+            if (take_over_) adopted = std::move(take_over_->speaker());
             speaker_ = std::make_unique<bgp::Speaker>(loop_.raw(), *config_->bgp,
                                                       std::move(adopted), service_health());
         }
@@ -268,7 +276,42 @@ class Control {
 
     void hand_over_drain() {
         shutting_down_ = true;
-        drain();
+        context_.hand_client = [this](proxy::HandedClient client) {
+            {
+                std::lock_guard lock(handed_mutex_);
+                handed_clients_.push_back(std::move(client));
+            }
+            clients_waker_.send();
+        };
+        drain(true);
+    }
+
+    // The old process: the workers' idle keep-alive clients go to the new process.
+    void send_handed_clients() {
+        std::vector<proxy::HandedClient> clients;
+        {
+            std::lock_guard lock(handed_mutex_);
+            clients.swap(handed_clients_);
+        }
+        for (auto& c : clients)
+            if (hand_over_.send_client({c.service, c.peer, c.listen_port}, c.fd.get()))
+                ++clients_handed_;
+    }
+
+    // The new process: clients handed over by the old one, spread over the workers.
+    void read_handed_clients() {
+        bool open = take_over_->read_clients([this](upgrade::Client client, net::Fd fd) {
+            ++clients_adopted_;
+            workers_[next_worker_++ % workers_.size()]->adopt_client(
+                {std::move(fd), client.peer, client.service, client.listen_port});
+        });
+        if (open) return;
+        take_over_watcher_.stop();
+        take_over_.reset();
+        spdlog::info(
+            "upgrade: the previous process is done; {} idle keep-alive client "
+            "connections came over",
+            clients_adopted_);
     }
 
     void upgrade_finished(bool ok, int pid, const std::string& reason) {
@@ -490,13 +533,15 @@ class Control {
             drain();
     }
 
-    void drain() {
+    // `hand_over_clients`: after an upgrade's commit, idle keep-alive clients go on in the
+    // new process instead of being closed.
+    void drain(bool hand_over_clients = false) {
         if (draining_) return;
         draining_ = true;
         grace_timer_.start(static_cast<double>(config_->global.grace.count()) / 1000.);
         checker_.stop();
         for (auto& w : workers_)
-            w->begin_drain();
+            w->begin_drain(hand_over_clients);
         // The workers drop their references as they start draining; once ours go too the
         // sockets close, and new connections are refused instead of waiting in an accept
         // queue nobody reads.
@@ -507,6 +552,10 @@ class Control {
     void poll_drain() {
         for (const auto& w : workers_)
             if (w->sessions() > 0) return;
+        send_handed_clients();  // the last ones, before the channel closes
+        if (clients_handed_)
+            spdlog::info("upgrade: {} idle keep-alive client connections went to the new process",
+                         clients_handed_);
         spdlog::info("shutdown: every connection finished");
         finish();
     }
@@ -520,7 +569,9 @@ class Control {
     }
 
     void finish() {
+        send_handed_clients();
         hand_over_.close_listeners();
+        hand_over_.end();
         drain_poll_.stop();
         grace_timer_.stop();
         watchdog_.stop();
@@ -589,6 +640,16 @@ class Control {
     net::Timer drain_poll_;
     net::Timer grace_timer_;
     net::Timer speaker_reaper_;
+    // Upgrade, old side: clients the workers hand over, sent from the control loop.
+    std::mutex handed_mutex_;
+    std::vector<proxy::HandedClient> handed_clients_;
+    net::AsyncWaker clients_waker_;
+    uint64_t clients_handed_ = 0;
+    // Upgrade, new side: the channel from the old process while it drains.
+    std::unique_ptr<TakeOver> take_over_;
+    net::IoWatcher take_over_watcher_;
+    uint64_t clients_adopted_ = 0;
+    size_t next_worker_ = 0;
     bool shutting_down_ = false;
     bool draining_ = false;
     bool node_healthy_ = true;

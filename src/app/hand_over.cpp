@@ -114,6 +114,10 @@ void HandOver::on_readable() {
     std::string error;
     auto status = reader_.read_some(peer_.get(), error);
     if (status == upgrade::FrameReader::Status::again) return;
+    if (committed_) {  // only its close matters now
+        if (status != upgrade::FrameReader::Status::frame) end_session();
+        return;
+    }
     if (status == upgrade::FrameReader::Status::closed) {
         fail("it closed the connection before it was ready");
         return;
@@ -192,7 +196,6 @@ void HandOver::commit() {
     spdlog::info("upgrade: handed over {} to pid {} in {:.0f} ms; draining", summary, peer_pid_,
                  ms);
     int pid = peer_pid_;
-    end_session();
     status_.state = UpgradeState::idle;
     status_.last_result = "ok";
     status_.last_reason.clear();
@@ -223,6 +226,15 @@ void HandOver::end_session() {
     peer_watcher_.stop();
     peer_.reset();
     peer_pid_ = 0;
+}
+
+bool HandOver::send_client(const upgrade::Client& client, int fd) {
+    if (!peer_) return false;
+    std::string error;
+    if (upgrade::send_frame(peer_.get(), upgrade::encode_client(client), {fd}, error)) return true;
+    spdlog::warn("upgrade: cannot hand a client connection to pid {}: {}", peer_pid_, error);
+    end_session();
+    return false;
 }
 
 bool HandOver::start_successor(const std::vector<std::string>& argv, std::string& error) {

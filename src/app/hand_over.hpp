@@ -61,6 +61,12 @@ class HandOver {
     // `error` when an upgrade is running or it cannot start.
     bool start_successor(const std::vector<std::string>& argv, std::string& error);
 
+    // During the drain after a commit: an idle keep-alive client goes to the new process.
+    // False when the new process no longer listens (the caller's fd then closes).
+    bool send_client(const upgrade::Client& client, int fd);
+    // The drain is over: the channel to the new process closes.
+    void end() { end_session(); }
+
     const UpgradeStatus& status() const { return status_; }
     bool busy() const { return status_.state == UpgradeState::in_progress; }
 

@@ -73,8 +73,26 @@ bool TakeOver::ready(std::string& error) {
         error.clear();
     }
     fds_.clear();
-    fd_.reset();
+    net::set_nonblocking(fd_.get());  // from now on read on the control loop
     return true;
+}
+
+bool TakeOver::read_clients(const OnClient& on_client) {
+    std::string error;
+    auto status = reader_.read_some(fd_.get(), error);
+    if (status == upgrade::FrameReader::Status::again) return true;
+    bool open = status == upgrade::FrameReader::Status::frame;
+    for (;;) {
+        bool bad = false;
+        auto frame = reader_.next(error, bad);
+        if (!frame) break;
+        auto message = upgrade::decode(frame->json, error);
+        if (!message || message->type != upgrade::MessageType::client) continue;
+        auto fds = reader_.take_fds(1);
+        if (fds) on_client(std::move(message->client), std::move(fds->front()));
+    }
+    if (!open) fd_.reset();
+    return open;
 }
 
 void TakeOver::abort(const std::string& reason) {

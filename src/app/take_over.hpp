@@ -3,6 +3,7 @@
 // and serves only after the running one has committed. Blocking: nothing else runs yet.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,12 @@ class TakeOver {
     const std::string& bgp_error() const { return bgp_error_; }
     // Something failed here: tells the old process, which goes on serving.
     void abort(const std::string& reason);
+
+    // After the commit, the old process sends its idle keep-alive clients as it drains.
+    int fd() const { return fd_.get(); }
+    using OnClient = std::function<void(upgrade::Client client, net::Fd fd)>;
+    // Reads what arrived (non-blocking); false once the old process is done (closed).
+    bool read_clients(const OnClient& on_client);
 
   private:
     std::optional<upgrade::Message> next(std::string& error);

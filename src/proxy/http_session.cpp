@@ -82,6 +82,11 @@ void HttpSession::drain() {
     // before any answer); a new one gets its first request answered, with Connection:
     // close: its client has just connected and cannot tell a close from a failure.
     if (phase_ == Phase::head && in_.empty() && requests_ > 0) {
+        // Upgrade: a plain connection goes on in the next process, between two requests.
+        if (worker_.handing_over_clients() && !client_.secure()) {
+            net::SocketAddress peer(client_ip_, client_port_);
+            worker_.hand_client({client_.take_fd(), peer, service_name(), listen_port_});
+        }
         close();
         return;
     }

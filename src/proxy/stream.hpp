@@ -23,6 +23,8 @@ class Stream {
 
     int fd() const { return fd_.get(); }
     bool secure() const { return tls_ != nullptr; }
+    // A plain connection leaves (upgrade: handed to the next process); the stream is empty.
+    net::Fd take_fd() { return std::move(fd_); }
     // False until the TLS handshake is done; drives it. Sets `failed` on a bad handshake.
     bool ready(bool& failed);
     ReadResult read(IoBuffer& buf);

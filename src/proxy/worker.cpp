@@ -45,8 +45,11 @@ void Worker::set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts
 void Worker::set_listeners(std::vector<ListenerSocket> l) {
     impl_->post_listeners(std::move(l));
 }
-void Worker::begin_drain() {
-    impl_->post_drain();
+void Worker::begin_drain(bool hand_over_clients) {
+    impl_->post_drain(hand_over_clients);
+}
+void Worker::adopt_client(HandedClient client) {
+    impl_->post_client(std::move(client));
 }
 void Worker::stop() {
     impl_->post_stop();
@@ -121,10 +124,19 @@ void Worker::Impl::post_listeners(std::vector<ListenerSocket> listeners) {
     waker_.send();
 }
 
-void Worker::Impl::post_drain() {
+void Worker::Impl::post_drain(bool hand_over_clients) {
     {
         std::lock_guard lock(mailbox_.mutex);
         mailbox_.drain = true;
+        mailbox_.hand_over_clients = hand_over_clients;
+    }
+    waker_.send();
+}
+
+void Worker::Impl::post_client(HandedClient client) {
+    {
+        std::lock_guard lock(mailbox_.mutex);
+        mailbox_.clients.push_back(std::move(client));
     }
     waker_.send();
 }
@@ -164,7 +176,8 @@ void Worker::Impl::read_mailbox() {
     std::shared_ptr<const tls::ClientContexts> backend_tls;
     std::shared_ptr<const runtime::Snapshot> snapshot;
     std::optional<std::vector<ListenerSocket>> listeners;
-    bool drain = false, stop = false;
+    bool drain = false, stop = false, hand_over_clients = false;
+    std::vector<HandedClient> clients;
     double stall = 0;
     {
         std::lock_guard lock(mailbox_.mutex);
@@ -174,12 +187,22 @@ void Worker::Impl::read_mailbox() {
         listeners = std::move(mailbox_.listeners);
         mailbox_.listeners.reset();
         drain = mailbox_.drain;
+        hand_over_clients = mailbox_.hand_over_clients;
+        clients.swap(mailbox_.clients);
         stop = mailbox_.stop;
     }
     if (backend_tls) backend_tls_ = std::move(backend_tls);
     if (snapshot) install_snapshot(std::move(snapshot));
     if (listeners && !draining_) install_listeners(std::move(*listeners));
-    if (drain && !draining_) start_drain();
+    for (auto& c : clients) {
+        // As if accepted on a listener of the service, without TLS.
+        ListenerSocket from{nullptr, net::local_address(c.fd.get()), c.service, nullptr};
+        start_session(std::move(c.fd), c.peer, from);
+    }
+    if (drain && !draining_) {
+        hand_over_clients_ = hand_over_clients && context_.hand_client;
+        start_drain();
+    }
     if (stop) loop_.stop();
     if (stall > 0) {
         spdlog::warn("worker {}: stalling for {:.1f}s (test hook)", owner_.id(), stall);

@@ -89,7 +89,11 @@ class Worker::Impl final : public ConnectorHost {
     void post_snapshot(std::shared_ptr<const runtime::Snapshot> snapshot);
     void post_listeners(std::vector<ListenerSocket> listeners);
     void post_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts);
-    void post_drain();
+    void post_drain(bool hand_over_clients);
+    void post_client(HandedClient client);
+    // Draining for an upgrade: idle plain-HTTP keep-alive clients are handed over.
+    bool handing_over_clients() const { return hand_over_clients_; }
+    void hand_client(HandedClient client) { context_.hand_client(std::move(client)); }
     void post_stop();
     void post_stall(double seconds);
 
@@ -105,6 +109,8 @@ class Worker::Impl final : public ConnectorHost {
         std::shared_ptr<const tls::ClientContexts> backend_tls;
         std::optional<std::vector<ListenerSocket>> listeners;
         bool drain = false;
+        bool hand_over_clients = false;
+        std::vector<HandedClient> clients;  // adopted from the previous process
         bool stop = false;
         double stall = 0;
     };
@@ -141,6 +147,7 @@ class Worker::Impl final : public ConnectorHost {
     size_t waiting_count_ = 0;
     ev_timer slot_timer_{};
     bool draining_ = false;
+    bool hand_over_clients_ = false;
     double local_fault_logged_at_ = -1e9;
     uint64_t local_faults_unlogged_ = 0;
     Mailbox mailbox_;

@@ -20,7 +20,7 @@ constexpr TypeName kTypes[] = {
     {MessageType::hello, "hello"},         {MessageType::refused, "refused"},
     {MessageType::state, "state"},         {MessageType::fds, "fds"},
     {MessageType::ready, "ready"},         {MessageType::abort, "abort"},
-    {MessageType::committed, "committed"},
+    {MessageType::committed, "committed"}, {MessageType::client, "client"},
 };
 
 const char* name_of(MessageType t) {
@@ -435,6 +435,14 @@ std::string encode_committed(int pid, const bgp::SpeakerHandOver& speaker) {
     return finish(w);
 }
 
+std::string encode_client(const Client& client) {
+    auto w = begin(MessageType::client);
+    w.field("service", client.service);
+    w.field("peer", client.peer.to_string());
+    w.field("listen_port", static_cast<uint64_t>(client.listen_port));
+    return finish(w);
+}
+
 std::vector<int> speaker_fds(const bgp::SpeakerHandOver& speaker) {
     std::vector<int> out;
     for (const auto& s : speaker.sessions)
@@ -523,6 +531,11 @@ std::optional<Message> decode(std::string_view json, std::string& error) {
             break;
         case MessageType::state:
             read_state(*doc, r, m.state);
+            break;
+        case MessageType::client:
+            m.client.service = r.text(*doc, "service");
+            m.client.peer = r.address(*doc, "peer");
+            m.client.listen_port = static_cast<uint16_t>(r.count(*doc, "listen_port", 65535));
             break;
         case MessageType::ready:
             break;

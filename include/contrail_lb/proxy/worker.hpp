@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +28,15 @@ struct ListenerSocket {
     std::shared_ptr<const tls::ServerContext> tls;  // null: plain TCP
 };
 
+// An idle plain-HTTP keep-alive client connection moving to the next process (upgrade),
+// between two requests: the next process serves its next request as if it had accepted it.
+struct HandedClient {
+    net::Fd fd;
+    net::SocketAddress peer;
+    std::string service;
+    uint16_t listen_port = 0;  // X-Forwarded-Port
+};
+
 // Shared by all workers of a process.
 struct WorkerContext {
     std::atomic<uint32_t> connections{0};  // client connections, all workers
@@ -40,6 +50,9 @@ struct WorkerContext {
     runtime::FailureSink* failures = nullptr;  // passive health reports
     log::Writer* log = nullptr;                // access log; null: no access log
     std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)
+    // Upgrade: set before begin_drain(true); takes the idle plain-HTTP keep-alive clients
+    // (from any worker thread).
+    std::function<void(HandedClient)> hand_client;
 };
 
 class Worker {
@@ -57,7 +70,11 @@ class Worker {
     void set_backend_tls(std::shared_ptr<const tls::ClientContexts> contexts);
     // Stop accepting, close idle connections, let in-flight requests finish; the loop
     // ends by itself when the last session is gone.
-    void begin_drain();
+    // `hand_over_clients` (upgrade): idle plain-HTTP keep-alive connections go to
+    // WorkerContext::hand_client instead of being closed.
+    void begin_drain(bool hand_over_clients = false);
+    // Upgrade, the next process: serve a client connection the previous one handed over.
+    void adopt_client(HandedClient client);
     void stop();  // ends the loop now (grace expired)
     // Test hook (CLB_TEST_HOOKS): blocks the worker's loop, as a bug or a stuck syscall
     // would, so that the watchdog can be tested for real.

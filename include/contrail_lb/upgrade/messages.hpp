@@ -4,6 +4,8 @@
 //              carrying the descriptors in the order the state lists them
 //              (or refused {reason}: busy, another version, another user)
 //   new → old  ready (loops running, everything adopted) or abort {reason}
+//   old → new  client {service, peer, listen_port} with its socket, during the drain: an
+//              idle plain-HTTP keep-alive connection, served next by the new process
 //   old → new  committed {pid, bgp, bfd}: the old one has stopped accepting and drains;
 //              its Established BGP sessions and its BFD sessions come with it, their
 //              sockets in `fds` frames (BGP sessions, BFD sessions, BFD receive sockets)
@@ -38,7 +40,14 @@ struct State {
     size_t fd_count() const;
 };
 
-enum class MessageType { hello, refused, state, fds, ready, abort, committed };
+enum class MessageType { hello, refused, state, fds, ready, abort, committed, client };
+
+// An idle keep-alive client connection (its socket rides on the frame).
+struct Client {
+    std::string service;
+    net::SocketAddress peer;
+    uint16_t listen_port = 0;
+};
 
 struct Message {
     MessageType type = MessageType::hello;
@@ -48,6 +57,7 @@ struct Message {
     State state;                          // state
     bgp::SpeakerHandOver speaker;         // committed; the fds follow (speaker_fds())
     std::array<bool, 2> bfd_receivers{};  // committed: which BFD receive sockets follow
+    Client client;                        // client
 };
 
 std::string encode_hello(int pid);
@@ -57,6 +67,7 @@ std::string encode_fds(size_t count);
 std::string encode_ready();
 std::string encode_abort(std::string_view reason);
 std::string encode_committed(int pid, const bgp::SpeakerHandOver& speaker);
+std::string encode_client(const Client& client);
 // The descriptors of a speaker's hand-over, in the order the commit sends them.
 std::vector<int> speaker_fds(const bgp::SpeakerHandOver& speaker);
 // How many descriptors follow a decoded commit.
