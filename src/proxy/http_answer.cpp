@@ -58,7 +58,7 @@ std::string_view HttpSession::error_answer(int status) {
 void HttpSession::answer_redirect(const config::Redirect& to, size_t head_len) {
     x_->client_http10 = x_->request.http_minor() == 0;
     bool has_body = !x_->request.message_complete();
-    close_after_ = close_after_ || has_body || !x_->request.keep_alive() || worker_.draining();
+    close_after_ = close_after_ || has_body || !x_->request.keep_alive() || closes_for_drain();
     const http::Header* host = x_->head.find("host");
     // No Host (HTTP/1.0): the address the client reached, as the best name it knows us by.
     std::string reached;

@@ -100,7 +100,7 @@ bool HttpSession::start_request(size_t head_len) {
     timeouts_ = service.timeouts;
     if (service.sticky) follow_sticky_cookie(service.sticky->cookie);
     x_->client_http10 = x_->request.http_minor() == 0;
-    close_after_ = close_after_ || !x_->request.keep_alive() || worker_.draining();
+    close_after_ = close_after_ || !x_->request.keep_alive() || closes_for_drain();
     x_->head_request = x_->request.method() == HTTP_HEAD;
     x_->upgrade_request = x_->request.upgrade();
     x_->request_done = x_->request.message_complete();
@@ -362,6 +362,8 @@ void HttpSession::await_next_request() {
     phase_since_ = now();
     head_first_byte_ = in_.empty() ? 0 : phase_since_;
     if (in_.empty()) worker_.buffers().put(in_.detach());
+    // Upgrade: idle now, so the next process serves the next request.
+    if (worker_.draining() && in_.empty()) drain();
 }
 
 // ---- the story -----------------------------------------------------------------------

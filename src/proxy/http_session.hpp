@@ -32,6 +32,11 @@ class HttpSession final : public Session, private UpstreamOwner, private SlotWai
                 const std::shared_ptr<const tls::ServerContext>& tls);
     ~HttpSession() override;
     void drain() override;
+    // Draining, this response is the connection's last, unless an upgrade hands the
+    // connection over once idle (plain HTTP only: a TLS session cannot move).
+    bool closes_for_drain() const {
+        return worker_.draining() && !(worker_.handing_over_clients() && !client_.secure());
+    }
 
   private:
     enum class Phase { head, queued, connecting, exchange, tunnel, answer, linger, closed };
