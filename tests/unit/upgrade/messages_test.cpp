@@ -1,6 +1,9 @@
 // The hand-over protocol's decoder: what the other process sends is input like any other.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "contrail_lb/upgrade/json.hpp"
 #include "contrail_lb/upgrade/messages.hpp"
 
@@ -104,4 +107,34 @@ TEST(UpgradeJson, EscapesAndLimits) {
     EXPECT_EQ(j->find("b")->items().size(), 3u);
     EXPECT_FALSE(Json::parse(std::string(64, ' '), error, 10));
     EXPECT_NE(error.find("at most 10"), std::string::npos);
+}
+
+TEST(UpgradeMessages, FuzzSeedsDecode) {
+    for (const char* name : {"hello", "refused", "state", "committed", "client"}) {
+        std::ifstream in(std::string(CLB_SOURCE_DIR) + "/tests/fuzz/corpus/upgrade/" + name +
+                         ".json");
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string error;
+        EXPECT_TRUE(decode(text.str(), error)) << name << ": " << error;
+    }
+}
+
+TEST(UpgradeMessages, CommitCarriesBgpAndBfd) {
+    std::ifstream in(std::string(CLB_SOURCE_DIR) + "/tests/fuzz/corpus/upgrade/committed.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    auto m = decode(text.str(), error);
+    ASSERT_TRUE(m) << error;
+    ASSERT_EQ(m->speaker.sessions.size(), 1u);
+    EXPECT_EQ(m->speaker.sessions[0].hold_time, 9);
+    ASSERT_EQ(m->speaker.bfd.sessions.size(), 1u);
+    EXPECT_EQ(m->speaker.bfd.sessions[0].fsm.state, clb::bfd::State::up);
+    EXPECT_EQ(committed_fd_count(*m), 3u);  // BGP socket, BFD socket, IPv4 receiver
+    // Round trip through the encoder.
+    auto again = decode(encode_committed(7, m->speaker), error);
+    ASSERT_TRUE(again) << error;
+    EXPECT_EQ(again->speaker.bfd.sessions[0].fsm.remote_discr, 2u);
+    EXPECT_EQ(again->speaker.sessions[0].adj_rib_out, m->speaker.sessions[0].adj_rib_out);
 }
