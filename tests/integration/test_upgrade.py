@@ -523,23 +523,33 @@ def test_bgp_session_is_handed_over_without_a_flap(setup, kind):
 
 
 @pytest.mark.deadline(120)
-def test_bfd_stays_up_across_the_upgrade(tmp_path):
-    """BFD with a real BIRD across a veth pair (single hop needs an interface): the BFD
-    session (discriminators, state, intervals, UDP sockets) and the BGP session go to the
-    new process; BIRD's BFD session is Up in every poll, its BGP protocol never changes
-    state, the route stays."""
+@pytest.mark.parametrize("kind", ["bird", "frr"])
+def test_bfd_stays_up_across_the_upgrade(tmp_path, kind):
+    """BFD with a real BIRD or FRR across a veth pair (single hop needs an interface): the
+    BFD session (discriminators, state, intervals, UDP sockets) and the BGP session go to
+    the new process; the peer's BFD session is Up in every poll, its BGP session never
+    changes state, the route stays."""
     import netns
-    from bgp_peers import BIRD, BIRDC, installed
+    from bgp_peers import BIRD, BIRDC, FRR_BGPD, VTYSH, installed
     why = netns.unavailable()
     if why is not None:
         pytest.skip(f"network namespaces unavailable: {why}")
-    if not installed(BIRD, BIRDC):
-        pytest.skip("bird2 is not installed")
-    from test_bfd_interop import NsBird, NsProxy, lb_config, VIP4
+    if not installed(*((BIRD, BIRDC) if kind == "bird" else (FRR_BGPD, VTYSH))):
+        pytest.skip(f"{kind} is not installed")
+    from test_bfd_interop import NsBird, NsFrr, NsProxy, lb_config, VIP4
     from netns import RIGHT4
 
     with netns.NamespacePair("clbupg") as pair:
-        bird = NsBird(pair, ipv6=False)
+        bird = NsBird(pair, ipv6=False) if kind == "bird" else NsFrr(pair, ipv6=False)
+
+        def session_mark():
+            if kind == "bird":
+                return bird.cli("show protocols lb")  # state and since
+            state = json.loads(bird.cli(f"show bgp neighbors {bird.neighbor} json"))
+            n = state.get(bird.neighbor, {})
+            return (n.get("bgpState"), n.get("connectionsEstablished"),
+                    n.get("connectionsDropped"))
+
         proxy = None
         new = None
         try:
@@ -557,7 +567,7 @@ def test_bfd_stays_up_across_the_upgrade(tmp_path):
             wait_until(up, 30, interval=0.1, message="BGP + BFD up at BIRD")
             wait_until(lambda: (bird.bfd_session() or {}).get("interval") == 0.1, 10,
                        interval=0.1, message="100 ms BFD intervals")
-            protocols = bird.cli("show protocols lb")
+            protocols = session_mark()
             samples: list[str] = []
             polling = True
 
@@ -587,10 +597,10 @@ def test_bfd_stays_up_across_the_upgrade(tmp_path):
             assert "upgrade: handed over 1 listeners, 1 BGP sessions, 1 BFD sessions" in \
                 proxy.log()
             assert samples and set(samples) == {"Up"}, samples
-            assert bird.cli("show protocols lb") == protocols  # same state, same since
+            assert session_mark() == protocols  # same state, never re-established
             assert bird.has_route(VIP4)
-            print(f"\nbfd hand-over: BIRD's BFD session Up in all {len(samples)} polls "
-                  "(every 50 ms), BGP protocol unchanged")
+            print(f"\nbfd hand-over ({kind}): the peer's BFD session Up in all {len(samples)} "
+                  f"polls (every 50 ms), BGP session unchanged: {protocols!r}"[:300])
         finally:
             if new is not None:
                 new.kill()
