@@ -1,6 +1,7 @@
 #include "contrail_lb/upgrade/channel.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,6 +106,8 @@ bool send_frame(int fd, std::string_view json, const std::vector<int>& fds, std:
     bytes.append(json);
     std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage));
     size_t sent = 0;
+    int waited_ms = 0;
+    constexpr int kSendWaitMs = 2000;
     while (sent < bytes.size()) {
         iovec iov{bytes.data() + sent, bytes.size() - sent};
         msghdr msg{};
@@ -121,6 +124,14 @@ bool send_frame(int fd, std::string_view json, const std::vector<int>& fds, std:
         }
         ssize_t rc = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (rc < 0 && errno == EINTR) continue;
+        // A non-blocking socket whose reader is behind (thousands of clients handed over):
+        // wait for room, bounded, rather than drop a frame.
+        if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && waited_ms < kSendWaitMs) {
+            pollfd p{fd, POLLOUT, 0};
+            ::poll(&p, 1, 50);
+            waited_ms += 50;
+            continue;
+        }
         if (rc <= 0) {
             error = rc < 0 ? std::strerror(errno) : "short write";
             return false;
