@@ -359,6 +359,9 @@ def test_a_hang_two_at_once_and_a_version_mismatch(setup):
                                 "reason": "an upgrade is already running"}
     second.close()
     proxy.wait_for_log("refused a take-over on .*: an upgrade is already running")
+    busy = proxy.admin_post("/api/v1/upgrade")
+    assert busy.status == 409, busy.text
+    assert busy.json() == {"error": "an upgrade is already running"}
 
     load = Load(host, port, new_connection_clients=1, keep_alive_clients=2)
     try:
@@ -608,3 +611,36 @@ def test_bfd_stays_up_across_the_upgrade(tmp_path, kind):
             if proxy is not None and proxy.alive:
                 proxy.kill()
             bird.close()
+
+
+@pytest.mark.deadline(60)
+def test_many_idle_keep_alive_connections_move(setup):
+    """300 idle keep-alive connections, each having served one request, go to the new
+    process: after the upgrade each sends its next request on the same connection and gets
+    its answer (none reset, none closed)."""
+    backend, proxy, path = setup()
+    host, port = proxy.service_address()
+    connections = []
+    for _ in range(300):
+        c = RawConnection(host, port, timeout=5)
+        c.send(REQUEST)
+        assert c.read_response().status == 200
+        connections.append(c)
+    new = take_over(proxy, path)
+    try:
+        assert proxy.wait_exit(timeout=10) == 0
+        statuses = []
+        for c in connections:
+            c.send(REQUEST)
+            statuses.append(c.read_response().status)
+            c.close()
+        assert statuses == [200] * 300
+        new_log = (proxy.workdir / "new.log").read_text()
+        assert "300 idle keep-alive client connections came over" in new_log, new_log[-3000:]
+        assert "upgrade: 300 idle keep-alive client connections went to the new process" in \
+            proxy.log()
+    finally:
+        for c in connections:
+            c.close()
+        new.kill()
+        new.wait()
