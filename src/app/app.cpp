@@ -101,34 +101,16 @@ class Control {
 
     int run() {
         apply_globals(*config_);
-        std::unique_ptr<TakeOver> take_over;
         net::Fd admin_fd;
-        if (!options_.take_over.empty()) {
-            take_over = std::make_unique<TakeOver>();
-            if (!receive_state(*take_over, admin_fd)) return 1;
-        }
+        if (!options_.take_over.empty() && !receive_state(admin_fd)) return 1;
         auto errors = listeners_.apply(*config_);
         for (const auto& e : errors)
             spdlog::error("{}", e);
-        if (!errors.empty()) return refuse_take_over(take_over.get(), errors.front());
-        registry_.subscribe([this](const auto& snapshot) { on_snapshot(snapshot); });
-        unsigned n = worker_count(*config_);
-        for (unsigned i = 0; i < n; ++i)
-            workers_.push_back(std::make_unique<proxy::Worker>(i, context_));
-        apply_backend_tls(*config_);
-        registry_.apply(config_);
-        if (take_over) registry_.restore_health(take_over->state().backends);
-        checker_.apply(*registry_.snapshot());
-        for (unsigned i = 0; i < n; ++i)
-            workers_[i]->start();
+        if (!errors.empty()) return refuse_take_over(errors.front());
+        start_workers();
         // Taking over: the old process accepts until it has committed; from then on we do.
-        if (take_over && !commit_take_over(*take_over)) return stop_workers(1);
-        if (take_over) {
-            // The old process drains: its idle keep-alive clients come over this channel.
-            take_over_ = std::move(take_over);
-            take_over_watcher_.start(take_over_->fd(), EV_READ);
-        }
-        for (unsigned i = 0; i < n; ++i)
+        if (take_over_ && !commit_take_over()) return stop_workers(1);
+        for (unsigned i = 0; i < workers_.size(); ++i)
             workers_[i]->set_listeners(listeners_.for_worker(i));
         if (!start_admin(*config_, std::move(admin_fd))) return stop_workers(1);
         if (config_->bgp) {
@@ -140,12 +122,27 @@ class Control {
         publish_service_health();
         listen_for_upgrades();
         watchdog_.start(0.25, 0.25);
-        log_summary(n);
+        log_summary(static_cast<unsigned>(workers_.size()));
         loop_.run();
         return stop_workers(0);
     }
 
   private:
+    // Loops running with the first snapshot (and, taking over, the old process's health);
+    // no listeners yet.
+    void start_workers() {
+        registry_.subscribe([this](const auto& snapshot) { on_snapshot(snapshot); });
+        unsigned n = worker_count(*config_);
+        for (unsigned i = 0; i < n; ++i)
+            workers_.push_back(std::make_unique<proxy::Worker>(i, context_));
+        apply_backend_tls(*config_);
+        registry_.apply(config_);
+        if (take_over_) registry_.restore_health(take_over_->state().backends);
+        checker_.apply(*registry_.snapshot());
+        for (auto& w : workers_)
+            w->start();
+    }
+
     int stop_workers(int status) {
         for (auto& w : workers_)
             w->stop();
@@ -158,7 +155,9 @@ class Control {
 
     // --take-over: the running process's listeners (adopted before the first apply),
     // its admin socket and its backends' health.
-    bool receive_state(TakeOver& take_over, net::Fd& admin_fd) {
+    bool receive_state(net::Fd& admin_fd) {
+        take_over_ = std::make_unique<TakeOver>();
+        auto& take_over = *take_over_;
         std::string error;
         if (!take_over.receive(options_.take_over, error)) {
             spdlog::error("upgrade: --take-over {}: {}", options_.take_over, error);
@@ -178,16 +177,17 @@ class Control {
         return true;
     }
 
-    int refuse_take_over(TakeOver* take_over, const std::string& reason) {
-        if (take_over) {
-            take_over->abort(reason);
+    int refuse_take_over(const std::string& reason) {
+        if (take_over_) {
+            take_over_->abort(reason);
             std::fprintf(stderr, "contrail-lb: --take-over %s: %s\n", options_.take_over.c_str(),
                          reason.c_str());
         }
         return 1;
     }
 
-    bool commit_take_over(TakeOver& take_over) {
+    bool commit_take_over() {
+        auto& take_over = *take_over_;
         std::string error;
         if (!take_over.ready(error)) {
             spdlog::error("upgrade: --take-over {}: {}; the running process keeps serving",
@@ -209,6 +209,8 @@ class Control {
         if (!take_over.bgp_error().empty())
             spdlog::warn("upgrade: the BGP sessions did not come across ({}): opening new ones",
                          take_over.bgp_error());
+        // The old process drains: its idle keep-alive clients come over this channel.
+        take_over_watcher_.start(take_over.fd(), EV_READ);
         return true;
     }
 
