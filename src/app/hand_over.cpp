@@ -161,14 +161,20 @@ bool HandOver::send_state() {
     state.pid = ::getpid();
     std::string error;
     bool ok = upgrade::send_frame(peer_.get(), upgrade::encode_state(state), {}, error);
-    for (size_t i = 0; ok && i < fds.size(); i += upgrade::kMaxFdsPerMessage) {
+    ok = ok && send_fds(fds, error);
+    if (!ok) fail("sending the state: " + error);
+    return ok;
+}
+
+// Descriptors in `fds` frames of at most kMaxFdsPerMessage each.
+bool HandOver::send_fds(const std::vector<int>& fds, std::string& error) {
+    for (size_t i = 0; i < fds.size(); i += upgrade::kMaxFdsPerMessage) {
         size_t n = std::min(upgrade::kMaxFdsPerMessage, fds.size() - i);
         std::vector<int> batch(fds.begin() + static_cast<long>(i),
                                fds.begin() + static_cast<long>(i + n));
-        ok = upgrade::send_frame(peer_.get(), upgrade::encode_fds(n), batch, error);
+        if (!upgrade::send_frame(peer_.get(), upgrade::encode_fds(n), batch, error)) return false;
     }
-    if (!ok) fail("sending the state: " + error);
-    return ok;
+    return true;
 }
 
 // The new process runs its loops with everything adopted: from here on it serves, and
@@ -181,14 +187,9 @@ void HandOver::commit() {
     close_listeners();
     std::string error;
     std::vector<int> fds = upgrade::speaker_fds(speaker);
-    bool sent =
-        upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid(), speaker), {}, error);
-    for (size_t i = 0; sent && i < fds.size(); i += upgrade::kMaxFdsPerMessage) {
-        size_t n = std::min(upgrade::kMaxFdsPerMessage, fds.size() - i);
-        std::vector<int> batch(fds.begin() + static_cast<long>(i),
-                               fds.begin() + static_cast<long>(i + n));
-        sent = upgrade::send_frame(peer_.get(), upgrade::encode_fds(n), batch, error);
-    }
+    bool sent = upgrade::send_frame(peer_.get(), upgrade::encode_committed(::getpid(), speaker), {},
+                                    error) &&
+                send_fds(fds, error);
     if (!sent)
         spdlog::warn("upgrade: pid {} did not get the commit ({}); it gives up on its own",
                      peer_pid_, error);

@@ -80,6 +80,7 @@ class HandOver {
     void on_readable();
     void on_message(const upgrade::Message& message);
     bool send_state();
+    bool send_fds(const std::vector<int>& fds, std::string& error);
     void commit();
     void fail(const std::string& reason);
     void end_session();
