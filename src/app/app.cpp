@@ -546,8 +546,10 @@ class Control {
             w->begin_drain(hand_over_clients);
         // The workers drop their references as they start draining; once ours go too the
         // sockets close, and new connections are refused instead of waiting in an accept
-        // queue nobody reads.
-        listeners_ = Listeners(static_cast<unsigned>(workers_.size()));
+        // queue nobody reads. After an upgrade the new process holds the same sockets, so
+        // ours close only once the workers are joined: a worker that already dropped its
+        // references may still have the fds in its epoll set until its next loop pass.
+        if (!hand_over_clients) listeners_ = Listeners(static_cast<unsigned>(workers_.size()));
         drain_poll_.start(0.02, 0.05);
     }
 
