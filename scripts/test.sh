@@ -28,7 +28,7 @@
 #                     test_splice.py test_backend_surplus.py test_queue.py test_sticky.py
 #                     test_upgrade.py
 #   TSAN_INTEGRATION: test_logging.py, test_shutdown.py's two-worker drain test and
-#                     test_reload.py's two multi-worker tests
+#                     test_reload.py's two multi-worker tests; test_upgrade.py
 # Left out (bulk transfers, which the full suite covers unsanitized; through a Debug+ASan
 # relay and echo backend they take minutes and would only test the machine's speed):
 #   test_proxy_http.py::test_one_gib_streams_in_constant_memory (1 GiB)
@@ -119,7 +119,8 @@ ASAN_INTEGRATION=(
 TSAN_INTEGRATION=(
     "test_logging.py test_shutdown.py::test_in_flight_requests_complete_then_exit_0
      test_reload.py::test_unchanged_listener_keeps_connections_and_requests_in_flight
-     test_reload.py::test_no_request_fails_across_reloads_under_light_load")
+     test_reload.py::test_no_request_fails_across_reloads_under_light_load"
+    test_upgrade.py)
 
 # sanitized_pytest BUILD_DIR SANITIZER ENTRY...: the integration tests of each ENTRY (see
 # above) against BUILD_DIR's binaries; fails when pytest fails or any process left a
