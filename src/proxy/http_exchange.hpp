@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "connector.hpp"
-#include "free_list.hpp"
 #include "contrail_lb/http/head.hpp"
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "contrail_lb/runtime/termination.hpp"
+#include "free_list.hpp"
 #include "http_response.hpp"
 #include "http_upstream.hpp"
 

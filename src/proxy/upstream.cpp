@@ -182,8 +182,8 @@ void UpstreamPool::sweep() {
     bool any = false;
     for (auto it = idle_.begin(); it != idle_.end();) {
         auto& list = it->second;
-        idle_count_ -=
-            std::erase_if(list, [&](const auto& up) { return now - up->idle_since > kIdleTimeout; });
+        idle_count_ -= std::erase_if(
+            list, [&](const auto& up) { return now - up->idle_since > kIdleTimeout; });
         any |= !list.empty();
         it = list.empty() ? idle_.erase(it) : std::next(it);
     }

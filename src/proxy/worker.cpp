@@ -215,6 +215,10 @@ Worker::Impl::Listener::Listener(Impl& impl, ListenerSocket s)
               impl.start_session(std::move(fd), peer, socket);
           },
           &impl.context_.accept_pauses) {
+    // Accepted sockets inherit TCP_NODELAY from their listener (Linux): one setsockopt per
+    // listener instead of one per connection. Set here, on whatever socket the worker is
+    // handed, rather than where it was bound.
+    net::set_nodelay(socket.fd->get());
     acceptor.start(socket.fd->get());
 }
 
@@ -296,7 +300,6 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
         }
         return;  // closes it
     }
-    net::set_nodelay(fd.get());
     auto session = svc.config->mode == config::Mode::http
                        ? make_http_session(*this, std::move(fd), peer, service,
                                            listener.address.port(), listener.tls)
