@@ -13,7 +13,9 @@ Per target and workload: req/s, p50/p99 latency, CPU time per request of each pr
 (proxy, backend, load generator; utime+stime from /proc/PID/stat, wait4 for wrk) and
 their sum, backend connections opened (nginx stub_status) and held (ss), TCP segments
 sent per request (the OutSegs counter nstat reads), and for idle keep-alive connections
-the growth of the serving process's RSS per connection. A run is flagged "disturbed"
+the growth of the serving process's RSS per connection (opened one at a time, or in
+bursts of 512 concurrent requests and read after a settle time), and system calls per
+request from a separate short run under strace -c. A run is flagged "disturbed"
 when the machine's busy CPU time (/proc/stat) exceeds what the measured processes used
 by more than --foreign-limit percent of the machine.
 
@@ -609,16 +611,7 @@ class Bench:
 
         def one_request(s: socket.socket) -> None:
             s.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError(f"{t.name} closed an idle-test connection")
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-            while len(body) < length:
-                body += s.recv(65536)
+            read_response(s, t.name)
 
         # Warm the serving path once, so that first-use allocations are not counted.
         with socket.create_connection(("127.0.0.1", t.port)) as s:
@@ -653,7 +646,6 @@ class Bench:
         r.backend_held = held
         r.requests = n
         return r
-
 
     # ---- the burst workload (issue 18) ----
 
