@@ -154,6 +154,7 @@ std::shared_ptr<tls::SessionSlot> UpstreamPool::session_slot(
 void UpstreamPool::give_back(std::unique_ptr<Upstream> up) {
     auto& list = idle_[up->backend().get()];
     if (list.size() >= kMaxIdlePerBackend) return;  // closes it
+    if (!up->in.empty()) return;  // HttpUpstream::reuse refuses it first; never lose bytes
     up->owner_ = nullptr;
     up->pool_ = this;
     up->idle_since = net::monotonic_seconds();
