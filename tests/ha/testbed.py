@@ -25,6 +25,9 @@ announce, two next hops", injects one fault into node 1, measures and restores:
     link-cut         every packet on node 1's router link dropped (iptables), restored after
     router-restart   the router's daemons restarted: sessions and the VIP come back
     node-back        node 1 stopped, then started: traffic shared again
+    stop-start       node-back under 40 long-lived keep-alive clients, the router's FIB
+                     polled every 20 ms, its BGP/BFD state changes counted: the baseline
+                     of an upgrade by stop and start
 
 Figures go to stdout as a table (and --json FILE); bounds (see BOUNDS) are asserted,
 and the exit code is 0 (all held), 1 (some did not), 77 (cannot run here: skipped).
@@ -45,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -55,6 +59,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import bgp_peers  # noqa: E402 - the daemon helpers of the interop tests
 import yaml  # noqa: E402
+from fibpoll import FibPoll  # noqa: E402
 
 SKIPPED = 77
 VIP = "10.99.100.100"
@@ -69,7 +74,13 @@ CHECK = {"type": "http", "path": "/health", "expect_status": [200], "interval": 
 ZEBRA = "/usr/lib/frr/zebra"
 BFDD = "/usr/lib/frr/bfdd"
 SCENARIOS = ["healthy", "backends-lost", "kill9", "sigterm", "sigstop", "link-cut",
-             "router-restart", "node-back"]
+             "router-restart", "node-back", "stop-start"]
+# Scenarios measured with the keep-alive clients too; when the bed runs with and without
+# BFD they run in the BFD runs only (unless named), which keeps the matrix short.
+KEEPALIVE_SCENARIOS = ["stop-start"]
+KA_CONNECTIONS = 40
+KA_INTERVAL = 0.1  # seconds between two requests on one connection
+FIB_POLL = 0.02  # seconds: the router's FIB read this often in keep-alive scenarios
 
 # Bounds asserted per scenario (seconds). Targets from issue 9 plus the margins a loaded
 # 2-CPU CI machine needs; docs/ha.md explains each.
@@ -191,8 +202,8 @@ class RouterBird(bgp_peers.Bird):
         self.name = "BIRD"
 
     def configure(self) -> None:
-        bfd = ('protocol bfd { interface "*" { min rx interval 100 ms; '
-               "min tx interval 100 ms; multiplier 3; }; }\n") if self.bfd else ""
+        bfd = ('protocol bfd { debug { states, events }; interface "*" { min rx interval '
+               "100 ms; min tx interval 100 ms; multiplier 3; }; }\n") if self.bfd else ""
         sessions = "".join(f"protocol bgp {node} from lb {{ neighbor {address} as {LB_AS}; }}\n"
                            for node, address in NODES.items())
         self.config_path.write_text(
@@ -222,6 +233,25 @@ class RouterBird(bgp_peers.Bird):
     def sessions_up(self) -> int:
         text = self.cli("show protocols")
         return sum(1 for node in NODES if re.search(rf"^{node}\s+BGP\s.*Established", text, re.M))
+
+    def transitions(self) -> dict[str, int]:
+        """State changes so far, from its log: BGP sessions entering or leaving
+        Established (the protocol's `up`), BFD sessions entering or leaving Up."""
+        counts = {"bgp": 0, "bfd": 0}
+        state: dict[str, str] = {}  # per BGP protocol and per BFD session
+        for line in self.log().splitlines():
+            if found := re.search(r"\b(n[12]): State changed to (\w+)", line):
+                kind, key, new_state = "bgp", *found.groups()
+                up = "up"
+            elif found := re.search(r"Session to (\S+) (?:changed state from \w+ to (\w+)"
+                                    r"|(removed))", line):
+                kind, key, new_state = "bfd", found.group(1), found.group(2) or "removed"
+                up = "Up"  # BIRD removes an Up session when its BGP session goes down
+            else:
+                continue
+            counts[kind] += new_state == up or state.get(key) == up
+            state[key] = new_state
+        return counts
 
 
 class RouterFrr(bgp_peers.Daemon):
@@ -287,6 +317,22 @@ class RouterFrr(bgp_peers.Daemon):
         except ValueError:
             return 0
         return sum(1 for p in peers.values() if p.get("state") == "Established")
+
+    def transitions(self) -> dict[str, int]:
+        """State changes so far, from its counters: BGP sessions established and dropped,
+        BFD sessions up and down."""
+        counts = {"bgp": 0, "bfd": 0}
+        try:
+            for peer in json.loads(self.cli("show bgp neighbors json")).values():
+                counts["bgp"] += peer.get("connectionsEstablished", 0) + \
+                    peer.get("connectionsDropped", 0)
+            if self.bfd:
+                for peer in json.loads(self.cli("show bfd peers counters json", "bfdd")):
+                    counts["bfd"] += peer.get("session-up", 0) + \
+                        peer.get("session-down", 0)
+        except (ValueError, AttributeError) as error:
+            raise RuntimeError(f"FRR counters unreadable: {error}") from error
+        return counts
 
     def dump(self) -> str:
         return self.cli("show bgp summary") + self.cli("show bgp ipv4 unicast") + \
@@ -471,6 +517,10 @@ class Node:
         """Request numbers this node answered (its access log)."""
         return {int(n) for n in re.findall(r"/ha/(\d+)", self.log())}
 
+    def served_connections(self) -> set[tuple[int, int]]:
+        """The keep-alive clients' connections this node answered on (its access log)."""
+        return {(int(c), int(g)) for c, g in re.findall(r"/ka/(\d+)/(\d+)/", self.log())}
+
 
 class Backends:
     """Three clb-test-backend processes in the backend namespace, reachable from node 1
@@ -532,6 +582,70 @@ class Client:
         self.out.close()
 
 
+@dataclass
+class KaRequest:
+    conn: tuple[int, int]  # (connection, re-opening): one TCP connection
+    sent: float
+    done: float
+    result: str
+
+
+@dataclass
+class KaEnd:
+    conn: tuple[int, int]
+    at: float
+    reason: str  # close, reset, failed-RESULT (keepalive.py)
+
+    @property
+    def reset(self) -> bool:
+        return self.reason in ("reset", "failed-reset")
+
+
+class KeepAliveClients:
+    """keepalive.py in the client namespace: KA_CONNECTIONS long-lived connections, one
+    request each every KA_INTERVAL; started for one scenario, so its figures are that
+    scenario's."""
+
+    def __init__(self, ns: Namespaces, workdir: Path, name: str) -> None:
+        self.path = workdir / f"keepalive-{name}.log"
+        self.out = open(self.path, "wb")
+        self.process = subprocess.Popen(
+            ns.exec_argv("c", [sys.executable, str(HERE / "keepalive.py"), VIP,
+                               str(SERVICE_PORT), "--connections", str(KA_CONNECTIONS),
+                               "--interval", str(KA_INTERVAL)]),
+            stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT)
+
+    def records(self) -> tuple[list[KaRequest], list[KaEnd]]:
+        requests, ends = [], []
+        for line in self.path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 7 and parts[0] == "R":
+                requests.append(KaRequest((int(parts[1]), int(parts[2])), float(parts[4]),
+                                          float(parts[5]), parts[6]))
+            elif len(parts) == 5 and parts[0] == "E":
+                ends.append(KaEnd((int(parts[1]), int(parts[2])), float(parts[3]), parts[4]))
+        return requests, ends
+
+    def wait_serving(self, timeout: float = 10) -> None:
+        """Every connection has had an answer (and so is spread over the nodes)."""
+        deadline = time.monotonic() + timeout
+        while len({q.conn[0] for q in self.records()[0] if q.result == "ok"}) < KA_CONNECTIONS:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the keep-alive clients got no answer on every connection "
+                                   f"in {timeout} s:\n" + self.path.read_text()[-2000:])
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=4)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.out.close()
+
+
 # ---- scenarios -----------------------------------------------------------------------
 
 
@@ -551,6 +665,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     late_failures_after: Optional[float] = None  # count failures sent after this time only
+    keepalive: dict = field(default_factory=dict)  # the keep-alive scenarios' figures
+    skipped: str = ""  # why the scenario did not run (not a failure)
 
     def check(self, ok: bool, problem: str) -> None:
         if not ok:
@@ -596,6 +712,7 @@ class Bed:
         for closer in (lambda: self.client and self.client.close(),
                        lambda: [n.kill() for n in self.nodes.values()],
                        lambda: self.backends and self.backends.close(),
+                       self.keep_router_logs,
                        lambda: self.router.close(),
                        lambda: self.fib and self.fib.close()):
             try:
@@ -603,6 +720,11 @@ class Bed:
             except Exception as error:  # noqa: BLE001 - cleanup goes on
                 log(f"cleanup: {error!r}")
         self.ns.close()
+
+    def keep_router_logs(self) -> None:
+        """The router's logs into the work directory (--keep keeps it)."""
+        for path in self.router.dir.glob("*.log"):
+            shutil.copy(path, self.workdir / f"router-{path.name}")
 
     def print_diagnostics(self) -> None:
         try:
@@ -748,6 +870,78 @@ class Bed:
         r.notes.append("no route while the router is down")
         self.restore(r)
 
+    # -- the keep-alive scenarios: the long-lived clients, the FIB polled every 20 ms,
+    # the router's BGP and BFD state changes counted
+    def keepalive_scenario(self, r: Result, fault: Callable[[Result], None]) -> None:
+        """Runs fault (which sets r.started and r.ended) under the keep-alive clients."""
+        poll = FibPoll(self.ns.name("r"), f"{VIP}/32", FIB_POLL)
+        clients = KeepAliveClients(self.ns, self.workdir, r.scenario)
+        try:
+            clients.wait_serving()
+            time.sleep(0.5)
+            before = self.router.transitions()
+            fault(r)
+            after = self.router.transitions()
+        finally:
+            clients.close()
+            poll.close()
+        if poll.error:
+            r.problems.append(f"FIB poll failed: {poll.error}")
+        self.measure_keepalive(r, clients, poll, {k: after[k] - before[k] for k in after})
+
+    def measure_keepalive(self, r: Result, clients: KeepAliveClients, poll: FibPoll,
+                          transitions: dict[str, int]) -> None:
+        requests, ends = clients.records()
+        lo, hi = r.started - 0.2, r.ended
+        owner = {conn: role for role, node in self.nodes.items()
+                 for conn in node.served_connections()}
+        window = [q for q in requests if lo <= q.sent <= hi]
+        failed = [q for q in window if q.result != "ok"]
+        ended = [e for e in ends if lo <= e.at <= hi]
+        before = {q.conn for q in requests if r.started - 1.0 <= q.sent < r.started
+                  and q.result == "ok"}
+
+        def per_node(conns) -> dict[str, int]:
+            return {role: sum(1 for c in conns if owner.get(c) == role) for role in NODES}
+
+        k = r.keepalive
+        k.update(sent=len(window), failed=len(failed),
+                 failures=dict(Counter(q.result for q in failed)),
+                 spread=per_node(before),
+                 reset=per_node([e.conn for e in ended if e.reset]),
+                 closed=per_node([e.conn for e in ended if e.reason == "close"]),
+                 fib_changes=len(poll.changes(lo, hi)),
+                 fib_writes=sum(1 for at, _ in self.fib.events if lo <= at <= hi),
+                 fib_poll_longest=poll.longest_interval, **transitions)
+        r.notes.append(f"keep-alive connections n1 {k['spread']['n1']} / n2 {k['spread']['n2']}")
+        if "back" in k:  # stop-start: connections the returning node's announcement reset
+            k["reset_on_return"] = per_node([e.conn for e in ended if e.reset
+                                             and e.at >= k["back"]])
+
+    def scenario_stop_start(self, r: Result) -> None:
+        """node-back under the keep-alive clients: SIGTERM, about a second away, start."""
+        def fault(r: Result) -> None:
+            r.started = time.time()
+            self.n1.signal(signal.SIGTERM)
+            self.fault_route_change(r, only_n2, 5)
+            code = self.n1.wait_exit(15)
+            r.check(code == 0, f"node 1 exit code {code} after SIGTERM")
+            gone = self.fib.first_after(r.started, only_n2) or time.time()
+            time.sleep(max(0.0, gone + 1.0 - time.time()))  # away a second at least
+            self.n1.start()
+            if not self.fib.wait(both, BOUNDS["recovered"]):
+                r.problems.append("node 1 started but its route did not come back")
+            back = self.fib.first_after(r.started, both)
+            if back:
+                r.keepalive["back"] = back
+                r.notes.append(f"away {back - gone:.2f} s")
+            time.sleep(2.0)  # every connection sends again: a rehashed one is reset
+            r.ended = time.time()
+            r.late_failures_after = r.started
+
+        self.keepalive_scenario(r, fault)
+        self.restore(r)
+
     def scenario_node_back(self, r: Result) -> None:
         self.n1.signal(signal.SIGTERM)
         self.n1.wait_exit(15)
@@ -832,9 +1026,37 @@ def table(results: list[Result]) -> str:
         change = f"{r.route_label} {r.route_change:.3f} s" if r.route_change is not None else "-"
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.failures.items()))
         failed = f"{r.failed} / {r.sent}" + (f" ({kinds})" if kinds else "")
-        notes = "; ".join(r.notes + [f"**FAIL: {p}**" for p in r.problems])
+        notes = "; ".join(r.notes + [f"**FAIL: {p}**" for p in r.problems] +
+                          ([f"skipped: {r.skipped}"] if r.skipped else []))
         lines.append(f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {change} | "
                      f"{failed} | {r.longest_gap * 1000:.0f} ms | {notes} |")
+    return "\n".join(lines)
+
+
+def keepalive_table(results: list[Result]) -> str:
+    """The keep-alive scenarios: what the new-connection client and the long-lived
+    connections saw, what the router's FIB and sessions did."""
+    def pair(counts: dict) -> str:
+        return " / ".join(str(counts.get(role, 0)) for role in NODES)
+
+    lines = ["| router | BFD | scenario | failed, new connections | failed / sent, keep-alive "
+             "| connections reset n1 / n2 | reset on return n1 / n2 | closed by server n1 / n2 "
+             "| FIB changes (20 ms poll) | FIB writes | BGP transitions | BFD transitions |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        k = r.keepalive
+        if r.skipped or not k:
+            if r.scenario in KEEPALIVE_SCENARIOS:
+                lines.append(f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | "
+                             f"{r.skipped or 'not measured'} |" + " |" * 8)
+            continue
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(k["failures"].items()))
+        lines.append(
+            f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {r.failed} | "
+            f"{k['failed']} / {k['sent']}{f' ({kinds})' if kinds else ''} | {pair(k['reset'])} | "
+            f"{pair(k['reset_on_return']) if 'reset_on_return' in k else '-'} | "
+            f"{pair(k['closed'])} | {k['fib_changes']} | {k['fib_writes']} | {k['bgp']} | "
+            f"{k['bfd'] if r.bfd else '-'} |")
     return "\n".join(lines)
 
 
@@ -901,6 +1123,15 @@ def supports_bfd(binary: str, workdir: Path) -> bool:
     return subprocess.run([binary, "-c", str(config), "--check"], capture_output=True).returncode == 0
 
 
+def bed_scenarios(scenarios: list[str], bfd: bool, bfd_modes: list[bool],
+                  named: bool) -> list[str]:
+    """The keep-alive scenarios run in the BFD runs only when the bed runs both modes,
+    unless they were named."""
+    if named or bfd or len(bfd_modes) == 1:
+        return scenarios
+    return [s for s in scenarios if s not in KEEPALIVE_SCENARIOS]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
@@ -964,7 +1195,7 @@ def main() -> int:
                     if args.deadline and time.monotonic() - started > args.deadline:
                         raise RuntimeError(f"not run: past --deadline {args.deadline:.0f} s")
                     bed.up()
-                    for name in scenarios:
+                    for name in bed_scenarios(scenarios, bfd, bfd_modes, bool(args.scenarios)):
                         if args.deadline and time.monotonic() - started > args.deadline:
                             late = Result(router, bfd, name)
                             late.problems.append(f"not run: past --deadline {args.deadline:.0f} s")
@@ -1002,6 +1233,9 @@ def main() -> int:
 
     print()
     print(table(results))
+    if any(r.scenario in KEEPALIVE_SCENARIOS for r in results):
+        print()
+        print(keepalive_table(results))
     if len({r.bfd for r in results}) == 2:
         print()
         print(side_by_side(results))
