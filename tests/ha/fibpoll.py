@@ -10,7 +10,6 @@ so 20 ms holds on a busy machine.
 from __future__ import annotations
 
 import ctypes
-import os
 import socket
 import struct
 import threading

@@ -74,10 +74,15 @@ CHECK = {"type": "http", "path": "/health", "expect_status": [200], "interval": 
 ZEBRA = "/usr/lib/frr/zebra"
 BFDD = "/usr/lib/frr/bfdd"
 SCENARIOS = ["healthy", "backends-lost", "kill9", "sigterm", "sigstop", "link-cut",
-             "router-restart", "node-back", "stop-start"]
+             "router-restart", "node-back", "stop-start", "upgrade-takeover", "upgrade-inplace",
+             "upgrade-bad-binary", "upgrade-bad-config"]
 # Scenarios measured with the keep-alive clients too; when the bed runs with and without
 # BFD they run in the BFD runs only (unless named), which keeps the matrix short.
-KEEPALIVE_SCENARIOS = ["stop-start"]
+UPGRADE_SCENARIOS = ["upgrade-takeover", "upgrade-inplace", "upgrade-bad-binary",
+                     "upgrade-bad-config"]
+SUPERVISED_SCENARIOS = ["upgrade-inplace", "upgrade-bad-binary", "upgrade-bad-config"]
+KEEPALIVE_SCENARIOS = ["stop-start", *UPGRADE_SCENARIOS]
+UPGRADE_TIMEOUT = 15.0  # seconds for an upgrade to finish or fail (grace 5 s + margin)
 KA_CONNECTIONS = 40
 KA_INTERVAL = 0.1  # seconds between two requests on one connection
 FIB_POLL = 0.02  # seconds: the router's FIB read this often in keep-alive scenarios
@@ -138,12 +143,16 @@ class Namespaces:
 
     @staticmethod
     def remove(ns: str) -> None:
+        Namespaces.kill_processes(ns)
+        run(["ip", "netns", "del", ns], check=False)
+
+    @staticmethod
+    def kill_processes(ns: str) -> None:
         for pid in run(["ip", "netns", "pids", ns], check=False).split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
-        run(["ip", "netns", "del", ns], check=False)
 
     def create(self) -> None:
         for role in self.ROLES:
@@ -437,12 +446,16 @@ class Node:
     log the scenarios read to tell which node served a request."""
 
     def __init__(self, ns: Namespaces, role: str, workdir: Path, bfd: bool, binary: str,
-                 extra_bgp: dict) -> None:
+                 extra_bgp: dict, upgrade: bool) -> None:
         self.ns = ns
         self.role = role
         self.binary = binary
+        # Supervised, the node runs a copy, which upgrade-bad-binary swaps for a bad one.
+        self.supervised_binary = workdir / f"{role}-bin" / "contrail-lb"
+        self.supervised = False
         self.config_path = workdir / f"{role}.yaml"
         self.log_path = workdir / f"{role}.log"
+        self.upgrade_socket = workdir / f"{role}-upgrade.sock"
         self.process: Optional[subprocess.Popen] = None
         backend_net = "10.99.11.2" if role == "n1" else "10.99.12.2"
         config = {
@@ -462,21 +475,48 @@ class Node:
         }
         if bfd:
             config["bgp"]["bfd"] = dict(BFD)
+        if upgrade:
+            config["global"]["upgrade_socket"] = str(self.upgrade_socket)
         config["bgp"].update(extra_bgp)
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def start(self) -> "Node":
+    def start(self, supervise: Optional[bool] = None) -> "Node":
+        """Starts it (supervised or not: as last time unless said)."""
+        if supervise is not None:
+            self.supervised = supervise
+        argv = [self.binary, "-c", str(self.config_path)]
+        if self.supervised:
+            self.supervised_binary.parent.mkdir(exist_ok=True)
+            shutil.copy(self.binary, self.supervised_binary)
+            argv = [str(self.supervised_binary), "-c", str(self.config_path), "--supervise"]
         mark = self.log_size()
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                self.ns.exec_argv(self.role, [self.binary, "-c", str(self.config_path)]),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self.process = self.spawn(argv)
         deadline = time.monotonic() + 10
         while "started:" not in self.log(mark):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"contrail-lb {self.role} did not start:\n{self.log(mark)}")
             time.sleep(0.02)
         return self
+
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        """argv in the node's namespace, its output into the node's log."""
+        with open(self.log_path, "ab") as out:
+            return subprocess.Popen(self.ns.exec_argv(self.role, argv), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=out)
+
+    def admin(self, method: str = "GET", path: str = "/api/v1/status") -> tuple[int, str]:
+        """(HTTP status, body) of a request to its admin listener (0: no answer)."""
+        out = self.ns.sh(self.role, "curl", "-s", "-m", "2", "-X", method, "-w", "\n%{http_code}",
+                         f"http://127.0.0.1:9090{path}", check=False)
+        body, _, code = out.rpartition("\n")
+        return int(code) if code.isdigit() else 0, body
+
+    def status(self) -> dict:
+        code, body = self.admin()
+        try:
+            return json.loads(body) if code == 200 else {}
+        except ValueError:
+            return {}
 
     @property
     def alive(self) -> bool:
@@ -683,7 +723,10 @@ class Bed:
         self.binary = binary
         self.backend_binary = backend_binary
         self.router = (RouterBird if router_kind == "bird" else RouterFrr)(ns, bfd)
-        self.nodes = {role: Node(ns, role, workdir, bfd, binary, extra_bgp) for role in NODES}
+        # Why the upgrade scenarios cannot run with this binary ('' when they can).
+        self.no_upgrade = upgrade_missing(binary)
+        self.nodes = {role: Node(ns, role, workdir, bfd, binary, extra_bgp, not self.no_upgrade)
+                      for role in NODES}
         self.n1 = self.nodes["n1"]
         self.fib: Optional[FibWatch] = None
         self.backends: Optional[Backends] = None
@@ -754,7 +797,13 @@ class Bed:
 
     def run(self, name: str) -> Result:
         result = Result(self.router_kind, self.bfd, name)
+        if name in UPGRADE_SCENARIOS and self.no_upgrade:
+            result.skipped = self.no_upgrade
+            log(f"{self.router_kind}, BFD {'on' if self.bfd else 'off'}: {name}: skipped "
+                f"({self.no_upgrade})")
+            return result
         log(f"{self.router_kind}, BFD {'on' if self.bfd else 'off'}: {name}")
+        self.ensure_n1(supervise=name in SUPERVISED_SCENARIOS)
         # The previous window's requests finish before the next fault: a request is
         # counted in the window it was sent in.
         time.sleep(1.0)
@@ -870,6 +919,19 @@ class Bed:
         r.notes.append("no route while the router is down")
         self.restore(r)
 
+    def ensure_n1(self, supervise: bool) -> None:
+        """Node 1 supervised (--supervise) or not, as the scenario needs: restarted (and
+        back to two next hops) only when it runs the other way."""
+        if self.n1.alive and self.n1.supervised == supervise:
+            return
+        log(f"node 1 restarted {'with' if supervise else 'without'} --supervise")
+        self.n1.signal(signal.SIGTERM)
+        self.n1.wait_exit(15)
+        self.ns.kill_processes(self.ns.name("n1"))  # a supervisor's child left behind
+        self.n1.start(supervise)
+        if not self.fib.wait(both, BOUNDS["recovered"]):
+            raise RuntimeError(f"node 1 restarted, not back to two next hops: {self.fib.now()}")
+
     # -- the keep-alive scenarios: the long-lived clients, the FIB polled every 20 ms,
     # the router's BGP and BFD state changes counted
     def keepalive_scenario(self, r: Result, fault: Callable[[Result], None]) -> None:
@@ -940,6 +1002,155 @@ class Bed:
             r.late_failures_after = r.started
 
         self.keepalive_scenario(r, fault)
+        self.restore(r)
+
+    # -- the upgrade scenarios: node 1 replaces its process; nothing may be seen outside
+    def check_untouched(self, r: Result) -> None:
+        """What an upgrade must leave as it was: every request answered, no connection
+        reset, the router's FIB entry, its BGP and BFD sessions."""
+        k = r.keepalive
+        r.late_failures_after = r.started  # the new-connection client: none may fail
+        r.check(k["failed"] == 0, f"{k['failed']} keep-alive request(s) failed: {k['failures']}")
+        r.check(sum(k["reset"].values()) == 0, f"keep-alive connections reset: {k['reset']}")
+        r.check(k["fib_changes"] == 0 and k["fib_writes"] == 0,
+                f"the router's FIB changed: {k['fib_changes']} change(s) polled, "
+                f"{k['fib_writes']} route write(s)")
+        r.check(k["bgp"] == 0, f"{k['bgp']} BGP state change(s) at the router")
+        r.check(not self.bfd or k["bfd"] == 0, f"{k['bfd']} BFD state change(s) at the router")
+
+    def serving_pid(self) -> Optional[int]:
+        return self.n1.status().get("pid")
+
+    def wait_upgrade(self, r: Result, before: dict) -> dict:
+        """node 1's status once its upgrade finished (the serving pid changed) or failed
+        (its upgrade record changed and is no longer in progress)."""
+        deadline = time.monotonic() + UPGRADE_TIMEOUT
+        while time.monotonic() < deadline:
+            now = self.n1.status()
+            done = now.get("pid") not in (None, before.get("pid"))
+            record = now.get("upgrade") or {}
+            if done or (record != before.get("upgrade") and not upgrade_in_progress(record)):
+                return now
+            time.sleep(0.1)
+        r.problems.append(f"no upgrade result within {UPGRADE_TIMEOUT:.0f} s: "
+                          f"{self.n1.status().get('upgrade')}")
+        return self.n1.status()
+
+    def scenario_upgrade_takeover(self, r: Result) -> None:
+        """A second process started beside node 1 with --take-over (a new container)."""
+        def fault(r: Result) -> None:
+            old, old_pid = self.n1.process, self.serving_pid()
+            r.started = time.time()
+            new = self.n1.spawn([self.n1.binary, "-c", str(self.n1.config_path),
+                                 "--take-over", str(self.n1.upgrade_socket)])
+            try:
+                code = old.wait(timeout=UPGRADE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                code = None
+            r.check(code == 0, f"the old process's exit status {code}")
+            r.check(new.poll() is None, f"the new process exited with {new.poll()}")
+            self.n1.process = new
+            pid = self.serving_pid()
+            r.check(pid == new.pid and pid != old_pid, f"serving pid {pid}: old {old_pid}, "
+                    f"new {new.pid}")
+            time.sleep(2.0)  # every connection sends again, to the new process
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def scenario_upgrade_inplace(self, r: Result) -> None:
+        """SIGUSR2 to node 1's supervisor: the binary at the same path takes over."""
+        def fault(r: Result) -> None:
+            before = self.n1.status()
+            r.started = time.time()
+            self.n1.signal(signal.SIGUSR2)
+            after = self.wait_upgrade(r, before)
+            r.check(after.get("pid") not in (None, before.get("pid")),
+                    f"serving pid {after.get('pid')} (before: {before.get('pid')}); "
+                    f"upgrade {after.get('upgrade')}")
+            r.check(self.n1.alive, "the supervisor exited")
+            r.notes.append(f"{(time.time() - r.started):.2f} s to the new pid")
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def failed_upgrade(self, r: Result, label: str, trigger: Callable[[], None]) -> None:
+        """An upgrade that must fail: the serving process, its pid and everything else
+        stay; the reason is in the status."""
+        before = self.n1.status()
+        trigger()
+        after = self.wait_upgrade(r, before)
+        r.check(after.get("pid") == before.get("pid"),
+                f"{label}: serving pid {after.get('pid')}, was {before.get('pid')}")
+        r.check(self.n1.alive, f"{label}: the supervisor exited")
+        r.notes.append(f"{label}: {json.dumps(after.get('upgrade'))}")
+
+    def scenario_upgrade_bad_binary(self, r: Result) -> None:
+        """SIGUSR2 while the binary's path holds one that exits 1, then one that crashes."""
+        path = self.n1.supervised_binary
+        good = path.with_name("contrail-lb.good")
+
+        def swap(script: str) -> None:
+            bad = path.with_name("contrail-lb.bad")
+            bad.write_text(script)
+            bad.chmod(0o755)
+            os.replace(bad, path)
+
+        def fault(r: Result) -> None:
+            shutil.copy(path, good)
+            self.cleanup_n1 = lambda: os.replace(good, path) if good.exists() else None
+            r.started = time.time()
+            swap("#!/bin/sh\necho 'a bad binary: exit 1' >&2\nexit 1\n")
+            self.failed_upgrade(r, "exits 1", lambda: self.n1.signal(signal.SIGUSR2))
+            swap("#!/bin/sh\nkill -SEGV $$\n")
+            self.failed_upgrade(r, "crashes", lambda: self.n1.signal(signal.SIGUSR2))
+            os.replace(good, path)
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def scenario_upgrade_bad_config(self, r: Result) -> None:
+        """POST /api/v1/upgrade while the configuration file is invalid; then a --take-over
+        process with an invalid configuration beside it."""
+        config = self.n1.config_path
+        saved = config.read_text()
+        bad = self.workdir / "bad.yaml"
+        bad.write_text("services: [ {name: api, listen: [\"not an address\"] }\n")
+
+        def post() -> None:
+            code, body = self.n1.admin("POST", "/api/v1/upgrade")
+            r.notes.append(f"POST /api/v1/upgrade: {code}")
+
+        def fault(r: Result) -> None:
+            self.cleanup_n1 = lambda: config.write_text(saved)
+            r.started = time.time()
+            config.write_text(bad.read_text())
+            self.failed_upgrade(r, "in place", post)
+            config.write_text(saved)
+            pid = self.serving_pid()
+            taker = self.n1.spawn([self.n1.binary, "-c", str(bad), "--take-over",
+                                   str(self.n1.upgrade_socket)])
+            try:
+                code = taker.wait(timeout=UPGRADE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                taker.kill()
+                code = None
+            r.check(code not in (0, None), f"--take-over with a bad config: exit {code}")
+            r.check(self.serving_pid() == pid, "--take-over with a bad config: serving pid changed")
+            r.notes.append(f"--take-over: exit {code}")
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
         self.restore(r)
 
     def scenario_node_back(self, r: Result) -> None:
@@ -1028,8 +1239,11 @@ def table(results: list[Result]) -> str:
         failed = f"{r.failed} / {r.sent}" + (f" ({kinds})" if kinds else "")
         notes = "; ".join(r.notes + [f"**FAIL: {p}**" for p in r.problems] +
                           ([f"skipped: {r.skipped}"] if r.skipped else []))
+        if r.skipped:
+            failed = "-"
+        gap = "-" if r.skipped else f"{r.longest_gap * 1000:.0f} ms"
         lines.append(f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {change} | "
-                     f"{failed} | {r.longest_gap * 1000:.0f} ms | {notes} |")
+                     f"{failed} | {gap} | {notes} |")
     return "\n".join(lines)
 
 
@@ -1109,6 +1323,19 @@ def can_create_namespaces() -> Optional[str]:
         return f"cannot create a network namespace: {error}"
     run(["ip", "netns", "del", probe], check=False)
     return None
+
+
+def upgrade_in_progress(record: dict) -> bool:
+    """Whether a status's upgrade record says one is under way."""
+    return str(record.get("state", "")).lower() not in ("", "idle", "none", "done", "failed",
+                                                         "succeeded", "ok")
+
+
+def upgrade_missing(binary: str) -> str:
+    """Why this contrail-lb build cannot run the upgrade scenarios ('' when it can)."""
+    shown = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+    return "" if "--take-over" in shown.stdout + shown.stderr else \
+        "this contrail-lb build has no --take-over"
 
 
 def supports_bfd(binary: str, workdir: Path) -> bool:
