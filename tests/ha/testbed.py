@@ -637,8 +637,9 @@ class KaEnd:
     reason: str  # close, reset, failed-RESULT (keepalive.py)
 
     @property
-    def reset(self) -> bool:
-        return self.reason in ("reset", "failed-reset")
+    def broken(self) -> bool:
+        """Ended by an RST or a failed request, not closed between requests."""
+        return self.reason != "close"
 
 
 class KeepAliveClients:
@@ -970,15 +971,15 @@ class Bed:
         k.update(sent=len(window), failed=len(failed),
                  failures=dict(Counter(q.result for q in failed)),
                  spread=per_node(before),
-                 reset=per_node([e.conn for e in ended if e.reset]),
+                 broken=per_node([e.conn for e in ended if e.broken]),
                  closed=per_node([e.conn for e in ended if e.reason == "close"]),
                  fib_changes=len(poll.changes(lo, hi)),
                  fib_writes=sum(1 for at, _ in self.fib.events if lo <= at <= hi),
                  fib_poll_longest=poll.longest_interval, **transitions)
         r.notes.append(f"keep-alive connections n1 {k['spread']['n1']} / n2 {k['spread']['n2']}")
         if "back" in k:  # stop-start: connections the returning node's announcement reset
-            k["reset_on_return"] = per_node([e.conn for e in ended if e.reset
-                                             and e.at >= k["back"]])
+            k["broken_on_return"] = per_node([e.conn for e in ended if e.broken
+                                              and e.at >= k["back"]])
 
     def scenario_stop_start(self, r: Result) -> None:
         """node-back under the keep-alive clients: SIGTERM, about a second away, start."""
@@ -1011,7 +1012,7 @@ class Bed:
         k = r.keepalive
         r.late_failures_after = r.started  # the new-connection client: none may fail
         r.check(k["failed"] == 0, f"{k['failed']} keep-alive request(s) failed: {k['failures']}")
-        r.check(sum(k["reset"].values()) == 0, f"keep-alive connections reset: {k['reset']}")
+        r.check(sum(k["broken"].values()) == 0, f"keep-alive connections broken: {k['broken']}")
         r.check(k["fib_changes"] == 0 and k["fib_writes"] == 0,
                 f"the router's FIB changed: {k['fib_changes']} change(s) polled, "
                 f"{k['fib_writes']} route write(s)")
@@ -1254,7 +1255,7 @@ def keepalive_table(results: list[Result]) -> str:
         return " / ".join(str(counts.get(role, 0)) for role in NODES)
 
     lines = ["| router | BFD | scenario | failed, new connections | failed / sent, keep-alive "
-             "| connections reset n1 / n2 | reset on return n1 / n2 | closed by server n1 / n2 "
+             "| connections broken n1 / n2 | broken on return n1 / n2 | closed by server n1 / n2 "
              "| FIB changes (20 ms poll) | FIB writes | BGP transitions | BFD transitions |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -1267,8 +1268,8 @@ def keepalive_table(results: list[Result]) -> str:
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(k["failures"].items()))
         lines.append(
             f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {r.failed} | "
-            f"{k['failed']} / {k['sent']}{f' ({kinds})' if kinds else ''} | {pair(k['reset'])} | "
-            f"{pair(k['reset_on_return']) if 'reset_on_return' in k else '-'} | "
+            f"{k['failed']} / {k['sent']}{f' ({kinds})' if kinds else ''} | {pair(k['broken'])} | "
+            f"{pair(k['broken_on_return']) if 'broken_on_return' in k else '-'} | "
             f"{pair(k['closed'])} | {k['fib_changes']} | {k['fib_writes']} | {k['bgp']} | "
             f"{k['bfd'] if r.bfd else '-'} |")
     return "\n".join(lines)
