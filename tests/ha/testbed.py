@@ -557,9 +557,10 @@ class Node:
         """Request numbers this node answered (its access log)."""
         return {int(n) for n in re.findall(r"/ha/(\d+)", self.log())}
 
-    def served_connections(self) -> set[tuple[int, int]]:
-        """The keep-alive clients' connections this node answered on (its access log)."""
-        return {(int(c), int(g)) for c, g in re.findall(r"/ka/(\d+)/(\d+)/", self.log())}
+    def served_connections(self, since: int) -> set[tuple[int, int]]:
+        """The keep-alive clients' connections this node answered on (its access log from
+        the offset `since`)."""
+        return {(int(c), int(g)) for c, g in re.findall(r"/ka/(\d+)/(\d+)/", self.log(since))}
 
 
 class Backends:
@@ -733,6 +734,7 @@ class Bed:
         self.backends: Optional[Backends] = None
         self.client: Optional[Client] = None
         self.cleanup_n1: Optional[Callable[[], None]] = None
+        self.keepalive_runs = 0
 
     def up(self) -> None:
         self.ns.create()
@@ -938,7 +940,9 @@ class Bed:
     def keepalive_scenario(self, r: Result, fault: Callable[[Result], None]) -> None:
         """Runs fault (which sets r.started and r.ended) under the keep-alive clients."""
         poll = FibPoll(self.ns.name("r"), f"{VIP}/32", FIB_POLL)
-        clients = KeepAliveClients(self.ns, self.workdir, r.scenario)
+        marks = {role: node.log_size() for role, node in self.nodes.items()}
+        self.keepalive_runs += 1
+        clients = KeepAliveClients(self.ns, self.workdir, f"{r.scenario}-{self.keepalive_runs}")
         try:
             clients.wait_serving()
             time.sleep(0.5)
@@ -950,14 +954,14 @@ class Bed:
             poll.close()
         if poll.error:
             r.problems.append(f"FIB poll failed: {poll.error}")
-        self.measure_keepalive(r, clients, poll, {k: after[k] - before[k] for k in after})
+        self.measure_keepalive(r, clients, poll, marks, {k: after[k] - before[k] for k in after})
 
     def measure_keepalive(self, r: Result, clients: KeepAliveClients, poll: FibPoll,
-                          transitions: dict[str, int]) -> None:
+                          marks: dict[str, int], transitions: dict[str, int]) -> None:
         requests, ends = clients.records()
         lo, hi = r.started - 0.2, r.ended
         owner = {conn: role for role, node in self.nodes.items()
-                 for conn in node.served_connections()}
+                 for conn in node.served_connections(marks[role])}
         window = [q for q in requests if lo <= q.sent <= hi]
         failed = [q for q in window if q.result != "ok"]
         ended = [e for e in ends if lo <= e.at <= hi]
