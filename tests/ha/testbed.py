@@ -1026,9 +1026,10 @@ class Bed:
     def serving_pid(self) -> Optional[int]:
         return self.n1.status().get("pid")
 
-    def wait_upgrade(self, r: Result, before: dict) -> dict:
+    def wait_upgrade(self, r: Result, before: dict, mark: int) -> dict:
         """node 1's status once its upgrade finished (the serving pid changed) or failed
-        (its upgrade record changed and is no longer in progress)."""
+        (its upgrade record changed and is no longer in progress, or its log since `mark`
+        says the upgrade failed)."""
         deadline = time.monotonic() + UPGRADE_TIMEOUT
         while time.monotonic() < deadline:
             now = self.n1.status()
@@ -1036,6 +1037,9 @@ class Bed:
             record = now.get("upgrade") or {}
             if done or (record != before.get("upgrade") and not upgrade_in_progress(record)):
                 return now
+            if re.search(r"upgrade.*fail", self.n1.log(mark), re.I):
+                time.sleep(0.2)  # the status catches up with the log
+                return self.n1.status()
             time.sleep(0.1)
         r.problems.append(f"no upgrade result within {UPGRADE_TIMEOUT:.0f} s: "
                           f"{self.n1.status().get('upgrade')}")
@@ -1068,10 +1072,10 @@ class Bed:
     def scenario_upgrade_inplace(self, r: Result) -> None:
         """SIGUSR2 to node 1's supervisor: the binary at the same path takes over."""
         def fault(r: Result) -> None:
-            before = self.n1.status()
+            before, mark = self.n1.status(), self.n1.log_size()
             r.started = time.time()
             self.n1.signal(signal.SIGUSR2)
-            after = self.wait_upgrade(r, before)
+            after = self.wait_upgrade(r, before, mark)
             r.check(after.get("pid") not in (None, before.get("pid")),
                     f"serving pid {after.get('pid')} (before: {before.get('pid')}); "
                     f"upgrade {after.get('upgrade')}")
@@ -1087,9 +1091,9 @@ class Bed:
     def failed_upgrade(self, r: Result, label: str, trigger: Callable[[], None]) -> None:
         """An upgrade that must fail: the serving process, its pid and everything else
         stay; the reason is in the status."""
-        before = self.n1.status()
+        before, mark = self.n1.status(), self.n1.log_size()
         trigger()
-        after = self.wait_upgrade(r, before)
+        after = self.wait_upgrade(r, before, mark)
         r.check(after.get("pid") == before.get("pid"),
                 f"{label}: serving pid {after.get('pid')}, was {before.get('pid')}")
         r.check(self.n1.alive, f"{label}: the supervisor exited")
