@@ -86,6 +86,7 @@ UPGRADE_TIMEOUT = 15.0  # seconds for an upgrade to finish or fail (grace 5 s + 
 KA_CONNECTIONS = 40
 KA_INTERVAL = 0.1  # seconds between two requests on one connection
 FIB_POLL = 0.02  # seconds: the router's FIB read this often in keep-alive scenarios
+CLOSE_RACE = 0.02  # seconds: a connection broken this close to a server's idle close
 
 # Bounds asserted per scenario (seconds). Targets from issue 9 plus the margins a loaded
 # 2-CPU CI machine needs; docs/ha.md explains each.
@@ -983,6 +984,14 @@ class Bed:
                  fib_writes=sum(1 for at, _ in self.fib.events if lo <= at <= hi),
                  fib_poll_longest=poll.longest_interval, **transitions)
         r.notes.append(f"keep-alive connections n1 {k['spread']['n1']} / n2 {k['spread']['n2']}")
+        # A request that meets the server's FIN as it leaves the client (the keep-alive
+        # close race: the server closed the idle connection as the client wrote on it).
+        closes = [e.at for e in ended if e.reason == "close"]
+        raced = [e for e in ended if e.broken and any(abs(e.at - at) <= CLOSE_RACE for at in closes)]
+        if raced:
+            k["close_race"] = len(raced)
+            r.notes.append(f"{len(raced)} broken within {CLOSE_RACE * 1000:.0f} ms of the server "
+                           "closing idle connections (the keep-alive close race)")
         if "back" in k:  # stop-start: connections the returning node's announcement reset
             k["broken_on_return"] = per_node([e.conn for e in ended if e.broken
                                               and e.at >= k["back"]])
