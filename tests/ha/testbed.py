@@ -28,6 +28,14 @@ announce, two next hops", injects one fault into node 1, measures and restores:
     stop-start       node-back under 40 long-lived keep-alive clients, the router's FIB
                      polled every 20 ms, its BGP/BFD state changes counted: the baseline
                      of an upgrade by stop and start
+    upgrade-takeover a second contrail-lb with --take-over started beside node 1's
+    upgrade-inplace  node 1 run with --supervise, then SIGUSR2
+    upgrade-bad-binary  SIGUSR2 while the binary's path holds one that exits 1 / crashes
+    upgrade-bad-config  POST /api/v1/upgrade with an invalid config file; a --take-over
+                     process with an invalid config
+                     (the upgrade-* ones under the keep-alive clients too, asserting zero
+                     failed requests, broken connections, FIB changes, BGP/BFD changes;
+                     skipped when the binary has no --take-over)
 
 Figures go to stdout as a table (and --json FILE); bounds (see BOUNDS) are asserted,
 and the exit code is 0 (all held), 1 (some did not), 77 (cannot run here: skipped).
