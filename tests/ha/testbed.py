@@ -84,11 +84,13 @@ BFDD = "/usr/lib/frr/bfdd"
 SCENARIOS = ["healthy", "backends-lost", "kill9", "sigterm", "sigstop", "link-cut",
              "router-restart", "node-back", "stop-start", "upgrade-takeover", "upgrade-inplace",
              "upgrade-bad-binary", "upgrade-bad-config"]
-# Scenarios measured with the keep-alive clients too; when the bed runs with and without
-# BFD they run in the BFD runs only (unless named), which keeps the matrix short.
+# Scenarios that need a binary with the hand-over (else skipped), and those of them that
+# need node 1 under --supervise.
 UPGRADE_SCENARIOS = ["upgrade-takeover", "upgrade-inplace", "upgrade-bad-binary",
                      "upgrade-bad-config"]
 SUPERVISED_SCENARIOS = ["upgrade-inplace", "upgrade-bad-binary", "upgrade-bad-config"]
+# Scenarios measured with the keep-alive clients too; when the bed runs with and without
+# BFD they run in the BFD runs only (unless named), which keeps the matrix short.
 KEEPALIVE_SCENARIOS = ["stop-start", *UPGRADE_SCENARIOS]
 UPGRADE_TIMEOUT = 15.0  # seconds for an upgrade to finish or fail (grace 5 s + margin)
 KA_CONNECTIONS = 40
