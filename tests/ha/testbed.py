@@ -1056,7 +1056,11 @@ class Bed:
             now = self.n1.status()
             done = now.get("pid") not in (None, before.get("pid"))
             record = now.get("upgrade") or {}
-            if done or (record != before.get("upgrade") and not upgrade_in_progress(record)):
+            # An old process that handed over may still answer (its record says ok, its
+            # pid is the old one): wait for the new one's answer.
+            failed = record != before.get("upgrade") and not upgrade_in_progress(record) \
+                and record.get("last_result") != "ok"
+            if done or failed:
                 return now
             if re.search(r"upgrade.*fail", self.n1.log(mark), re.I):
                 time.sleep(0.2)  # the status catches up with the log
