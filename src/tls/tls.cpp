@@ -57,8 +57,8 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }
 
 // Seals and opens session tickets with the service's shared keys (tickets.hpp): 1 = done,
-// 2 = done, and issue a fresh ticket under the current key, 0 = unknown or retired key (a
-// full handshake), -1 = failure.
+// 2 = done, and issue a fresh ticket (under the current key), 0 = unknown or retired key
+// (a full handshake), -1 = failure.
 int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                EVP_MAC_CTX* mac, int encrypt) noexcept {
     auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
@@ -75,7 +75,9 @@ int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX*
     } catch (const std::exception&) {
         return -1;  // no randomness for a new key: no ticket
     }
-    int result = renew ? 2 : 1;
+    // TLS 1.3 sends a ticket after a resumption only when asked to renew: without it the
+    // client's next connection has no unused ticket left and makes a full handshake.
+    int result = renew || SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
     if (encrypt) {
         std::memcpy(name, key->name.data(), key->name.size());
         if (RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_256_cbc())) != 1 ||

@@ -66,8 +66,13 @@ def test_sessions_resume_on_every_worker(start_backend, start_proxy, free_port, 
     # SO_REUSEPORT spreads new connections over both workers by their source port: twelve
     # connections all land on one with a chance of 1 in 2048.
     for _ in range(12):
+        previous = session
         resumed, session = get(proxy, context, session)
         assert resumed
+        if version == ssl.TLSVersion.TLSv1_3:
+            # A fresh ticket after each resumption: a client such as OpenSSL's, which does
+            # not reuse a TLS 1.3 ticket, would otherwise make a full handshake next time.
+            assert session.id != previous.id
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
