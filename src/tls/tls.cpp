@@ -184,10 +184,6 @@ Connection::Connection(const ServerContext& context, int fd) : ssl_(SSL_new(cont
     SSL_set_accept_state(ssl_.get());
 }
 
-bool Connection::ktls_sending() const {
-    return BIO_get_ktls_send(SSL_get_wbio(ssl_.get())) == 1;
-}
-
 Connection::~Connection() = default;
 
 // Maps an OpenSSL result to our conventions and records what it waits for.

@@ -153,8 +153,7 @@ class Connection {
     bool pending() const;
     // Any bytes inside OpenSSL, decrypted or not: a pooled connection must hold none.
     bool buffered() const;
-    bool resumed() const;       // the handshake resumed a session
-    bool ktls_sending() const;  // the kernel encrypts what this connection sends
+    bool resumed() const;  // the handshake resumed a session
     // EV_READ / EV_WRITE the last operation needs before it can make progress.
     int wants() const { return wants_; }
     void shutdown();
