@@ -13,7 +13,9 @@ Per target and workload: req/s, p50/p99 latency, CPU time per request of each pr
 (proxy, backend, load generator; utime+stime from /proc/PID/stat, wait4 for wrk) and
 their sum, backend connections opened (nginx stub_status) and held (ss), TCP segments
 sent per request (the OutSegs counter nstat reads), and for idle keep-alive connections
-the growth of the serving process's RSS per connection. A run is flagged "disturbed"
+the growth of the serving process's RSS per connection (opened one at a time, or in
+bursts of 512 concurrent requests and read after a settle time), and system calls per
+request from a separate short run under strace -c. A run is flagged "disturbed"
 when the machine's busy CPU time (/proc/stat) exceeds what the measured processes used
 by more than --foreign-limit percent of the machine.
 
@@ -56,6 +58,7 @@ class Workload:
     close: bool = False  # a new connection per request
     upload: bool = False  # POST 1 MiB per request
     idle: bool = False  # open idle keep-alive connections, measure RSS
+    batch: int = 1  # idle workloads: requests in flight at once while the connections open
     tls: bool = False  # over TLS to the target (tls_port)
     resume: bool = True  # TLS, new connection per request: resume the session (wrk does)
 
@@ -66,6 +69,7 @@ WORKLOADS = [
     Workload("64k", "64 KiB responses, keep-alive", 64, LARGE_PATH),
     Workload("upload", "1 MiB uploads, keep-alive", 16, UPLOAD_PATH, upload=True),
     Workload("idle", "idle keep-alive connections", 0, SMALL_PATH, idle=True),
+    Workload("burst", "idle keep-alive connections after a burst (batches of 512)", 0, SMALL_PATH, idle=True, batch=512),
     # ---- TLS (issue 18): the same certificate on every target, TLS 1.2 and 1.3 enabled,
     # every client negotiates 1.3. wrk resumes its session on reconnect (SSL_clear keeps
     # it); tls-newconn preloads a shim that makes it forget the session: full handshakes.
@@ -74,6 +78,7 @@ WORKLOADS = [
     Workload("tls-resume", "TLS new connection per request, resumed session", 32, SMALL_PATH, close=True, tls=True),
     Workload("tls-64k", "TLS 64 KiB responses, keep-alive", 64, LARGE_PATH, tls=True),
 ]
+IDLE_WORKLOADS = {w.name for w in WORKLOADS if w.idle}
 TARGET_TITLES = {
     "direct": "direct (backend alone)",
     "haproxy": "HAProxy",
@@ -618,16 +623,6 @@ def tls_records_per_response(port: int, path: str, close: bool, resume: bool, re
     return c.records / requests
 
 
-def strace_counts(text: str) -> dict[str, int]:
-    """Calls per syscall from strace -c's table."""
-    counts = {}
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) in (5, 6) and f[-1] != "total" and re.match(r"^[0-9.]+$", f[0]) and f[3].isdigit():
-            counts[f[-1]] = int(f[3])
-    return counts
-
-
 SYSCALL_GROUPS = {
     "reads": ("read", "recvfrom", "recvmsg", "readv"),
     "writes": ("write", "sendto", "sendmsg", "writev", "sendfile", "splice"),
@@ -667,7 +662,7 @@ def tls_detail(bench, t: Target, w: Workload, seconds: float) -> TlsDetail:
     m = re.search(r"(\d+) requests in", wrk.stdout)
     n = int(m.group(1)) if m else 0
     if n:
-        counts = strace_counts(summary.read_text())
+        counts = parse_strace_counts(summary.read_text())
         for group, names in SYSCALL_GROUPS.items():
             out.syscalls[group] = sum(counts.get(x, 0) for x in names) / n
         out.syscalls["all"] = sum(counts.values()) / n
@@ -722,7 +717,10 @@ class Run:
     segments: float = 0.0  # TCP segments sent per request (machine-wide)
     foreign_pct: float = 0.0  # machine CPU used by others, % of all CPUs
     rss_per_conn_kib: float = 0.0  # idle workload
+    rss_early_kib: float = float("nan")  # burst: per connection 0.5 s after it, before the settle time
     connections: int = 0
+    syscalls: float = float("nan")  # per request, from a separate short run under strace -c
+    syscall_top: str = ""  # the most frequent calls per request, "recvfrom 2.00, ..."
 
 
 def to_ms(value: str) -> float:
@@ -891,16 +889,7 @@ class Bench:
 
         def one_request(s: socket.socket) -> None:
             s.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError(f"{t.name} closed an idle-test connection")
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-            while len(body) < length:
-                body += s.recv(65536)
+            read_response(s, t.name)
 
         # Warm the serving path once, so that first-use allocations are not counted.
         with socket.create_connection(("127.0.0.1", t.port)) as s:
@@ -910,15 +899,20 @@ class Bench:
         before = rss_kib(server_pids)
         wall0 = time.monotonic()
         socks = []
+        early = float("nan")
         try:
-            for i in range(n):
-                s = socket.create_connection(("127.0.0.1", t.port))
-                s.settimeout(5)
-                one_request(s)
-                socks.append(s)
-                if self.args.progress and i and i % 2500 == 0:
-                    log(f"  {t.name}: {i} idle connections open")
-            time.sleep(0.5)
+            if w.batch > 1:
+                early = self.open_burst(t, w, socks, request) - before
+                time.sleep(self.args.burst_settle)
+            else:
+                for i in range(n):
+                    s = socket.create_connection(("127.0.0.1", t.port))
+                    s.settimeout(5)
+                    one_request(s)
+                    socks.append(s)
+                    if self.args.progress and i and i % 2500 == 0:
+                        log(f"  {t.name}: {i} idle connections open")
+                time.sleep(0.5)
             after = rss_kib(server_pids)
             held = connections_to(t.backend_port, server_pids) if t.backend_port else n
         finally:
@@ -926,9 +920,77 @@ class Bench:
                 s.close()
         r = Run(t.name, w.name, seconds=time.monotonic() - wall0, connections=n)
         r.rss_per_conn_kib = (after - before) / n
+        r.rss_early_kib = early / n
         r.backend_held = held
         r.requests = n
         return r
+
+    # ---- the burst workload (issue 18) ----
+
+    def open_burst(self, t: Target, w: Workload, socks: list, request: bytes) -> int:
+        """Opens the idle connections w.batch at a time, each batch's requests all sent
+        before any response is read, so the server has w.batch requests in flight at once
+        (its pools grow to that); returns the server's RSS 0.5 s after the last batch."""
+        n = self.args.idle_connections
+        for first in range(0, n, w.batch):
+            batch = [socket.create_connection(("127.0.0.1", t.port)) for _ in range(min(w.batch, n - first))]
+            socks.extend(batch)
+            for s in batch:
+                s.settimeout(10)
+                s.sendall(request)
+            for s in batch:
+                read_response(s, t.name)
+            if self.args.progress and first and first % 2560 == 0:
+                log(f"  {t.name}: {first} idle connections open")
+        time.sleep(0.5)
+        return rss_kib(process_tree(t.pid))
+
+    # ---- syscalls per request (issue 18) ----
+
+    def count_syscalls(self, t: Target, w: Workload) -> tuple[float, str]:
+        """System calls per request of the serving processes, from a short separate wrk
+        run with `strace -c -f` attached (strace slows them: only the counts are used)."""
+        pids = t.pids() if t.name != "direct" else process_tree(self.backend_pid)
+        summary = self.work / "strace.out"
+        argv = ["strace", "-c", "-f", "-o", str(summary)]
+        for pid in pids:
+            argv += ["-p", str(pid)]
+        tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # attached
+        res = subprocess.run(self.wrk_argv(t, w, self.args.syscall_seconds), capture_output=True, text=True, env=self.wrk_env(w))
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=10)
+        m = re.search(r"(\d+) requests in", res.stdout)
+        requests = int(m.group(1)) if m else 0
+        calls = parse_strace_counts(summary.read_text() if summary.exists() else "")
+        if not requests or not calls:
+            return float("nan"), ""
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        return sum(calls.values()) / requests, ", ".join(f"{name} {c / requests:.2f}" for name, c in top)
+
+
+def read_response(s: socket.socket, name: str) -> None:
+    """Reads one Content-Length response from s."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError(f"{name} closed an idle-test connection")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        body += s.recv(65536)
+
+
+def parse_strace_counts(text: str) -> dict[str, int]:
+    """strace -c's table: "% time seconds usecs/call calls errors syscall" rows."""
+    calls = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+            calls[f[-1]] = int(f[3])
+    return calls
 
 
 # ---- reporting -------------------------------------------------------------------
@@ -985,6 +1047,8 @@ class Report:
             return []
         if w.idle:
             lines = [f"## {w.title} ({self.args.idle_connections} connections, median of {reps})", ""]
+            if w.batch > 1:
+                return lines + self.burst_rows(w)
             lines.append("| target | RSS per idle connection KiB | ÷ HAProxy | ÷ nginx | backend connections held |")
             lines.append("|---|---:|---:|---:|---:|")
             for t in self.targets:
@@ -1029,6 +1093,43 @@ class Report:
                 )
                 + " |"
             )
+        return lines + [""] + self.syscall_rows(w)
+
+    # ---- issue 18: the burst table and syscalls per request ----
+
+    def burst_rows(self, w: Workload) -> list[str]:
+        lines = [
+            f"Connections opened {w.batch} at a time, each batch's requests in flight together; RSS growth per",
+            f"connection 0.5 s after the last batch, and after {self.args.burst_settle:g} s more of idleness (the figure compared).",
+            "",
+            f"| target | RSS per idle connection KiB, after {self.args.burst_settle:g} s | ÷ HAProxy | ÷ nginx | at 0.5 s | backend connections held |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for t in self.targets:
+            v = self.med(t, w.name, lambda r: r.rss_per_conn_kib)
+            lines.append(
+                f"| {TARGET_TITLES[t]} | {fmt(v, 2)} | {ratio(v, self.med('haproxy', w.name, lambda r: r.rss_per_conn_kib))} "
+                f"| {ratio(v, self.med('nginx', w.name, lambda r: r.rss_per_conn_kib))} "
+                f"| {fmt(self.med(t, w.name, lambda r: r.rss_early_kib), 2)} | {fmt(self.med(t, w.name, lambda r: r.backend_held), 0)} |"
+            )
+        return lines + [""]
+
+    def syscall_rows(self, w: Workload) -> list[str]:
+        counted = [(t, r) for t in self.targets for r in self.of(t, w.name) if r.syscalls == r.syscalls]
+        if not counted:
+            return []
+        lines = [
+            f"System calls per request of the serving process ({w.title}; `strace -c -f` on a separate "
+            f"{self.args.syscall_seconds} s run of the first round):",
+            "",
+            "| target | syscalls/req | most frequent, per request |",
+            "|---|---:|---|",
+        ]
+        seen = set()
+        for t, r in counted:
+            if t not in seen:
+                seen.add(t)
+                lines.append(f"| {TARGET_TITLES[t]} | {r.syscalls:.2f} | {r.syscall_top} |")
         return lines + [""]
 
     def summary(self) -> list[str]:
@@ -1148,6 +1249,10 @@ def parse_args(argv: list[str]):
     p.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     p.add_argument("--targets", default="direct,haproxy,nginx,contrail-lb")
     p.add_argument("--idle-connections", type=int, default=10000)
+    p.add_argument("--burst-settle", type=float, default=6.0,
+                   help="burst workload: seconds of idleness before its RSS is read [6]")
+    p.add_argument("--syscall-seconds", type=int, default=2, help="length of the strace -c run per target [2]")
+    p.add_argument("--no-syscalls", action="store_true", help="skip the syscall counts (strace)")
     p.add_argument("--backend", choices=["nginx", "clb"], default="nginx", help="origin server [nginx]")
     p.add_argument("--proxy-cpu", default=None, help="CPU list for the proxy [0]")
     p.add_argument("--load-cpu", default=None, help="CPU list for wrk and the backend [1, or the rest]")
@@ -1165,6 +1270,7 @@ def parse_args(argv: list[str]):
     if args.smoke:
         args.duration, args.warmup, args.repeats = 1, 0, 1
         args.idle_connections = min(args.idle_connections, 300)
+        args.burst_settle, args.syscall_seconds = 0.5, 1
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2:
         args.proxy_cpu = args.proxy_cpu or str(cpus[0])
@@ -1197,7 +1303,7 @@ def sanity_errors(runs: list[Run], report_md: str) -> list[str]:
     errors = []
     for r in runs:
         where = f"{r.target}/{r.workload}"
-        if r.workload == "idle":
+        if r.workload in IDLE_WORKLOADS:
             if r.rss_per_conn_kib != r.rss_per_conn_kib:
                 errors.append(f"{where}: no RSS figure")
             continue
@@ -1278,8 +1384,12 @@ def main(argv: list[str]) -> int:
                         continue  # direct with clb-test-backend: no TLS
                     r = bench.measure(bench.targets[name], w, args.duration)
                     runs.append(r)
+                    if rep == 0 and not w.idle and not args.no_syscalls and shutil.which("strace"):
+                        r.syscalls, r.syscall_top = bench.count_syscalls(bench.targets[name], w)
                     if w.idle:
                         detail = f"{r.rss_per_conn_kib:.2f} KiB RSS per idle connection"
+                        if r.rss_early_kib == r.rss_early_kib:
+                            detail += f" ({r.rss_early_kib:.2f} at 0.5 s), backend conns held {r.backend_held}"
                     else:
                         flag = " DISTURBED" if r.foreign_pct > args.foreign_limit else ""
                         detail = (
@@ -1287,6 +1397,8 @@ def main(argv: list[str]) -> int:
                             f"client {r.cpu_us['client']:.2f}, {r.segments:.2f} segs/req, backend conns "
                             f"+{r.backend_opened:.0f}/{r.backend_held}, foreign {r.foreign_pct:.0f}%{flag}"
                         )
+                        if r.syscalls == r.syscalls:
+                            detail += f"; {r.syscalls:.2f} syscalls/req ({r.syscall_top})"
                     elapsed = time.monotonic() - started
                     eta = elapsed / done * (total - done)
                     log(f"[{done}/{total}, ~{eta:.0f}s left] {w.name} round {rep + 1}: {name}: {detail}")

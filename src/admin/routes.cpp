@@ -218,7 +218,8 @@ Response Router::handle(const Request& request, double now) {
                 sources_.started_at,
                 now,
                 pauses,
-                sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0};
+                sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0,
+                sources_.pools ? sources_.pools() : PoolCounts{}};
 
     Response r;
     if (view == View::metrics) {

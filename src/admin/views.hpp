@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "contrail_lb/admin/server.hpp"
 #include "contrail_lb/bgp/status.hpp"
 #include "contrail_lb/runtime/state.hpp"
 
@@ -29,6 +30,7 @@ struct Context {
     double now;         // unix time
     AcceptPauses accept_pauses;
     uint64_t log_lines_dropped = 0;
+    PoolCounts pools;
 };
 
 // "UP", "DOWN" or "DRAINED" (drained wins: the operator's decision is what matters).

@@ -177,6 +177,12 @@ class Control {
         sources.token = c.admin.token;
         sources.users = c.admin.users;
         sources.proxy_accept_pauses = &context_.accept_pauses;
+        sources.pools = [this] {
+            const auto& p = context_.pools;
+            return admin::PoolCounts{p.idle_backend_connections.load(std::memory_order_relaxed),
+                                     p.pooled_exchanges.load(std::memory_order_relaxed),
+                                     p.pooled_buffers.load(std::memory_order_relaxed)};
+        };
         sources.admin_accept_pauses = &admin_accept_pauses_;
         try {
             admin_ = std::make_unique<admin::Server>(loop_.raw(), *c.admin.listen, sources);

@@ -27,6 +27,14 @@ struct ListenerSocket {
     std::shared_ptr<const tls::ServerContext> tls;  // null: plain TCP
 };
 
+// What the workers' pools hold between requests, summed over workers (the admin's
+// gauges). Each worker adds its change once per tick (0.25 s): the figures lag by that.
+struct PoolGauges {
+    std::atomic<int64_t> idle_backend_connections{0};
+    std::atomic<int64_t> pooled_exchanges{0};
+    std::atomic<int64_t> pooled_buffers{0};
+};
+
 // Shared by all workers of a process.
 struct WorkerContext {
     std::atomic<uint32_t> connections{0};  // client connections, all workers
@@ -40,6 +48,7 @@ struct WorkerContext {
     runtime::FailureSink* failures = nullptr;  // passive health reports
     log::Writer* log = nullptr;                // access log; null: no access log
     std::atomic<uint64_t> accept_pauses{0};    // out of fds: a listener paused (net::Acceptor)
+    PoolGauges pools;
 };
 
 class Worker {
