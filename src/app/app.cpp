@@ -72,7 +72,11 @@ class Control {
           reload_signal_(loop_.raw(), SIGHUP, [this] { reload(); }),
           term_signal_(loop_.raw(), SIGTERM, [this] { shutdown("SIGTERM"); }),
           int_signal_(loop_.raw(), SIGINT, [this] { shutdown("SIGINT"); }),
-          watchdog_(loop_.raw(), [this] { watch_workers(); }),
+          watchdog_(loop_.raw(),
+                    [this] {
+                        watch_workers();
+                        listeners_.expire_ticket_keys();
+                    }),
           drain_poll_(loop_.raw(), [this] { poll_drain(); }),
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
           speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }) {
