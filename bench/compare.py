@@ -13,7 +13,9 @@ Per target and workload: req/s, p50/p99 latency, CPU time per request of each pr
 (proxy, backend, load generator; utime+stime from /proc/PID/stat, wait4 for wrk) and
 their sum, backend connections opened (nginx stub_status) and held (ss), TCP segments
 sent per request (the OutSegs counter nstat reads), and for idle keep-alive connections
-the growth of the serving process's RSS per connection. A run is flagged "disturbed"
+the growth of the serving process's RSS per connection (opened one at a time, or in
+bursts of 512 concurrent requests and read after a settle time), and system calls per
+request from a separate short run under strace -c. A run is flagged "disturbed"
 when the machine's busy CPU time (/proc/stat) exceeds what the measured processes used
 by more than --foreign-limit percent of the machine.
 
@@ -56,6 +58,9 @@ class Workload:
     close: bool = False  # a new connection per request
     upload: bool = False  # POST 1 MiB per request
     idle: bool = False  # open idle keep-alive connections, measure RSS
+    batch: int = 1  # idle workloads: requests in flight at once while the connections open
+    tls: bool = False  # over TLS to the target (tls_port)
+    resume: bool = True  # TLS, new connection per request: resume the session (wrk does)
 
 
 WORKLOADS = [
@@ -64,7 +69,16 @@ WORKLOADS = [
     Workload("64k", "64 KiB responses, keep-alive", 64, LARGE_PATH),
     Workload("upload", "1 MiB uploads, keep-alive", 16, UPLOAD_PATH, upload=True),
     Workload("idle", "idle keep-alive connections", 0, SMALL_PATH, idle=True),
+    Workload("burst", "idle keep-alive connections after a burst (batches of 512)", 0, SMALL_PATH, idle=True, batch=512),
+    # ---- TLS (issue 18): the same certificate on every target, TLS 1.2 and 1.3 enabled,
+    # every client negotiates 1.3. wrk resumes its session on reconnect (SSL_clear keeps
+    # it); tls-newconn preloads a shim that makes it forget the session: full handshakes.
+    Workload("tls-small", "TLS small GET, keep-alive", 64, SMALL_PATH, tls=True),
+    Workload("tls-newconn", "TLS new connection per request, full handshake", 32, SMALL_PATH, close=True, tls=True, resume=False),
+    Workload("tls-resume", "TLS new connection per request, resumed session", 32, SMALL_PATH, close=True, tls=True),
+    Workload("tls-64k", "TLS 64 KiB responses, keep-alive", 64, LARGE_PATH, tls=True),
 ]
+IDLE_WORKLOADS = {w.name for w in WORKLOADS if w.idle}
 TARGET_TITLES = {
     "direct": "direct (backend alone)",
     "haproxy": "HAProxy",
@@ -231,6 +245,7 @@ class Target:
     pid: int | None  # the proxy process; for "direct" the backend
     version: str = ""
     backend_port: int = 0  # where the proxy sends its requests (0: direct)
+    tls_port: int = 0  # its TLS listener (0: none)
 
     def pids(self) -> list[int]:
         """The proxy's processes (none for direct: the backend is counted as such)."""
@@ -258,7 +273,7 @@ NGINX_TEMP = """
 """
 
 
-def start_nginx_backend(d: Daemons, args, port: int, status_port: int) -> int:
+def start_nginx_backend(d: Daemons, args, port: int, status_port: int, tls_port: int = 0) -> int:
     work, name = d.work, d.unique("backend-nginx")
     docroot = work / "docroot"
     if not docroot.exists():
@@ -290,6 +305,7 @@ def start_nginx_backend(d: Daemons, args, port: int, status_port: int) -> int:
     default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
+        {nginx_tls_listen(args, tls_port)}
         root {docroot};
         location = / {{ default_type application/json; return 200 '{{"name": "bench", "href": "http://backend/"}}\\n'; }}
         location = /sink {{ {sink} }}
@@ -315,6 +331,7 @@ def start_clb_backend(d: Daemons, args, port: int) -> int:
 
 def start_haproxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     name = d.unique("haproxy")
+    tls_port = free_port() if args.tls else 0
     conf = d.work / f"{name}.cfg"
     conf.write_text(
         f"""global
@@ -336,7 +353,9 @@ defaults
 
 frontend bench
     bind 127.0.0.1:{port}
-    http-request set-header X-Forwarded-Proto http
+    {haproxy_tls_bind(args, tls_port)}
+    http-request set-header X-Forwarded-Proto http if !{{ ssl_fc }}
+    http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}
     default_backend bench
 
 backend bench
@@ -346,11 +365,12 @@ backend bench
     )
     p = d.start(name, pinned(args.proxy_cpu, [args.haproxy, "-db", "-f", str(conf)]))
     version = subprocess.run([args.haproxy, "-v"], capture_output=True, text=True).stdout.split()[2]
-    return Target("haproxy", port, p.pid, f"HAProxy {version}, nbthread 1, http-reuse always", backend_port)
+    return Target("haproxy", port, p.pid, f"HAProxy {version}, nbthread 1, http-reuse always", backend_port, tls_port)
 
 
 def start_nginx_proxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     work, name = d.work, d.unique("proxy-nginx")
+    tls_port = free_port() if args.tls else 0
     (work / f"{name}-tmp").mkdir()
     conf = work / f"{name}.conf"
     conf.write_text(
@@ -370,6 +390,7 @@ def start_nginx_proxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
+        {nginx_tls_listen(args, tls_port)}
         location / {{
             proxy_pass http://bench;
             proxy_http_version 1.1;
@@ -391,12 +412,13 @@ def start_nginx_proxy(d: Daemons, args, port: int, backend_port: int) -> Target:
     )
     p = d.start(name, pinned(args.proxy_cpu, ["nginx", "-e", str(work / f"{name}.error.log"), "-c", str(conf)]))
     version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
-    return Target("nginx", port, p.pid, f"nginx {version}, 1 worker, upstream keepalive 64", backend_port)
+    return Target("nginx", port, p.pid, f"nginx {version}, 1 worker, upstream keepalive 64", backend_port, tls_port)
 
 
 def start_contrail_lb(d: Daemons, args, port: int, backend_port: int, target: str = "contrail-lb") -> Target:
     binary = args.clb_bin_b if target == "contrail-lb-b" else args.clb_bin
     name = d.unique(target)
+    tls_port = free_port() if args.tls else 0
     conf = d.work / f"{name}.yaml"
     conf.write_text(
         f"""global:
@@ -419,11 +441,261 @@ services:
       type: none
     backends:
       - {{ name: bench, address: "127.0.0.1:{backend_port}" }}
-"""
+{clb_tls_service(args, tls_port, backend_port)}"""
     )
     p = d.start(name, pinned(args.proxy_cpu, [binary, "-c", str(conf)]))
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
-    return Target(target, port, p.pid, f"{version} ({binary}), workers 1", backend_port)
+    return Target(target, port, p.pid, f"{version} ({binary}), workers 1", backend_port, tls_port)
+
+
+# ---- TLS (issue 18) ----------------------------------------------------------------
+# One certificate for every target, made at start in the work directory; each target gets
+# a second listener with it when a TLS workload is selected. TLS 1.2 and 1.3 on all three
+# (nginx 1.22 leaves 1.3 out by default); session resumption as each ships it (HAProxy:
+# tickets + its shared cache; nginx: tickets + a shared cache, as commonly deployed).
+
+
+@dataclass
+class TlsSetup:
+    cert: Path  # certificate (PEM)
+    key: Path
+    combined: Path  # certificate + key, as HAProxy's crt wants it
+    no_resume: Path  # LD_PRELOAD shim: wrk forgets its session on reconnect
+    kind: str
+
+
+NO_RESUME_SHIM = r"""
+/* wrk keeps its TLS session across reconnects (SSL_clear keeps it), so a new connection
+   per request is a resumed handshake. Preloaded, this drops it: full handshakes. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+typedef struct ssl_st SSL;
+int SSL_set_session(SSL *s, void *session);
+int SSL_clear(SSL *s) {
+    static int (*real)(SSL *);
+    if (!real) real = (int (*)(SSL *))dlsym(RTLD_NEXT, "SSL_clear");
+    int r = real(s);
+    SSL_set_session(s, 0);
+    return r;
+}
+"""
+
+
+def make_tls(work: Path, kind: str) -> TlsSetup:
+    key_args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "p256" else ["-newkey", "rsa:2048"]
+    cert, key, combined = work / "bench-cert.pem", work / "bench-key.pem", work / "bench-combined.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", *key_args, "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "7",
+         "-subj", "/CN=bench", "-addext", "subjectAltName=DNS:bench,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    combined.write_text(cert.read_text() + key.read_text())
+    src, shim = work / "no_resume.c", work / "no_resume.so"
+    src.write_text(NO_RESUME_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(src), "-ldl"], check=True)
+    return TlsSetup(cert, key, combined, shim, kind)
+
+
+def haproxy_tls_bind(args, tls_port: int) -> str:
+    if not tls_port:
+        return ""
+    return f"bind 127.0.0.1:{tls_port} ssl crt {args.tls.combined} ssl-min-ver TLSv1.2"
+
+
+def nginx_tls_listen(args, tls_port: int) -> str:
+    if not tls_port:
+        return ""
+    return (
+        f"listen 127.0.0.1:{tls_port} ssl backlog=4096; ssl_certificate {args.tls.cert}; "
+        f"ssl_certificate_key {args.tls.key}; ssl_protocols TLSv1.2 TLSv1.3; "
+        "ssl_session_cache shared:SSL:10m; ssl_session_timeout 1h;"
+    )
+
+
+def clb_tls_service(args, tls_port: int, backend_port: int) -> str:
+    if not tls_port:
+        return ""
+    return f"""  - name: bench-tls
+    listen: ["127.0.0.1:{tls_port}"]
+    mode: http
+    balance: roundrobin
+    tls: {{ cert: {args.tls.cert}, key: {args.tls.key} }}
+    timeouts: {{ connect: 3s, client: 60s, server: 60s, http_request: 10s, keep_alive: 30s }}
+    health_check: {{ type: none }}
+    backends:
+      - {{ name: bench, address: "127.0.0.1:{backend_port}" }}
+"""
+
+
+def tls_records_per_response(port: int, path: str, close: bool, resume: bool, requests: int = 50) -> float:
+    """TLS records the client receives per response (new connections: the handshake's and
+    the session tickets included; `resume`: each offers the last session), counted from
+    the record headers of the raw stream under a MemoryBIO TLS client."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n{'Connection: close' if close else ''}\r\n\r\n".encode()
+
+    class Conn:
+        def __init__(self, session=None):
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            self.tls = ctx.wrap_bio(self.inc, self.out, session=session)
+            self.raw, self.records = b"", 0
+            self.step(self.tls.do_handshake)
+
+        def flush(self):
+            data = self.out.read()
+            if data:
+                self.sock.sendall(data)
+
+        def feed(self) -> bool:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self.inc.write_eof()
+                return False
+            self.raw += chunk
+            while len(self.raw) >= 5 and len(self.raw) >= 5 + int.from_bytes(self.raw[3:5], "big"):
+                if self.raw[0] == 23:  # application_data (all of TLS 1.3 after the handshake)
+                    self.records += 1
+                self.raw = self.raw[5 + int.from_bytes(self.raw[3:5], "big"):]
+            self.inc.write(chunk)
+            return True
+
+        def step(self, op, *a):
+            while True:
+                try:
+                    r = op(*a)
+                    self.flush()
+                    return r
+                except ssl.SSLWantReadError:
+                    self.flush()
+                    if not self.feed():
+                        raise RuntimeError("closed during TLS")
+
+        def response(self) -> None:
+            self.step(self.tls.write, request)
+            data = b""
+            while True:
+                try:
+                    data += self.step(self.tls.read, 65536)
+                except (ssl.SSLZeroReturnError, RuntimeError):
+                    break
+                head, sep, body = data.partition(b"\r\n\r\n")
+                if sep:
+                    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                    if len(body) >= length:
+                        break
+            if close:  # what else the server sends before its close (tickets come first)
+                self.sock.settimeout(0.2)
+                try:
+                    while self.feed():
+                        pass
+                except OSError:
+                    pass
+
+    if close:
+        total, session = 0, None
+        for _ in range(requests + (1 if resume else 0)):
+            c = Conn(session if resume else None)
+            c.response()
+            if session is not None or not resume:  # the first makes the session to resume
+                total += c.records
+            session = c.tls.session
+            c.sock.close()
+        return total / requests
+    c = Conn()
+    c.response()  # tickets and first-use effects out of the way
+    time.sleep(0.05)
+    c.sock.setblocking(False)
+    try:
+        while c.feed():
+            pass
+    except OSError:
+        pass
+    c.sock.setblocking(True)
+    c.sock.settimeout(5)
+    c.records = 0
+    for _ in range(requests):
+        c.response()
+    c.sock.close()
+    return c.records / requests
+
+
+SYSCALL_GROUPS = {
+    "reads": ("read", "recvfrom", "recvmsg", "readv"),
+    "writes": ("write", "sendto", "sendmsg", "writev", "sendfile", "splice"),
+    "epoll_wait": ("epoll_wait", "epoll_pwait"),
+    "epoll_ctl": ("epoll_ctl",),
+}
+
+
+@dataclass
+class TlsDetail:
+    target: str
+    workload: str
+    records: float = float("nan")  # per response, received by the client
+    syscalls: dict[str, float] = field(default_factory=dict)  # per request
+
+
+def tls_detail(bench, t: Target, w: Workload, seconds: float) -> TlsDetail:
+    """Records per response (a probe client) and the proxy's syscalls per request (a short
+    wrk run under strace -c -f): a separate run, its speed is not measured."""
+    out = TlsDetail(t.name, w.name)
+    try:
+        out.records = tls_records_per_response(t.tls_port, w.path, w.close, w.close and w.resume)
+    except Exception as e:  # noqa: BLE001 - a figure missing is not a failed benchmark
+        log(f"{t.name}/{w.name}: records probe failed: {e}")
+    pids = process_tree(t.pid) if t.backend_port else process_tree(t.pid)
+    if not shutil.which("strace"):
+        return out
+    summary = bench.work / "strace.out"
+    argv = ["strace", "-c", "-f", "-o", str(summary)]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    wrk = subprocess.run(bench.wrk_argv(t, w, seconds), capture_output=True, text=True, env=bench.wrk_env(w))
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait(timeout=10)
+    m = re.search(r"(\d+) requests in", wrk.stdout)
+    n = int(m.group(1)) if m else 0
+    if n:
+        counts = parse_strace_counts(summary.read_text())
+        for group, names in SYSCALL_GROUPS.items():
+            out.syscalls[group] = sum(counts.get(x, 0) for x in names) / n
+        out.syscalls["all"] = sum(counts.values()) / n
+    return out
+
+
+def tls_detail_markdown(details: list[TlsDetail], workloads: list[Workload], targets: list[str]) -> list[str]:
+    if not details:
+        return []
+    lines = [
+        "## TLS: records and syscalls per request",
+        "",
+        "Records: TLS records a client receives per response, counted by a probe client (TLS 1.3 "
+        "hides the type: on a new connection the encrypted handshake messages and the session "
+        "tickets count; `resumed`: the probe resumes each time). Syscalls: `strace -c -f` on the serving process during a short wrk run "
+        "(separate from the timed runs; strace slows it, so fewer requests share each "
+        "`epoll_wait` than in the timed runs).",
+        "",
+        "| workload | target | records / response | reads | writes | epoll_wait | epoll_ctl | all syscalls |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for w in workloads:
+        for t in targets:
+            for d in details:
+                if d.workload == w.name and d.target == t:
+                    s = d.syscalls
+                    lines.append(
+                        f"| {w.title} | {TARGET_TITLES[t]} | {fmt(d.records, 2)} | "
+                        + " | ".join(fmt(s.get(k, float('nan')), 2) for k in ("reads", "writes", "epoll_wait", "epoll_ctl", "all"))
+                        + " |"
+                    )
+    return lines + [""]
+
 
 
 # ---- one measurement -------------------------------------------------------------
@@ -445,7 +717,10 @@ class Run:
     segments: float = 0.0  # TCP segments sent per request (machine-wide)
     foreign_pct: float = 0.0  # machine CPU used by others, % of all CPUs
     rss_per_conn_kib: float = 0.0  # idle workload
+    rss_early_kib: float = float("nan")  # burst: per connection 0.5 s after it, before the settle time
     connections: int = 0
+    syscalls: float = float("nan")  # per request, from a separate short run under strace -c
+    syscall_top: str = ""  # the most frequent calls per request, "recvfrom 2.00, ..."
 
 
 def to_ms(value: str) -> float:
@@ -472,6 +747,7 @@ class Bench:
         self.work = work = daemons.work
         self.backend_pid = 0
         self.backend_port = 0
+        self.backend_tls_port = 0
         self.status_port = 0
         self.targets: dict[str, Target] = {}
         self.upload_script = work / "upload.lua"
@@ -484,7 +760,8 @@ class Bench:
         self.backend_port = free_port()
         if self.args.backend == "nginx":
             self.status_port = free_port()
-            self.backend_pid = start_nginx_backend(self.daemons, self.args, self.backend_port, self.status_port)
+            self.backend_tls_port = free_port() if self.args.tls else 0
+            self.backend_pid = start_nginx_backend(self.daemons, self.args, self.backend_port, self.status_port, self.backend_tls_port)
         else:
             self.backend_pid = start_clb_backend(self.daemons, self.args, self.backend_port)
 
@@ -492,7 +769,7 @@ class Bench:
         """A target in front of the shared backend; fresh: "direct" gets a backend of its own."""
         if name == "direct":
             if not fresh:
-                return Target("direct", self.backend_port, self.backend_pid)
+                return Target("direct", self.backend_port, self.backend_pid, tls_port=self.backend_tls_port)
             port = free_port()
             if self.args.backend == "nginx":
                 pid = start_nginx_backend(self.daemons, self.args, port, free_port())
@@ -502,6 +779,8 @@ class Bench:
         t = STARTERS[name](self.daemons, self.args, free_port(), self.backend_port)
         try:
             wait_http(f"http://127.0.0.1:{t.port}/")
+            if t.tls_port:
+                socket.create_connection(("127.0.0.1", t.tls_port), timeout=5).close()
         except RuntimeError:
             log(f"{name} did not start; its log:")
             log(self.daemons.last_log().read_text()[-2000:])
@@ -523,12 +802,19 @@ class Bench:
             argv += ["-H", "Connection: close"]
         if w.upload:
             argv += ["-s", str(self.upload_script)]
-        return pinned(self.args.load_cpu, argv + [f"http://127.0.0.1:{t.port}{w.path}"])
+        url = f"https://127.0.0.1:{t.tls_port}" if w.tls else f"http://127.0.0.1:{t.port}"
+        return pinned(self.args.load_cpu, argv + [url + w.path])
+
+    def wrk_env(self, w: Workload) -> dict[str, str] | None:
+        """TLS without resumption: wrk with the shim that drops its session (make_tls)."""
+        if w.tls and not w.resume:
+            return dict(os.environ, LD_PRELOAD=str(self.args.tls.no_resume))
+        return None
 
     def measure(self, t: Target, w: Workload, seconds: float) -> Run:
         if w.idle:
             return self.measure_idle(t, w)
-        warm = subprocess.run(self.wrk_argv(t, w, self.args.warmup), capture_output=True, text=True) if self.args.warmup else None
+        warm = subprocess.run(self.wrk_argv(t, w, self.args.warmup), capture_output=True, text=True, env=self.wrk_env(w)) if self.args.warmup else None
         if warm and warm.returncode != 0:
             raise RuntimeError(f"wrk warm-up against {t.name} failed: {warm.stderr.strip()}")
         proxy_pids = t.pids()
@@ -538,7 +824,7 @@ class Bench:
         busy0, segs0, wall0 = machine_busy_seconds(), tcp_out_segments(), time.monotonic()
         out_path = self.work / "wrk.out"
         with open(out_path, "w") as out:
-            wrk = subprocess.Popen(self.wrk_argv(t, w, seconds), stdout=out, stderr=subprocess.STDOUT)
+            wrk = subprocess.Popen(self.wrk_argv(t, w, seconds), stdout=out, stderr=subprocess.STDOUT, env=self.wrk_env(w))
             held = 0
             # Sample the backend connections twice while the load runs (at 50 % and 90 %).
             for pause in (0.5, 0.4):
@@ -603,16 +889,7 @@ class Bench:
 
         def one_request(s: socket.socket) -> None:
             s.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError(f"{t.name} closed an idle-test connection")
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-            while len(body) < length:
-                body += s.recv(65536)
+            read_response(s, t.name)
 
         # Warm the serving path once, so that first-use allocations are not counted.
         with socket.create_connection(("127.0.0.1", t.port)) as s:
@@ -622,15 +899,20 @@ class Bench:
         before = rss_kib(server_pids)
         wall0 = time.monotonic()
         socks = []
+        early = float("nan")
         try:
-            for i in range(n):
-                s = socket.create_connection(("127.0.0.1", t.port))
-                s.settimeout(5)
-                one_request(s)
-                socks.append(s)
-                if self.args.progress and i and i % 2500 == 0:
-                    log(f"  {t.name}: {i} idle connections open")
-            time.sleep(0.5)
+            if w.batch > 1:
+                early = self.open_burst(t, w, socks, request) - before
+                time.sleep(self.args.burst_settle)
+            else:
+                for i in range(n):
+                    s = socket.create_connection(("127.0.0.1", t.port))
+                    s.settimeout(5)
+                    one_request(s)
+                    socks.append(s)
+                    if self.args.progress and i and i % 2500 == 0:
+                        log(f"  {t.name}: {i} idle connections open")
+                time.sleep(0.5)
             after = rss_kib(server_pids)
             held = connections_to(t.backend_port, server_pids) if t.backend_port else n
         finally:
@@ -638,9 +920,77 @@ class Bench:
                 s.close()
         r = Run(t.name, w.name, seconds=time.monotonic() - wall0, connections=n)
         r.rss_per_conn_kib = (after - before) / n
+        r.rss_early_kib = early / n
         r.backend_held = held
         r.requests = n
         return r
+
+    # ---- the burst workload (issue 18) ----
+
+    def open_burst(self, t: Target, w: Workload, socks: list, request: bytes) -> int:
+        """Opens the idle connections w.batch at a time, each batch's requests all sent
+        before any response is read, so the server has w.batch requests in flight at once
+        (its pools grow to that); returns the server's RSS 0.5 s after the last batch."""
+        n = self.args.idle_connections
+        for first in range(0, n, w.batch):
+            batch = [socket.create_connection(("127.0.0.1", t.port)) for _ in range(min(w.batch, n - first))]
+            socks.extend(batch)
+            for s in batch:
+                s.settimeout(10)
+                s.sendall(request)
+            for s in batch:
+                read_response(s, t.name)
+            if self.args.progress and first and first % 2560 == 0:
+                log(f"  {t.name}: {first} idle connections open")
+        time.sleep(0.5)
+        return rss_kib(process_tree(t.pid))
+
+    # ---- syscalls per request (issue 18) ----
+
+    def count_syscalls(self, t: Target, w: Workload) -> tuple[float, str]:
+        """System calls per request of the serving processes, from a short separate wrk
+        run with `strace -c -f` attached (strace slows them: only the counts are used)."""
+        pids = t.pids() if t.name != "direct" else process_tree(self.backend_pid)
+        summary = self.work / "strace.out"
+        argv = ["strace", "-c", "-f", "-o", str(summary)]
+        for pid in pids:
+            argv += ["-p", str(pid)]
+        tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # attached
+        res = subprocess.run(self.wrk_argv(t, w, self.args.syscall_seconds), capture_output=True, text=True, env=self.wrk_env(w))
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=10)
+        m = re.search(r"(\d+) requests in", res.stdout)
+        requests = int(m.group(1)) if m else 0
+        calls = parse_strace_counts(summary.read_text() if summary.exists() else "")
+        if not requests or not calls:
+            return float("nan"), ""
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        return sum(calls.values()) / requests, ", ".join(f"{name} {c / requests:.2f}" for name, c in top)
+
+
+def read_response(s: socket.socket, name: str) -> None:
+    """Reads one Content-Length response from s."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError(f"{name} closed an idle-test connection")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        body += s.recv(65536)
+
+
+def parse_strace_counts(text: str) -> dict[str, int]:
+    """strace -c's table: "% time seconds usecs/call calls errors syscall" rows."""
+    calls = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+            calls[f[-1]] = int(f[3])
+    return calls
 
 
 # ---- reporting -------------------------------------------------------------------
@@ -697,6 +1047,8 @@ class Report:
             return []
         if w.idle:
             lines = [f"## {w.title} ({self.args.idle_connections} connections, median of {reps})", ""]
+            if w.batch > 1:
+                return lines + self.burst_rows(w)
             lines.append("| target | RSS per idle connection KiB | ÷ HAProxy | ÷ nginx | backend connections held |")
             lines.append("|---|---:|---:|---:|---:|")
             for t in self.targets:
@@ -741,6 +1093,43 @@ class Report:
                 )
                 + " |"
             )
+        return lines + [""] + self.syscall_rows(w)
+
+    # ---- issue 18: the burst table and syscalls per request ----
+
+    def burst_rows(self, w: Workload) -> list[str]:
+        lines = [
+            f"Connections opened {w.batch} at a time, each batch's requests in flight together; RSS growth per",
+            f"connection 0.5 s after the last batch, and after {self.args.burst_settle:g} s more of idleness (the figure compared).",
+            "",
+            f"| target | RSS per idle connection KiB, after {self.args.burst_settle:g} s | ÷ HAProxy | ÷ nginx | at 0.5 s | backend connections held |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for t in self.targets:
+            v = self.med(t, w.name, lambda r: r.rss_per_conn_kib)
+            lines.append(
+                f"| {TARGET_TITLES[t]} | {fmt(v, 2)} | {ratio(v, self.med('haproxy', w.name, lambda r: r.rss_per_conn_kib))} "
+                f"| {ratio(v, self.med('nginx', w.name, lambda r: r.rss_per_conn_kib))} "
+                f"| {fmt(self.med(t, w.name, lambda r: r.rss_early_kib), 2)} | {fmt(self.med(t, w.name, lambda r: r.backend_held), 0)} |"
+            )
+        return lines + [""]
+
+    def syscall_rows(self, w: Workload) -> list[str]:
+        counted = [(t, r) for t in self.targets for r in self.of(t, w.name) if r.syscalls == r.syscalls]
+        if not counted:
+            return []
+        lines = [
+            f"System calls per request of the serving process ({w.title}; `strace -c -f` on a separate "
+            f"{self.args.syscall_seconds} s run of the first round):",
+            "",
+            "| target | syscalls/req | most frequent, per request |",
+            "|---|---:|---|",
+        ]
+        seen = set()
+        for t, r in counted:
+            if t not in seen:
+                seen.add(t)
+                lines.append(f"| {TARGET_TITLES[t]} | {r.syscalls:.2f} | {r.syscall_top} |")
         return lines + [""]
 
     def summary(self) -> list[str]:
@@ -860,6 +1249,10 @@ def parse_args(argv: list[str]):
     p.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     p.add_argument("--targets", default="direct,haproxy,nginx,contrail-lb")
     p.add_argument("--idle-connections", type=int, default=10000)
+    p.add_argument("--burst-settle", type=float, default=6.0,
+                   help="burst workload: seconds of idleness before its RSS is read [6]")
+    p.add_argument("--syscall-seconds", type=int, default=2, help="length of the strace -c run per target [2]")
+    p.add_argument("--no-syscalls", action="store_true", help="skip the syscall counts (strace)")
     p.add_argument("--backend", choices=["nginx", "clb"], default="nginx", help="origin server [nginx]")
     p.add_argument("--proxy-cpu", default=None, help="CPU list for the proxy [0]")
     p.add_argument("--load-cpu", default=None, help="CPU list for wrk and the backend [1, or the rest]")
@@ -871,10 +1264,13 @@ def parse_args(argv: list[str]):
     p.add_argument("--clb-bin-b", default=os.environ.get("CLB_BIN_B"),
                    help="a second contrail-lb binary, measured as target contrail-lb-b (A/B of a change)")
     p.add_argument("--haproxy", default=os.environ.get("HAPROXY", "haproxy"))
+    p.add_argument("--tls-key", choices=["rsa2048", "p256"], default="rsa2048", help="the TLS workloads' certificate key [rsa2048; p256: ECDSA P-256]")
+    p.add_argument("--tls-detail-seconds", type=int, default=3, help="TLS workloads: seconds of the strace run per target, 0 = no records/syscalls table [3]")
     args = p.parse_args(argv)
     if args.smoke:
         args.duration, args.warmup, args.repeats = 1, 0, 1
         args.idle_connections = min(args.idle_connections, 300)
+        args.burst_settle, args.syscall_seconds = 0.5, 1
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2:
         args.proxy_cpu = args.proxy_cpu or str(cpus[0])
@@ -907,7 +1303,7 @@ def sanity_errors(runs: list[Run], report_md: str) -> list[str]:
     errors = []
     for r in runs:
         where = f"{r.target}/{r.workload}"
-        if r.workload == "idle":
+        if r.workload in IDLE_WORKLOADS:
             if r.rss_per_conn_kib != r.rss_per_conn_kib:
                 errors.append(f"{where}: no RSS figure")
             continue
@@ -948,6 +1344,12 @@ def main(argv: list[str]) -> int:
     if unknown or not workloads:
         sys.exit(f"bench: unknown target(s) {unknown} or no known workload in {args.workloads}")
     check_tools(args, targets)
+    if any(w.tls for w in workloads) and not shutil.which("cc"):
+        sys.exit("bench: the TLS workloads need cc (the no-resume shim for wrk)")
+    if args.smoke and any(w.tls for w in workloads):
+        # 64 RSA handshakes first: on a busy machine one second may see no request end.
+        args.duration = max(args.duration, 2)
+        args.tls_detail_seconds = min(args.tls_detail_seconds, 1)
     # 10,000 idle connections need that many descriptors here and in each server.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.idle_connections + 1000
@@ -957,6 +1359,7 @@ def main(argv: list[str]) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="clb-bench."))
     daemons = Daemons(work)
+    args.tls = make_tls(work, args.tls_key) if any(w.tls for w in workloads) else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         bench = Bench(args, daemons)
@@ -977,10 +1380,16 @@ def main(argv: list[str]) -> int:
             for rep in range(args.repeats):
                 for name in targets:
                     done += 1
+                    if w.tls and not bench.targets[name].tls_port:
+                        continue  # direct with clb-test-backend: no TLS
                     r = bench.measure(bench.targets[name], w, args.duration)
                     runs.append(r)
+                    if rep == 0 and not w.idle and not args.no_syscalls and shutil.which("strace"):
+                        r.syscalls, r.syscall_top = bench.count_syscalls(bench.targets[name], w)
                     if w.idle:
                         detail = f"{r.rss_per_conn_kib:.2f} KiB RSS per idle connection"
+                        if r.rss_early_kib == r.rss_early_kib:
+                            detail += f" ({r.rss_early_kib:.2f} at 0.5 s), backend conns held {r.backend_held}"
                     else:
                         flag = " DISTURBED" if r.foreign_pct > args.foreign_limit else ""
                         detail = (
@@ -988,6 +1397,8 @@ def main(argv: list[str]) -> int:
                             f"client {r.cpu_us['client']:.2f}, {r.segments:.2f} segs/req, backend conns "
                             f"+{r.backend_opened:.0f}/{r.backend_held}, foreign {r.foreign_pct:.0f}%{flag}"
                         )
+                        if r.syscalls == r.syscalls:
+                            detail += f"; {r.syscalls:.2f} syscalls/req ({r.syscall_top})"
                     elapsed = time.monotonic() - started
                     eta = elapsed / done * (total - done)
                     log(f"[{done}/{total}, ~{eta:.0f}s left] {w.name} round {rep + 1}: {name}: {detail}")
@@ -998,8 +1409,18 @@ def main(argv: list[str]) -> int:
             f"proxy pinned on CPU {args.proxy_cpu}; wrk (1 thread) and the backend on CPU {args.load_cpu}",
             f"backend: {'nginx, 1 worker, own config (return 200 for /, static file for /bytes/65536)' if args.backend == 'nginx' else 'clb-test-backend, 1 thread'}",
         ] + [f"{TARGET_TITLES[n]}: {t.version}" for n, t in bench.targets.items() if t.version]
+        details = []
+        if args.tls_detail_seconds:
+            for w in (w for w in workloads if w.tls):
+                for name in targets:
+                    if bench.targets[name].tls_port:
+                        details.append(tls_detail(bench, bench.targets[name], w, args.tls_detail_seconds))
+                        d = details[-1]
+                        log(f"{w.name}: {name}: {d.records:.2f} records/response, syscalls/request {d.syscalls}")
+        if args.tls:
+            meta.append(f"TLS: {'ECDSA P-256' if args.tls.kind == 'p256' else 'RSA-2048'} certificate on every target, TLS 1.2 and 1.3 enabled, wrk negotiates TLS 1.3")
         report = Report(runs, targets, workloads, args, meta)
-        md = report.markdown()
+        md = report.markdown() + "\n".join(tls_detail_markdown(details, workloads, targets))
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         md_path, png_path = out / "benchmark-results.md", out / "benchmark-results.png"

@@ -26,7 +26,7 @@
 # asks: proxying, tcp mode, reload, shutdown, and the tests that run several workers:
 #   ASAN_INTEGRATION: test_proxy_http.py test_tcp_mode.py test_reload.py test_shutdown.py
 #                     test_splice.py test_backend_surplus.py test_queue.py test_sticky.py
-#                     test_upgrade.py
+#                     test_upgrade.py test_burst_memory.py test_tls_resume.py
 #   TSAN_INTEGRATION: test_logging.py, test_shutdown.py's two-worker drain test and
 #                     test_reload.py's two multi-worker tests; test_upgrade.py
 # Left out (bulk transfers, which the full suite covers unsanitized; through a Debug+ASan
@@ -115,7 +115,7 @@ ASAN_INTEGRATION=(
     "test_proxy_http.py --deselect test_proxy_http.py::test_one_gib_streams_in_constant_memory"
     "test_tcp_mode.py --deselect test_tcp_mode.py::test_large_stream_both_ways_concurrently_intact"
     test_reload.py test_shutdown.py test_splice.py test_backend_surplus.py test_queue.py
-    test_sticky.py test_upgrade.py)
+    test_sticky.py test_upgrade.py test_burst_memory.py test_tls_resume.py)
 TSAN_INTEGRATION=(
     "test_logging.py test_shutdown.py::test_in_flight_requests_complete_then_exit_0
      test_reload.py::test_unchanged_listener_keeps_connections_and_requests_in_flight

@@ -76,6 +76,21 @@ uint64_t gauge_value(const std::atomic<int32_t>& v) {
     return n > 0 ? static_cast<uint64_t>(n) : 0;
 }
 
+// What stays allocated between requests: after a burst these fall back to what the steady
+// load uses (docs/operations.md, "Memory after a burst").
+void pool_metrics(Exposition& m, const PoolCounts& pools) {
+    auto count = [](int64_t n) { return static_cast<uint64_t>(n > 0 ? n : 0); };
+    m.family("contrail_lb_idle_backend_connections", "gauge",
+             "Idle keep-alive connections to backends in the workers' pools, all backends.");
+    m.sample("contrail_lb_idle_backend_connections", {}, count(pools.idle_backend_connections));
+    m.family("contrail_lb_pooled_exchanges", "gauge",
+             "Request states kept warm in the workers' pools for the next requests.");
+    m.sample("contrail_lb_pooled_exchanges", {}, count(pools.pooled_exchanges));
+    m.family("contrail_lb_pooled_buffers", "gauge",
+             "32 KiB connection buffers kept in the workers' pools for the next requests.");
+    m.sample("contrail_lb_pooled_buffers", {}, count(pools.pooled_buffers));
+}
+
 void process_metrics(Exposition& m, const Context& ctx) {
     m.family("contrail_lb_build_info", "gauge", "Build information of the running contrail-lb.");
     m.sample("contrail_lb_build_info", {{"version", ctx.version}}, uint64_t{1});
@@ -93,6 +108,7 @@ void process_metrics(Exposition& m, const Context& ctx) {
     m.sample("contrail_lb_accept_pauses_total", {{"listener", "proxy"}}, ctx.accept_pauses.proxy);
     m.sample("contrail_lb_accept_pauses_total", {{"listener", "admin"}}, ctx.accept_pauses.admin);
     m.sample("contrail_lb_accept_pauses_total", {{"listener", "bgp"}}, ctx.accept_pauses.bgp);
+    pool_metrics(m, ctx.pools);
 }
 
 void request_metrics(Exposition& m, const Context& ctx) {

@@ -224,7 +224,8 @@ Response Router::handle(const Request& request, double now) {
                 now,
                 pauses,
                 sources_.log_lines_dropped ? sources_.log_lines_dropped() : 0,
-                sources_.upgrade ? sources_.upgrade() : UpgradeView{}};
+                sources_.upgrade ? sources_.upgrade() : UpgradeView{},
+                sources_.pools ? sources_.pools() : PoolCounts{}};
 
     Response r;
     if (view == View::metrics) {

@@ -31,6 +31,7 @@ struct Context {
     AcceptPauses accept_pauses;
     uint64_t log_lines_dropped = 0;
     UpgradeView upgrade;
+    PoolCounts pools;
 };
 
 // "UP", "DOWN" or "DRAINED" (drained wins: the operator's decision is what matters).

@@ -79,7 +79,11 @@ class Control {
           int_signal_(loop_.raw(), SIGINT, [this] { shutdown("SIGINT"); }),
           upgrade_signal_(loop_.raw(), SIGUSR2, [this] { upgrade("SIGUSR2"); }),
           hand_over_(loop_.raw(), hand_over_hooks()),
-          watchdog_(loop_.raw(), [this] { watch_workers(); }),
+          watchdog_(loop_.raw(),
+                    [this] {
+                        watch_workers();
+                        listeners_.expire_ticket_keys();
+                    }),
           drain_poll_(loop_.raw(), [this] { poll_drain(); }),
           grace_timer_(loop_.raw(), [this] { grace_expired(); }),
           speaker_reaper_(loop_.raw(), [this] { retiring_speaker_.reset(); }),
@@ -375,6 +379,12 @@ class Control {
         sources.token = c.admin.token;
         sources.users = c.admin.users;
         sources.proxy_accept_pauses = &context_.accept_pauses;
+        sources.pools = [this] {
+            const auto& p = context_.pools;
+            return admin::PoolCounts{p.idle_backend_connections.load(std::memory_order_relaxed),
+                                     p.pooled_exchanges.load(std::memory_order_relaxed),
+                                     p.pooled_buffers.load(std::memory_order_relaxed)};
+        };
         sources.admin_accept_pauses = &admin_accept_pauses_;
         sources.upgrade = [this] {
             const auto& st = hand_over_.status();

@@ -10,13 +10,14 @@ namespace clb::app {
 std::vector<std::string> Listeners::apply(const config::Config& config) {
     std::vector<std::string> errors;
     std::map<std::string, Group> groups;
+    std::map<std::string, Keys> tickets;
     complete_.clear();
     for (const auto& svc : config.services) {
         complete_[svc.name] = true;
         std::shared_ptr<const tls::ServerContext> tls;
         if (svc.tls) {
             try {
-                tls = tls::ServerContext::load(tls_settings(*svc.tls));
+                tls = load_tls(svc, tickets);
             } catch (const std::exception& e) {
                 // Checked when the file was loaded, so the files changed since: the
                 // service keeps its listeners and the certificate it serves now.
@@ -49,7 +50,40 @@ std::vector<std::string> Listeners::apply(const config::Config& config) {
     for (const auto& [key, g] : groups_)
         spdlog::info("{}: no longer listening on {}", g.service, key);
     groups_ = std::move(groups);
+    // A service that kept its previous context (its files broke) keeps its keys as well.
+    for (auto& [service, keys] : tickets_)
+        if (complete_.count(service)) tickets.try_emplace(service, std::move(keys));
+    tickets_ = std::move(tickets);
     return errors;
+}
+
+// The service's context, with the ticket keys it had if their period is unchanged (a new
+// session_timeout starts new keys: the old tickets then make full handshakes).
+std::shared_ptr<const tls::ServerContext> Listeners::load_tls(const config::Service& svc,
+                                                              std::map<std::string, Keys>& keys) {
+    tls::Settings settings = tls_settings(*svc.tls);
+    Keys ticket_keys;
+    if (settings.session_tickets) {
+        auto old = tickets_.find(svc.name);
+        if (old != tickets_.end() && old->second->period() == settings.session_timeout)
+            ticket_keys = old->second;
+        else
+            ticket_keys = std::make_shared<tls::TicketKeys>(settings.session_timeout);
+    }
+    auto context = tls::ServerContext::load(settings, ticket_keys);
+    if (ticket_keys) keys[svc.name] = std::move(ticket_keys);
+    if (settings.ktls == tls::Ktls::on && !tls::kernel_has_tls())
+        spdlog::warn("{}: tls.ktls: on, but the kernel offers no tls module: user-space TLS",
+                     svc.name);
+    spdlog::info("{}: TLS session tickets {}, kernel TLS {}", svc.name,
+                 settings.session_tickets ? "on" : "off", context->ktls() ? "asked" : "off");
+    return context;
+}
+
+void Listeners::expire_ticket_keys() {
+    auto now = tls::TicketKeys::Clock::now();
+    for (auto& [service, keys] : tickets_)
+        keys->expire(now);
 }
 
 // Moves the service's TLS listeners, old certificate and all, into `groups`; says what

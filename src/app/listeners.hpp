@@ -33,8 +33,11 @@ class Listeners {
     std::vector<proxy::ListenerSocket> for_worker(unsigned worker) const;
     // Every listen address of the service is bound.
     bool listening(const std::string& service) const;
+    // Retires session ticket keys past their time (the control thread, now and then).
+    void expire_ticket_keys();
 
   private:
+    using Keys = std::shared_ptr<tls::TicketKeys>;
     struct Group {
         std::string service;
         net::SocketAddress address;
@@ -44,10 +47,15 @@ class Listeners {
     std::string keep(const config::Service& svc, std::map<std::string, Group>& groups);
     // Binds more sockets until every worker has one; false with `error` set.
     bool fill(Group& g, std::string& error) const;
+    std::shared_ptr<const tls::ServerContext> load_tls(const config::Service& svc,
+                                                       std::map<std::string, Keys>& keys);
 
     unsigned workers_;
     std::map<std::string, Group> groups_;   // by address text
     std::map<std::string, bool> complete_;  // by service
+    // Session ticket keys by service: the contexts a reload makes get the same ones, so
+    // tickets issued before it still resume.
+    std::map<std::string, Keys> tickets_;
 };
 
 }  // namespace clb::app

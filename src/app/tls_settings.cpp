@@ -11,6 +11,12 @@ tls::Settings tls_settings(const config::Tls& tls) {
     if (tls.ciphers) settings.ciphers = *tls.ciphers;
     settings.min_version =
         tls.min_version == config::TlsVersion::tls1_3 ? tls::Version::tls1_3 : tls::Version::tls1_2;
+    settings.session_tickets = tls.session_tickets;
+    settings.session_timeout =
+        std::chrono::duration_cast<std::chrono::seconds>(tls.session_timeout);
+    settings.ktls = tls.ktls == config::TlsKtls::on      ? tls::Ktls::on
+                    : tls.ktls == config::TlsKtls::auto_ ? tls::Ktls::auto_
+                                                         : tls::Ktls::off;
     return settings;
 }
 

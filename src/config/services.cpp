@@ -229,7 +229,9 @@ Timeouts Loader::load_timeouts(const YAML::Node& node, const std::string& path) 
 }
 
 std::optional<Tls> Loader::load_tls(const YAML::Node& node, const std::string& path) {
-    Section section(diag_, node, path, {"cert", "key", "ciphers", "min_version"});
+    Section section(
+        diag_, node, path,
+        {"cert", "key", "ciphers", "min_version", "session_tickets", "session_timeout", "ktls"});
     if (!section.valid()) return std::nullopt;
     Tls tls;
     auto cert = section.require_value("cert");
@@ -249,6 +251,13 @@ std::optional<Tls> Loader::load_tls(const YAML::Node& node, const std::string& p
                      return scalars_.choice<TlsVersion>(
                          value, p, {{"1.2", TlsVersion::tls1_2}, {"1.3", TlsVersion::tls1_3}});
                  });
+    section.read("session_tickets", tls.session_tickets, boolean(scalars_));
+    section.read("session_timeout", tls.session_timeout,
+                 duration_at_least(scalars_, std::chrono::seconds(1)));
+    section.read("ktls", tls.ktls, [&](const YAML::Node& value, const std::string& p) {
+        return scalars_.choice<TlsKtls>(
+            value, p, {{"off", TlsKtls::off}, {"on", TlsKtls::on}, {"auto", TlsKtls::auto_}});
+    });
     if (tls.cert_file.empty() || tls.key_file.empty() || !check_tls_) return tls;
     // What a reload or the start would do with these files, done now: a key that does not
     // match its certificate fails --check, and a reload keeps the running certificate.

@@ -7,28 +7,27 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <vector>
+
+#include "free_list.hpp"
 
 namespace clb::proxy {
 
 inline constexpr size_t kBufferSize = 32 * 1024;  // also the largest request/response head
 
 // Per-worker free list: connections come and go by the thousand, their buffers need not.
+// Only connections moving bytes hold one (idle client and pooled backend connections give
+// theirs back), and trim() lets a burst's go.
 class BufferPool {
   public:
     std::unique_ptr<char[]> get() {
-        if (free_.empty()) return std::make_unique<char[]>(kBufferSize);
-        auto b = std::move(free_.back());
-        free_.pop_back();
-        return b;
+        return free_.get([] { return std::make_unique<char[]>(kBufferSize); });
     }
-    void put(std::unique_ptr<char[]> b) {
-        if (b && free_.size() < kMaxFree) free_.push_back(std::move(b));
-    }
+    void put(std::unique_ptr<char[]> b) { free_.put(std::move(b)); }
+    size_t trim() { return free_.trim(); }
+    size_t size() const { return free_.size(); }
 
   private:
-    static constexpr size_t kMaxFree = 1024;
-    std::vector<std::unique_ptr<char[]>> free_;
+    FreeList<std::unique_ptr<char[]>, 1024> free_;
 };
 
 class IoBuffer {

@@ -16,6 +16,7 @@
 #include "contrail_lb/http/parser.hpp"
 #include "contrail_lb/runtime/state.hpp"
 #include "contrail_lb/runtime/termination.hpp"
+#include "free_list.hpp"
 #include "http_response.hpp"
 #include "http_upstream.hpp"
 
@@ -83,22 +84,20 @@ struct HttpExchange : ExchangeState {
     std::string reason;        // why the proxy answered or cut it, for the access log
 };
 
-// A per-worker free list for objects that churn per request and are worth keeping warm.
+// A per-worker free list for objects that churn per request and are worth keeping warm;
+// trim() lets go of those a burst needed and the steady load does not.
 template <class T, size_t kMaxFree>
 class ObjectPool {
   public:
     std::unique_ptr<T> get() {
-        if (free_.empty()) return std::make_unique<T>();
-        auto object = std::move(free_.back());
-        free_.pop_back();
-        return object;
+        return free_.get([] { return std::make_unique<T>(); });
     }
-    void put(std::unique_ptr<T> object) {
-        if (object && free_.size() < kMaxFree) free_.push_back(std::move(object));
-    }
+    void put(std::unique_ptr<T> object) { free_.put(std::move(object)); }
+    size_t trim() { return free_.trim(); }
+    size_t size() const { return free_.size(); }
 
   private:
-    std::vector<std::unique_ptr<T>> free_;
+    FreeList<std::unique_ptr<T>, kMaxFree> free_;
 };
 
 // Sized for the requests one worker has in flight at once on a busy node.

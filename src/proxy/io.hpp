@@ -22,7 +22,7 @@ ReadResult read_into(int fd, IoBuffer& buf);
 // Sets the watcher to `events` (EV_READ | EV_WRITE, 0 = none) on `fd`; touches epoll only
 // when that differs from what it watches now.
 void watch(struct ev_loop* loop, ev_io& io, int fd, int events);
-// Writes a then b (either may be empty) with one writev; returns bytes written, 0 if it
+// Writes a then b (either may be empty) with one send; returns bytes written, 0 if it
 // would block, or -errno. `flags` adds send(2) flags (MSG_MORE).
 ssize_t write2(int fd, const char* a, size_t alen, const char* b, size_t blen, int flags = 0);
 

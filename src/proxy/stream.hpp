@@ -45,7 +45,11 @@ class Stream {
     const tls::Connection* tls() const { return tls_.get(); }
 
   private:
+    // The most plaintext one TLS record carries.
+    static constexpr size_t kRecordMax = 16 * 1024;
+
     Stream(net::Fd fd, std::unique_ptr<tls::Connection> tls, bool to_backend);
+    ssize_t write_tls(const char* p, size_t len);  // -EPROTO on failure
 
     net::Fd fd_;
     std::unique_ptr<tls::Connection> tls_;

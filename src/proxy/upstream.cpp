@@ -107,6 +107,7 @@ std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend,
     while (!list.empty()) {
         auto up = std::move(list.back());  // most recently used: least likely timed out
         list.pop_back();
+        --idle_count_;
         // Made before a reload changed backend_tls (another CA, or none): not for new
         // requests, which must be checked against what is configured now.
         if (up->tls_context() != tls) continue;
@@ -115,6 +116,7 @@ std::unique_ptr<Upstream> UpstreamPool::take(const runtime::Backend& backend,
         if (ev_clear_pending(loop_, &up->io_) & EV_READ) continue;
         up->pool_ = nullptr;
         up->reused = true;
+        up->in.attach(buffers_.get());
         return up;
     }
     return nullptr;
@@ -152,18 +154,24 @@ std::shared_ptr<tls::SessionSlot> UpstreamPool::session_slot(
 void UpstreamPool::give_back(std::unique_ptr<Upstream> up) {
     auto& list = idle_[up->backend().get()];
     if (list.size() >= kMaxIdlePerBackend) return;  // closes it
+    if (!up->in.empty()) return;  // HttpUpstream::reuse refuses it first; never lose bytes
     up->owner_ = nullptr;
     up->pool_ = this;
     up->idle_since = net::monotonic_seconds();
     up->watch(EV_READ);
+    // Nothing is pending in it (HttpUpstream::reuse): an idle connection holds no buffer.
+    buffers_.put(up->in.detach());
     list.push_back(std::move(up));
+    ++idle_count_;
     if (!ev_is_active(&sweep_timer_)) ev_timer_start(loop_, &sweep_timer_);
 }
 
 void UpstreamPool::drop(Upstream* up) {
     auto& list = idle_[up->backend().get()];
     auto it = std::find_if(list.begin(), list.end(), [&](const auto& p) { return p.get() == up; });
-    if (it != list.end()) list.erase(it);
+    if (it == list.end()) return;
+    list.erase(it);
+    --idle_count_;
 }
 
 void UpstreamPool::on_sweep(struct ev_loop*, ev_timer* t, int) {
@@ -175,7 +183,8 @@ void UpstreamPool::sweep() {
     bool any = false;
     for (auto it = idle_.begin(); it != idle_.end();) {
         auto& list = it->second;
-        std::erase_if(list, [&](const auto& up) { return now - up->idle_since > kIdleTimeout; });
+        idle_count_ -= std::erase_if(
+            list, [&](const auto& up) { return now - up->idle_since > kIdleTimeout; });
         any |= !list.empty();
         it = list.empty() ? idle_.erase(it) : std::next(it);
     }
@@ -189,12 +198,17 @@ void UpstreamPool::retain_only(const runtime::Snapshot& snapshot) {
                 if (b.state.get() == backend) return true;
         return false;
     };
-    std::erase_if(idle_, [&](const auto& entry) { return !present(entry.first); });
+    std::erase_if(idle_, [&](const auto& entry) {
+        if (present(entry.first)) return false;
+        idle_count_ -= entry.second.size();
+        return true;
+    });
     std::erase_if(sessions_, [&](const auto& entry) { return !present(entry.first); });
 }
 
 void UpstreamPool::clear() {
     idle_.clear();
+    idle_count_ = 0;
     sessions_.clear();
 }
 

@@ -114,6 +114,8 @@ class UpstreamPool {
     // Close idle connections to backends that are not in `snapshot` any more.
     void retain_only(const runtime::Snapshot& snapshot);
     void clear();
+    // Idle connections, all backends (contrail_lb_idle_backend_connections).
+    size_t idle_count() const { return idle_count_; }
 
   private:
     friend class Upstream;
@@ -130,6 +132,7 @@ class UpstreamPool {
     BufferPool& buffers_;
     ev_timer sweep_timer_{};
     std::unordered_map<const runtime::Backend*, std::vector<std::unique_ptr<Upstream>>> idle_;
+    size_t idle_count_ = 0;
     // The last TLS session of each backend, for the context it was made under.
     struct Sessions {
         std::shared_ptr<runtime::Backend> backend;  // pins the key's address

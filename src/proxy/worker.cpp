@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,6 +14,14 @@
 #include "worker_impl.hpp"
 
 namespace clb::proxy {
+
+namespace {
+// How long an unused pooled buffer or exchange is kept (the trim period).
+constexpr double kTrimPeriod = 2.0;
+// Objects freed before malloc_trim is worth its walk over the heap: a burst's, not the
+// few a steady load's ups and downs free now and then.
+constexpr size_t kMallocTrimAfter = 64;
+}  // namespace
 
 // ---- Worker ------------------------------------------------------------------------
 
@@ -92,6 +101,7 @@ Worker::Impl::~Impl() {
     ev_check_stop(loop_.raw(), &check_);
     ev_timer_stop(loop_.raw(), &tick_);
     ev_timer_stop(loop_.raw(), &slot_timer_);
+    publish_pools(true);
     listeners_.clear();
     sessions_.clear();
     closed_.clear();
@@ -228,6 +238,10 @@ Worker::Impl::Listener::Listener(Impl& impl, ListenerSocket s)
               impl.start_session(std::move(fd), peer, socket);
           },
           &impl.context_.accept_pauses) {
+    // Accepted sockets inherit TCP_NODELAY from their listener (Linux): one setsockopt per
+    // listener instead of one per connection. Set here, on whatever socket the worker is
+    // handed, rather than where it was bound.
+    net::set_nodelay(socket.fd->get());
     acceptor.start(socket.fd->get());
 }
 
@@ -309,7 +323,6 @@ void Worker::Impl::start_session(net::Fd fd, const net::SocketAddress& peer,
         }
         return;  // closes it
     }
-    net::set_nodelay(fd.get());
     auto session = svc.config->mode == config::Mode::http
                        ? make_http_session(*this, std::move(fd), peer, service,
                                            listener.address.port(), listener.tls)
@@ -383,6 +396,38 @@ void Worker::Impl::on_tick(struct ev_loop*, ev_timer* w, int) {
 
 void Worker::Impl::tick() {
     owner_.last_tick_.store(net::monotonic_seconds(), std::memory_order_relaxed);
+    if (now_ - trimmed_at_ >= kTrimPeriod) trim_pools();
+    publish_pools();
+}
+
+// Pools grown by a burst shrink back to what the load of the last period used: buffers
+// and exchanges no request took for kTrimPeriod are freed (the idle backend connections
+// close after UpstreamPool::kIdleTimeout). glibc keeps freed small blocks in its heaps, so
+// once enough went, malloc_trim hands the whole pages among them back to the system.
+void Worker::Impl::trim_pools() {
+    trimmed_at_ = now_;
+    buffers_.trim();  // 32 KiB blocks: mmap'd (main.cpp), unmapped when freed
+    trim_freed_ += exchanges_.trim();
+    size_t idle = upstreams_.idle_count();
+    if (idle < idle_upstreams_seen_) trim_freed_ += idle_upstreams_seen_ - idle;
+    idle_upstreams_seen_ = idle;
+    if (trim_freed_ < kMallocTrimAfter) return;
+    trim_freed_ = 0;
+    malloc_trim(0);
+}
+
+// Adds this worker's change since the last call to the process-wide gauges.
+void Worker::Impl::publish_pools(bool leaving) {
+    auto publish = [](std::atomic<int64_t>& total, int64_t& mine, size_t now) {
+        auto value = static_cast<int64_t>(now);
+        if (value != mine) total.fetch_add(value - mine, std::memory_order_relaxed);
+        mine = value;
+    };
+    auto& pools = context_.pools;
+    publish(pools.idle_backend_connections, published_.idle_backend_connections,
+            leaving ? 0 : upstreams_.idle_count());
+    publish(pools.pooled_exchanges, published_.pooled_exchanges, leaving ? 0 : exchanges_.size());
+    publish(pools.pooled_buffers, published_.pooled_buffers, leaving ? 0 : buffers_.size());
 }
 
 }  // namespace clb::proxy

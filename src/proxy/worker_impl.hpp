@@ -126,6 +126,8 @@ class Worker::Impl final : public ConnectorHost {
     void install_listeners(std::vector<ListenerSocket> listeners);
     void start_drain();
     void tick();
+    void trim_pools();
+    void publish_pools(bool leaving = false);
     void local_fault(const runtime::Backend& backend, int error);
 
     Worker& owner_;
@@ -156,6 +158,14 @@ class Worker::Impl final : public ConnectorHost {
     ev_check check_{};
     double now_ = 0;
     ev_timer tick_{};
+    double trimmed_at_ = 0;
+    size_t trim_freed_ = 0;  // exchanges and backend connections freed since the last malloc_trim
+    size_t idle_upstreams_seen_ = 0;
+    struct {
+        int64_t idle_backend_connections = 0;
+        int64_t pooled_exchanges = 0;
+        int64_t pooled_buffers = 0;
+    } published_;  // this worker's share of context_.pools
 };
 
 }  // namespace clb::proxy

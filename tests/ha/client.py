@@ -43,19 +43,24 @@ async def one_request(host: str, port: int, seq: int, timeout: float) -> str:
                     return "eof"
                 answer += chunk
             return status
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except ConnectionResetError:
-        return "reset"
-    except OSError as error:
-        if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return "unreachable"
-        return "error"
+    except OSError as error:  # TimeoutError is one
+        return failure_kind(error)
     finally:
         if writer is not None:
             writer.close()
+
+
+def failure_kind(error: OSError) -> str:
+    """The RESULT word for a request that raised `error`."""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, (ConnectionResetError, BrokenPipeError)):  # EPIPE: after an RST
+        return "reset"
+    if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "unreachable"
+    return "error"
 
 
 def complete(answer: bytes) -> str:

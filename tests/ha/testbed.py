@@ -25,6 +25,17 @@ announce, two next hops", injects one fault into node 1, measures and restores:
     link-cut         every packet on node 1's router link dropped (iptables), restored after
     router-restart   the router's daemons restarted: sessions and the VIP come back
     node-back        node 1 stopped, then started: traffic shared again
+    stop-start       node-back under 40 long-lived keep-alive clients, the router's FIB
+                     polled every 20 ms, its BGP/BFD state changes counted: the baseline
+                     of an upgrade by stop and start
+    upgrade-takeover a second contrail-lb with --take-over started beside node 1's
+    upgrade-inplace  node 1 run with --supervise, then SIGUSR2
+    upgrade-bad-binary  SIGUSR2 while the binary's path holds one that exits 1 / crashes
+    upgrade-bad-config  POST /api/v1/upgrade with an invalid config file; a --take-over
+                     process with an invalid config
+                     (the upgrade-* ones under the keep-alive clients too, asserting zero
+                     failed requests, broken connections, FIB changes, BGP/BFD changes;
+                     skipped when the binary has no --take-over)
 
 Figures go to stdout as a table (and --json FILE); bounds (see BOUNDS) are asserted,
 and the exit code is 0 (all held), 1 (some did not), 77 (cannot run here: skipped).
@@ -45,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -55,6 +67,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import bgp_peers  # noqa: E402 - the daemon helpers of the interop tests
 import yaml  # noqa: E402
+from fibpoll import FibPoll  # noqa: E402
 
 SKIPPED = 77
 VIP = "10.99.100.100"
@@ -69,7 +82,21 @@ CHECK = {"type": "http", "path": "/health", "expect_status": [200], "interval": 
 ZEBRA = "/usr/lib/frr/zebra"
 BFDD = "/usr/lib/frr/bfdd"
 SCENARIOS = ["healthy", "backends-lost", "kill9", "sigterm", "sigstop", "link-cut",
-             "router-restart", "node-back"]
+             "router-restart", "node-back", "stop-start", "upgrade-takeover", "upgrade-inplace",
+             "upgrade-bad-binary", "upgrade-bad-config"]
+# Scenarios that need a binary with the hand-over (else skipped), and those of them that
+# need node 1 under --supervise.
+UPGRADE_SCENARIOS = ["upgrade-takeover", "upgrade-inplace", "upgrade-bad-binary",
+                     "upgrade-bad-config"]
+SUPERVISED_SCENARIOS = ["upgrade-inplace", "upgrade-bad-binary", "upgrade-bad-config"]
+# Scenarios measured with the keep-alive clients too; when the bed runs with and without
+# BFD they run in the BFD runs only (unless named), which keeps the matrix short.
+KEEPALIVE_SCENARIOS = ["stop-start", *UPGRADE_SCENARIOS]
+UPGRADE_TIMEOUT = 15.0  # seconds for an upgrade to finish or fail (grace 5 s + margin)
+KA_CONNECTIONS = 40
+KA_INTERVAL = 0.1  # seconds between two requests on one connection
+FIB_POLL = 0.02  # seconds: the router's FIB read this often in keep-alive scenarios
+CLOSE_RACE = 0.02  # seconds: a connection broken this close to a server's idle close
 
 # Bounds asserted per scenario (seconds). Targets from issue 9 plus the margins a loaded
 # 2-CPU CI machine needs; docs/ha.md explains each.
@@ -127,12 +154,16 @@ class Namespaces:
 
     @staticmethod
     def remove(ns: str) -> None:
+        Namespaces.kill_processes(ns)
+        run(["ip", "netns", "del", ns], check=False)
+
+    @staticmethod
+    def kill_processes(ns: str) -> None:
         for pid in run(["ip", "netns", "pids", ns], check=False).split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
-        run(["ip", "netns", "del", ns], check=False)
 
     def create(self) -> None:
         for role in self.ROLES:
@@ -191,8 +222,8 @@ class RouterBird(bgp_peers.Bird):
         self.name = "BIRD"
 
     def configure(self) -> None:
-        bfd = ('protocol bfd { interface "*" { min rx interval 100 ms; '
-               "min tx interval 100 ms; multiplier 3; }; }\n") if self.bfd else ""
+        bfd = ('protocol bfd { debug { states, events }; interface "*" { min rx interval '
+               "100 ms; min tx interval 100 ms; multiplier 3; }; }\n") if self.bfd else ""
         sessions = "".join(f"protocol bgp {node} from lb {{ neighbor {address} as {LB_AS}; }}\n"
                            for node, address in NODES.items())
         self.config_path.write_text(
@@ -222,6 +253,25 @@ class RouterBird(bgp_peers.Bird):
     def sessions_up(self) -> int:
         text = self.cli("show protocols")
         return sum(1 for node in NODES if re.search(rf"^{node}\s+BGP\s.*Established", text, re.M))
+
+    def transitions(self) -> dict[str, int]:
+        """State changes so far, from its log: BGP sessions entering or leaving
+        Established (the protocol's `up`), BFD sessions entering or leaving Up."""
+        counts = {"bgp": 0, "bfd": 0}
+        state: dict[str, str] = {}  # per BGP protocol and per BFD session
+        for line in self.log().splitlines():
+            if found := re.search(r"\b(n[12]): State changed to (\w+)", line):
+                kind, key, new_state = "bgp", *found.groups()
+                up = "up"
+            elif found := re.search(r"Session to (\S+) (?:changed state from \w+ to (\w+)"
+                                    r"|(removed))", line):
+                kind, key, new_state = "bfd", found.group(1), found.group(2) or "removed"
+                up = "Up"  # BIRD removes an Up session when its BGP session goes down
+            else:
+                continue
+            counts[kind] += new_state == up or state.get(key) == up
+            state[key] = new_state
+        return counts
 
 
 class RouterFrr(bgp_peers.Daemon):
@@ -287,6 +337,22 @@ class RouterFrr(bgp_peers.Daemon):
         except ValueError:
             return 0
         return sum(1 for p in peers.values() if p.get("state") == "Established")
+
+    def transitions(self) -> dict[str, int]:
+        """State changes so far, from its counters: BGP sessions established and dropped,
+        BFD sessions up and down."""
+        counts = {"bgp": 0, "bfd": 0}
+        try:
+            for peer in json.loads(self.cli("show bgp neighbors json")).values():
+                counts["bgp"] += peer.get("connectionsEstablished", 0) + \
+                    peer.get("connectionsDropped", 0)
+            if self.bfd:
+                for peer in json.loads(self.cli("show bfd peers counters json", "bfdd")):
+                    counts["bfd"] += peer.get("session-up", 0) + \
+                        peer.get("session-down", 0)
+        except (ValueError, AttributeError) as error:
+            raise RuntimeError(f"FRR counters unreadable: {error}") from error
+        return counts
 
     def dump(self) -> str:
         return self.cli("show bgp summary") + self.cli("show bgp ipv4 unicast") + \
@@ -391,12 +457,16 @@ class Node:
     log the scenarios read to tell which node served a request."""
 
     def __init__(self, ns: Namespaces, role: str, workdir: Path, bfd: bool, binary: str,
-                 extra_bgp: dict) -> None:
+                 extra_bgp: dict, upgrade: bool) -> None:
         self.ns = ns
         self.role = role
         self.binary = binary
+        # Supervised, the node runs a copy, which upgrade-bad-binary swaps for a bad one.
+        self.supervised_binary = workdir / f"{role}-bin" / "contrail-lb"
+        self.supervised = False
         self.config_path = workdir / f"{role}.yaml"
         self.log_path = workdir / f"{role}.log"
+        self.upgrade_socket = workdir / f"{role}-upgrade.sock"
         self.process: Optional[subprocess.Popen] = None
         backend_net = "10.99.11.2" if role == "n1" else "10.99.12.2"
         config = {
@@ -416,21 +486,50 @@ class Node:
         }
         if bfd:
             config["bgp"]["bfd"] = dict(BFD)
+        if upgrade:
+            config["global"]["upgrade_socket"] = str(self.upgrade_socket)
         config["bgp"].update(extra_bgp)
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def start(self) -> "Node":
+    def start(self, supervise: Optional[bool] = None) -> "Node":
+        """Starts it (supervised or not: as last time unless said)."""
+        if supervise is not None:
+            self.supervised = supervise
+        argv = [self.binary, "-c", str(self.config_path)]
+        if self.supervised:
+            self.supervised_binary.parent.mkdir(exist_ok=True)
+            shutil.copy(self.binary, self.supervised_binary)
+            argv = [str(self.supervised_binary), "-c", str(self.config_path), "--supervise"]
         mark = self.log_size()
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                self.ns.exec_argv(self.role, [self.binary, "-c", str(self.config_path)]),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self.process = self.spawn(argv)
         deadline = time.monotonic() + 10
         while "started:" not in self.log(mark):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"contrail-lb {self.role} did not start:\n{self.log(mark)}")
             time.sleep(0.02)
         return self
+
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        """argv in the node's namespace, its output into the node's log."""
+        with open(self.log_path, "ab") as out:
+            return subprocess.Popen(self.ns.exec_argv(self.role, argv), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=out)
+
+    def admin(self, method: str = "GET", path: str = "/api/v1/status",
+              timeout: float = 2) -> tuple[int, str]:
+        """(HTTP status, body) of a request to its admin listener (0: no answer)."""
+        out = run(self.ns.exec_argv(self.role, [
+            "curl", "-s", "-m", str(timeout), "-X", method, "-w", "\n%{http_code}",
+            f"http://127.0.0.1:9090{path}"], pdeathsig=False), check=False, timeout=timeout + 5)
+        body, _, code = out.rpartition("\n")
+        return int(code) if code.isdigit() else 0, body
+
+    def status(self) -> dict:
+        code, body = self.admin()
+        try:
+            return json.loads(body) if code == 200 else {}
+        except ValueError:
+            return {}
 
     @property
     def alive(self) -> bool:
@@ -470,6 +569,11 @@ class Node:
     def served(self) -> set[int]:
         """Request numbers this node answered (its access log)."""
         return {int(n) for n in re.findall(r"/ha/(\d+)", self.log())}
+
+    def served_connections(self, since: int) -> set[tuple[int, int]]:
+        """The keep-alive clients' connections this node answered on (its access log from
+        the offset `since`)."""
+        return {(int(c), int(g)) for c, g in re.findall(r"/ka/(\d+)/(\d+)/", self.log(since))}
 
 
 class Backends:
@@ -532,6 +636,71 @@ class Client:
         self.out.close()
 
 
+@dataclass
+class KaRequest:
+    conn: tuple[int, int]  # (connection, re-opening): one TCP connection
+    sent: float
+    done: float
+    result: str
+
+
+@dataclass
+class KaEnd:
+    conn: tuple[int, int]
+    at: float
+    reason: str  # close, reset, failed-RESULT (keepalive.py)
+
+    @property
+    def broken(self) -> bool:
+        """Ended by an RST or a failed request, not closed between requests."""
+        return self.reason != "close"
+
+
+class KeepAliveClients:
+    """keepalive.py in the client namespace: KA_CONNECTIONS long-lived connections, one
+    request each every KA_INTERVAL; started for one scenario, so its figures are that
+    scenario's."""
+
+    def __init__(self, ns: Namespaces, workdir: Path, name: str) -> None:
+        self.path = workdir / f"keepalive-{name}.log"
+        self.out = open(self.path, "wb")
+        self.process = subprocess.Popen(
+            ns.exec_argv("c", [sys.executable, str(HERE / "keepalive.py"), VIP,
+                               str(SERVICE_PORT), "--connections", str(KA_CONNECTIONS),
+                               "--interval", str(KA_INTERVAL)]),
+            stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT)
+
+    def records(self) -> tuple[list[KaRequest], list[KaEnd]]:
+        requests, ends = [], []
+        for line in self.path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 7 and parts[0] == "R":
+                requests.append(KaRequest((int(parts[1]), int(parts[2])), float(parts[4]),
+                                          float(parts[5]), parts[6]))
+            elif len(parts) == 5 and parts[0] == "E":
+                ends.append(KaEnd((int(parts[1]), int(parts[2])), float(parts[3]), parts[4]))
+        return requests, ends
+
+    def wait_serving(self, timeout: float = 10) -> None:
+        """Every connection has had an answer (and so is spread over the nodes)."""
+        deadline = time.monotonic() + timeout
+        while len({q.conn[0] for q in self.records()[0] if q.result == "ok"}) < KA_CONNECTIONS:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the keep-alive clients got no answer on every connection "
+                                   f"in {timeout} s:\n" + self.path.read_text()[-2000:])
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=4)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.out.close()
+
+
 # ---- scenarios -----------------------------------------------------------------------
 
 
@@ -551,6 +720,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     late_failures_after: Optional[float] = None  # count failures sent after this time only
+    keepalive: dict = field(default_factory=dict)  # the keep-alive scenarios' figures
+    skipped: str = ""  # why the scenario did not run (not a failure)
 
     def check(self, ok: bool, problem: str) -> None:
         if not ok:
@@ -567,12 +738,16 @@ class Bed:
         self.binary = binary
         self.backend_binary = backend_binary
         self.router = (RouterBird if router_kind == "bird" else RouterFrr)(ns, bfd)
-        self.nodes = {role: Node(ns, role, workdir, bfd, binary, extra_bgp) for role in NODES}
+        # Why the upgrade scenarios cannot run with this binary ('' when they can).
+        self.no_upgrade = upgrade_missing(binary)
+        self.nodes = {role: Node(ns, role, workdir, bfd, binary, extra_bgp, not self.no_upgrade)
+                      for role in NODES}
         self.n1 = self.nodes["n1"]
         self.fib: Optional[FibWatch] = None
         self.backends: Optional[Backends] = None
         self.client: Optional[Client] = None
         self.cleanup_n1: Optional[Callable[[], None]] = None
+        self.keepalive_runs = 0
 
     def up(self) -> None:
         self.ns.create()
@@ -596,6 +771,7 @@ class Bed:
         for closer in (lambda: self.client and self.client.close(),
                        lambda: [n.kill() for n in self.nodes.values()],
                        lambda: self.backends and self.backends.close(),
+                       self.keep_router_logs,
                        lambda: self.router.close(),
                        lambda: self.fib and self.fib.close()):
             try:
@@ -603,6 +779,11 @@ class Bed:
             except Exception as error:  # noqa: BLE001 - cleanup goes on
                 log(f"cleanup: {error!r}")
         self.ns.close()
+
+    def keep_router_logs(self) -> None:
+        """The router's logs into the work directory (--keep keeps it)."""
+        for path in self.router.dir.glob("*.log"):
+            shutil.copy(path, self.workdir / f"router-{path.name}")
 
     def print_diagnostics(self) -> None:
         try:
@@ -632,7 +813,13 @@ class Bed:
 
     def run(self, name: str) -> Result:
         result = Result(self.router_kind, self.bfd, name)
+        if name in UPGRADE_SCENARIOS and self.no_upgrade:
+            result.skipped = self.no_upgrade
+            log(f"{self.router_kind}, BFD {'on' if self.bfd else 'off'}: {name}: skipped "
+                f"({self.no_upgrade})")
+            return result
         log(f"{self.router_kind}, BFD {'on' if self.bfd else 'off'}: {name}")
+        self.ensure_n1(supervise=name in SUPERVISED_SCENARIOS)
         # The previous window's requests finish before the next fault: a request is
         # counted in the window it was sent in.
         time.sleep(1.0)
@@ -748,6 +935,260 @@ class Bed:
         r.notes.append("no route while the router is down")
         self.restore(r)
 
+    def ensure_n1(self, supervise: bool) -> None:
+        """Node 1 supervised (--supervise) or not, as the scenario needs: restarted (and
+        back to two next hops) only when it runs the other way."""
+        if self.n1.alive and self.n1.supervised == supervise:
+            return
+        log(f"node 1 restarted {'with' if supervise else 'without'} --supervise")
+        self.n1.signal(signal.SIGTERM)
+        self.n1.wait_exit(15)
+        self.ns.kill_processes(self.ns.name("n1"))  # a supervisor's child left behind
+        self.n1.start(supervise)
+        if not self.fib.wait(both, BOUNDS["recovered"]):
+            raise RuntimeError(f"node 1 restarted, not back to two next hops: {self.fib.now()}")
+
+    # -- the keep-alive scenarios: the long-lived clients, the FIB polled every 20 ms,
+    # the router's BGP and BFD state changes counted
+    def keepalive_scenario(self, r: Result, fault: Callable[[Result], None]) -> None:
+        """Runs fault (which sets r.started and r.ended) under the keep-alive clients."""
+        poll = FibPoll(self.ns.name("r"), f"{VIP}/32", FIB_POLL)
+        marks = {role: node.log_size() for role, node in self.nodes.items()}
+        self.keepalive_runs += 1
+        clients = KeepAliveClients(self.ns, self.workdir, f"{r.scenario}-{self.keepalive_runs}")
+        try:
+            clients.wait_serving()
+            time.sleep(0.5)
+            before = self.router.transitions()
+            fault(r)
+            after = self.router.transitions()
+        finally:
+            clients.close()
+            poll.close()
+        if poll.error:
+            r.problems.append(f"FIB poll failed: {poll.error}")
+        self.measure_keepalive(r, clients, poll, marks, {k: after[k] - before[k] for k in after})
+
+    def measure_keepalive(self, r: Result, clients: KeepAliveClients, poll: FibPoll,
+                          marks: dict[str, int], transitions: dict[str, int]) -> None:
+        requests, ends = clients.records()
+        lo, hi = r.started - 0.2, r.ended
+        owner = {conn: role for role, node in self.nodes.items()
+                 for conn in node.served_connections(marks[role])}
+        window = [q for q in requests if lo <= q.sent <= hi]
+        failed = [q for q in window if q.result != "ok"]
+        ended = [e for e in ends if lo <= e.at <= hi]
+        before = {q.conn for q in requests if r.started - 1.0 <= q.sent < r.started
+                  and q.result == "ok"}
+
+        def per_node(conns) -> dict[str, int]:
+            return {role: sum(1 for c in conns if owner.get(c) == role) for role in NODES}
+
+        k = r.keepalive
+        k.update(sent=len(window), failed=len(failed),
+                 failures=dict(Counter(q.result for q in failed)),
+                 spread=per_node(before),
+                 broken=per_node([e.conn for e in ended if e.broken]),
+                 closed=per_node([e.conn for e in ended if e.reason == "close"]),
+                 fib_changes=len(poll.changes(lo, hi)),
+                 fib_writes=sum(1 for at, _ in self.fib.events if lo <= at <= hi),
+                 fib_poll_longest=poll.longest_interval, **transitions)
+        r.notes.append(f"keep-alive connections n1 {k['spread']['n1']} / n2 {k['spread']['n2']}")
+        # A request that meets the server's FIN as it leaves the client (the keep-alive
+        # close race: the server closed the idle connection as the client wrote on it).
+        closes = [e.at for e in ended if e.reason == "close"]
+        raced = [e for e in ended if e.broken and any(abs(e.at - at) <= CLOSE_RACE for at in closes)]
+        if raced:
+            k["close_race"] = len(raced)
+            r.notes.append(f"{len(raced)} broken within {CLOSE_RACE * 1000:.0f} ms of the server "
+                           "closing idle connections (the keep-alive close race)")
+        if "back" in k:  # stop-start: connections the returning node's announcement reset
+            k["broken_on_return"] = per_node([e.conn for e in ended if e.broken
+                                              and e.at >= k["back"]])
+
+    def scenario_stop_start(self, r: Result) -> None:
+        """node-back under the keep-alive clients: SIGTERM, about a second away, start."""
+        def fault(r: Result) -> None:
+            r.started = time.time()
+            self.n1.signal(signal.SIGTERM)
+            self.fault_route_change(r, only_n2, 5)
+            code = self.n1.wait_exit(15)
+            r.check(code == 0, f"node 1 exit code {code} after SIGTERM")
+            gone = self.fib.first_after(r.started, only_n2) or time.time()
+            time.sleep(max(0.0, gone + 1.0 - time.time()))  # away a second at least
+            self.n1.start()
+            if not self.fib.wait(both, BOUNDS["recovered"]):
+                r.problems.append("node 1 started but its route did not come back")
+            back = self.fib.first_after(r.started, both)
+            if back:
+                r.keepalive["back"] = back
+                r.notes.append(f"away {back - gone:.2f} s")
+            time.sleep(2.0)  # every connection sends again: a rehashed one is reset
+            r.ended = time.time()
+            r.late_failures_after = r.started
+
+        self.keepalive_scenario(r, fault)
+        self.restore(r)
+
+    # -- the upgrade scenarios: node 1 replaces its process; nothing may be seen outside
+    def check_untouched(self, r: Result) -> None:
+        """What an upgrade must leave as it was: every request answered, no connection
+        reset, the router's FIB entry, its BGP and BFD sessions."""
+        k = r.keepalive
+        r.late_failures_after = r.started  # the new-connection client: none may fail
+        r.check(k["failed"] == 0, f"{k['failed']} keep-alive request(s) failed: {k['failures']}")
+        r.check(sum(k["broken"].values()) == 0, f"keep-alive connections broken: {k['broken']}")
+        r.check(k["fib_changes"] == 0 and k["fib_writes"] == 0,
+                f"the router's FIB changed: {k['fib_changes']} change(s) polled, "
+                f"{k['fib_writes']} route write(s)")
+        r.check(k["bgp"] == 0, f"{k['bgp']} BGP state change(s) at the router")
+        r.check(not self.bfd or k["bfd"] == 0, f"{k['bfd']} BFD state change(s) at the router")
+
+    def serving_pid(self) -> Optional[int]:
+        return self.n1.status().get("pid")
+
+    def wait_upgrade(self, r: Result, before: dict, mark: int) -> dict:
+        """node 1's status once its upgrade finished (the serving pid changed) or failed
+        (its upgrade record changed and is no longer in progress, or its log since `mark`
+        says the upgrade failed)."""
+        deadline = time.monotonic() + UPGRADE_TIMEOUT
+        while time.monotonic() < deadline:
+            now = self.n1.status()
+            done = now.get("pid") not in (None, before.get("pid"))
+            record = now.get("upgrade") or {}
+            # An old process that handed over may still answer (its record says ok, its
+            # pid is the old one): wait for the new one's answer.
+            failed = record != before.get("upgrade") and not upgrade_in_progress(record) \
+                and record.get("last_result") != "ok"
+            if done or failed:
+                return now
+            if re.search(r"upgrade.*fail", self.n1.log(mark), re.I):
+                time.sleep(0.2)  # the status catches up with the log
+                return self.n1.status()
+            time.sleep(0.1)
+        r.problems.append(f"no upgrade result within {UPGRADE_TIMEOUT:.0f} s: "
+                          f"{self.n1.status().get('upgrade')}")
+        return self.n1.status()
+
+    def scenario_upgrade_takeover(self, r: Result) -> None:
+        """A second process started beside node 1 with --take-over (a new container)."""
+        def fault(r: Result) -> None:
+            old, old_pid = self.n1.process, self.serving_pid()
+            r.started = time.time()
+            new = self.n1.spawn([self.n1.binary, "-c", str(self.n1.config_path),
+                                 "--take-over", str(self.n1.upgrade_socket)])
+            try:
+                code = old.wait(timeout=UPGRADE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                code = None
+            r.check(code == 0, f"the old process's exit status {code}")
+            r.check(new.poll() is None, f"the new process exited with {new.poll()}")
+            self.n1.process = new
+            pid = self.serving_pid()
+            r.check(pid == new.pid and pid != old_pid, f"serving pid {pid}: old {old_pid}, "
+                    f"new {new.pid}")
+            time.sleep(2.0)  # every connection sends again, to the new process
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def scenario_upgrade_inplace(self, r: Result) -> None:
+        """SIGUSR2 to node 1's supervisor: the binary at the same path takes over."""
+        def fault(r: Result) -> None:
+            before, mark = self.n1.status(), self.n1.log_size()
+            r.started = time.time()
+            self.n1.signal(signal.SIGUSR2)
+            after = self.wait_upgrade(r, before, mark)
+            r.check(after.get("pid") not in (None, before.get("pid")),
+                    f"serving pid {after.get('pid')} (before: {before.get('pid')}); "
+                    f"upgrade {after.get('upgrade')}")
+            r.check(self.n1.alive, "the supervisor exited")
+            r.notes.append(f"{(time.time() - r.started):.2f} s to the new pid")
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def failed_upgrade(self, r: Result, label: str, trigger: Callable[[], None]) -> None:
+        """An upgrade that must fail: the serving process, its pid and everything else
+        stay; the reason is in the status."""
+        before, mark = self.n1.status(), self.n1.log_size()
+        trigger()
+        after = self.wait_upgrade(r, before, mark)
+        r.check(after.get("pid") == before.get("pid"),
+                f"{label}: serving pid {after.get('pid')}, was {before.get('pid')}")
+        r.check(self.n1.alive, f"{label}: the supervisor exited")
+        r.notes.append(f"{label}: {json.dumps(after.get('upgrade'))}")
+
+    def scenario_upgrade_bad_binary(self, r: Result) -> None:
+        """SIGUSR2 while the binary's path holds one that exits 1, then one that crashes."""
+        path = self.n1.supervised_binary
+        good = path.with_name("contrail-lb.good")
+
+        def swap(script: str) -> None:
+            bad = path.with_name("contrail-lb.bad")
+            bad.write_text(script)
+            bad.chmod(0o755)
+            os.replace(bad, path)
+
+        def fault(r: Result) -> None:
+            shutil.copy(path, good)
+            self.cleanup_n1 = lambda: os.replace(good, path) if good.exists() else None
+            r.started = time.time()
+            swap("#!/bin/sh\necho 'a bad binary: exit 1' >&2\nexit 1\n")
+            self.failed_upgrade(r, "exits 1", lambda: self.n1.signal(signal.SIGUSR2))
+            swap("#!/bin/sh\nkill -SEGV $$\n")
+            self.failed_upgrade(r, "crashes", lambda: self.n1.signal(signal.SIGUSR2))
+            os.replace(good, path)
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
+    def scenario_upgrade_bad_config(self, r: Result) -> None:
+        """POST /api/v1/upgrade while the configuration file is invalid; then a --take-over
+        process with an invalid configuration beside it."""
+        config = self.n1.config_path
+        saved = config.read_text()
+        bad = self.workdir / "bad.yaml"
+        bad.write_text("services: [ {name: api, listen: [\"not an address\"] }\n")
+
+        def post() -> None:
+            # It answers once the outcome is known (docs/admin.md: within about 10 s).
+            code, body = self.n1.admin("POST", "/api/v1/upgrade", timeout=UPGRADE_TIMEOUT)
+            r.notes.append(f"POST /api/v1/upgrade: {code} {body.strip()[:200]}")
+            r.check(code not in (0, 200), f"POST /api/v1/upgrade with a bad config: {code}")
+
+        def fault(r: Result) -> None:
+            self.cleanup_n1 = lambda: config.write_text(saved)
+            r.started = time.time()
+            config.write_text(bad.read_text())
+            self.failed_upgrade(r, "in place", post)
+            config.write_text(saved)
+            pid = self.serving_pid()
+            taker = self.n1.spawn([self.n1.binary, "-c", str(bad), "--take-over",
+                                   str(self.n1.upgrade_socket)])
+            try:
+                code = taker.wait(timeout=UPGRADE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                taker.kill()
+                code = None
+            r.check(code not in (0, None), f"--take-over with a bad config: exit {code}")
+            r.check(self.serving_pid() == pid, "--take-over with a bad config: serving pid changed")
+            r.notes.append(f"--take-over: exit {code}")
+            time.sleep(2.0)
+            r.ended = time.time()
+
+        self.keepalive_scenario(r, fault)
+        self.check_untouched(r)
+        self.restore(r)
+
     def scenario_node_back(self, r: Result) -> None:
         self.n1.signal(signal.SIGTERM)
         self.n1.wait_exit(15)
@@ -832,9 +1273,40 @@ def table(results: list[Result]) -> str:
         change = f"{r.route_label} {r.route_change:.3f} s" if r.route_change is not None else "-"
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.failures.items()))
         failed = f"{r.failed} / {r.sent}" + (f" ({kinds})" if kinds else "")
-        notes = "; ".join(r.notes + [f"**FAIL: {p}**" for p in r.problems])
+        notes = "; ".join(r.notes + [f"**FAIL: {p}**" for p in r.problems] +
+                          ([f"skipped: {r.skipped}"] if r.skipped else []))
+        if r.skipped:
+            failed = "-"
+        gap = "-" if r.skipped else f"{r.longest_gap * 1000:.0f} ms"
         lines.append(f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {change} | "
-                     f"{failed} | {r.longest_gap * 1000:.0f} ms | {notes} |")
+                     f"{failed} | {gap} | {notes} |")
+    return "\n".join(lines)
+
+
+def keepalive_table(results: list[Result]) -> str:
+    """The keep-alive scenarios: what the new-connection client and the long-lived
+    connections saw, what the router's FIB and sessions did."""
+    def pair(counts: dict) -> str:
+        return " / ".join(str(counts.get(role, 0)) for role in NODES)
+
+    lines = ["| router | BFD | scenario | failed, new connections | failed / sent, keep-alive "
+             "| connections broken n1 / n2 | broken on return n1 / n2 | closed by server n1 / n2 "
+             "| FIB changes (20 ms poll) | FIB writes | BGP transitions | BFD transitions |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        k = r.keepalive
+        if r.skipped or not k:
+            if r.scenario in KEEPALIVE_SCENARIOS:
+                lines.append(f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | "
+                             f"{r.skipped or 'not measured'} |" + " |" * 8)
+            continue
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(k["failures"].items()))
+        lines.append(
+            f"| {r.router} | {'on' if r.bfd else 'off'} | {r.scenario} | {r.failed} | "
+            f"{k['failed']} / {k['sent']}{f' ({kinds})' if kinds else ''} | {pair(k['broken'])} | "
+            f"{pair(k['broken_on_return']) if 'broken_on_return' in k else '-'} | "
+            f"{pair(k['closed'])} | {k['fib_changes']} | {k['fib_writes']} | {k['bgp']} | "
+            f"{k['bfd'] if r.bfd else '-'} |")
     return "\n".join(lines)
 
 
@@ -889,6 +1361,19 @@ def can_create_namespaces() -> Optional[str]:
     return None
 
 
+def upgrade_in_progress(record: dict) -> bool:
+    """Whether a status's upgrade record says one is under way."""
+    return str(record.get("state", "")).lower() not in ("", "idle", "none", "done", "failed",
+                                                         "succeeded", "ok")
+
+
+def upgrade_missing(binary: str) -> str:
+    """Why this contrail-lb build cannot run the upgrade scenarios ('' when it can)."""
+    shown = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+    return "" if "--take-over" in shown.stdout + shown.stderr else \
+        "this contrail-lb build has no --take-over"
+
+
 def supports_bfd(binary: str, workdir: Path) -> bool:
     """Whether this contrail-lb build accepts bgp.bfd (BFD may not have landed)."""
     config = workdir / "bfd-probe.yaml"
@@ -899,6 +1384,15 @@ def supports_bfd(binary: str, workdir: Path) -> bool:
                 "peers": [{"address": "10.0.0.2", "remote_as": 2}],
                 "vips": [{"prefix": "10.0.0.100/32"}]}}))
     return subprocess.run([binary, "-c", str(config), "--check"], capture_output=True).returncode == 0
+
+
+def bed_scenarios(scenarios: list[str], bfd: bool, bfd_modes: list[bool],
+                  named: bool) -> list[str]:
+    """The keep-alive scenarios run in the BFD runs only when the bed runs both modes,
+    unless they were named."""
+    if named or bfd or len(bfd_modes) == 1:
+        return scenarios
+    return [s for s in scenarios if s not in KEEPALIVE_SCENARIOS]
 
 
 def main() -> int:
@@ -964,7 +1458,7 @@ def main() -> int:
                     if args.deadline and time.monotonic() - started > args.deadline:
                         raise RuntimeError(f"not run: past --deadline {args.deadline:.0f} s")
                     bed.up()
-                    for name in scenarios:
+                    for name in bed_scenarios(scenarios, bfd, bfd_modes, bool(args.scenarios)):
                         if args.deadline and time.monotonic() - started > args.deadline:
                             late = Result(router, bfd, name)
                             late.problems.append(f"not run: past --deadline {args.deadline:.0f} s")
@@ -1002,6 +1496,9 @@ def main() -> int:
 
     print()
     print(table(results))
+    if any(r.scenario in KEEPALIVE_SCENARIOS for r in results):
+        print()
+        print(keepalive_table(results))
     if len({r.bfd for r in results}) == 2:
         print()
         print(side_by_side(results))

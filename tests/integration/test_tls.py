@@ -280,3 +280,38 @@ def test_body_cut_short_by_bare_fin_is_a_client_abort(tls_proxy, version):
     line = clb.wait_until(lambda: next(iter(tls_access_lines(tls_proxy)), None), 5)
     assert '"POST /sink HTTP/1.1" 0 ' in line and " client_abort" in line, line
     assert "closed the connection mid-request" in line, line
+
+
+def test_pipelined_requests_in_records_of_one_segment(tls_proxy):
+    """Three requests, each its own TLS record, reach the proxy in one segment: its read
+    takes all three records at once (read-ahead), and none waits for a socket event that
+    will not come."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    with socket.create_connection(tls_proxy.service_address(), timeout=10) as raw:
+
+        def pump(op, *args):
+            while True:
+                try:
+                    result = op(*args)
+                    raw.sendall(outgoing.read())
+                    return result
+                except ssl.SSLWantReadError:
+                    raw.sendall(outgoing.read())
+                    data = raw.recv(65536)
+                    if not data:
+                        incoming.write_eof()
+                    else:
+                        incoming.write(data)
+
+        pump(tls.do_handshake)
+        for i in range(3):
+            tls.write(f"GET /r{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # one record each
+        raw.sendall(outgoing.read())
+        answers = b""
+        while answers.count(b"HTTP/1.1 200") < 3:
+            answers += pump(tls.read, 65536)
+    assert answers.count(b"HTTP/1.1 200") == 3

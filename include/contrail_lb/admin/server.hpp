@@ -34,6 +34,12 @@ struct UpgradeView {
 };
 // The outcome of POST /api/v1/upgrade: `pid` of the new process when `ok`, else the reason.
 using UpgradeDone = std::function<void(bool ok, int pid, const std::string& reason)>;
+// What the proxy workers' pools hold between requests, all workers (proxy::PoolGauges).
+struct PoolCounts {
+    int64_t idle_backend_connections = 0;
+    int64_t pooled_exchanges = 0;
+    int64_t pooled_buffers = 0;
+};
 
 // Where the endpoints get their data. Everything is read on the control thread.
 struct Sources {
@@ -44,6 +50,7 @@ struct Sources {
     // The watchdog's view: why a worker loop is stalled, empty while all turn (/healthz).
     std::function<std::string()> stalled;
     std::function<uint64_t()> log_lines_dropped;  // contrail_lb_log_lines_dropped_total
+    std::function<PoolCounts()> pools;            // empty: no proxy workers
     std::string token;  // admin.token_file's token; empty: state changes need none
     // admin.users_file's users; empty: no HTTP Basic authentication (docs/admin.md).
     std::vector<config::AdminUser> users;

@@ -71,11 +71,20 @@ enum class TlsVersion { tls1_2, tls1_3 };
 // TLS termination of a service. config only reads it and checks that the files are
 // readable; loading them is the tls module's (see TlsCheck), which config does not depend
 // on, so that OpenSSL stays out of everything built on config.
+// Kernel TLS for a service's client connections: off, on (asked of OpenSSL; falls back to
+// user-space TLS where the kernel cannot), auto (on only if the kernel offers the tls ULP).
+enum class TlsKtls { off, on, auto_ };
+
 struct Tls {
     std::string cert_file;
     std::string key_file;
     std::optional<std::string> ciphers;  // TLS 1.2 list, OpenSSL syntax; nullopt: tls's default
     TlsVersion min_version = TlsVersion::tls1_2;
+    // Resumption: stateless tickets (keys shared by the workers, kept across reloads,
+    // rotated every session_timeout) and, for TLS 1.2, a server-side session cache.
+    bool session_tickets = true;
+    Duration session_timeout = std::chrono::hours(1);
+    TlsKtls ktls = TlsKtls::off;
 };
 
 // TLS from the proxy to a service's backends (and their health checks). Read like Tls:

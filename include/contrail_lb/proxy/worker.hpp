@@ -37,6 +37,14 @@ struct HandedClient {
     uint16_t listen_port = 0;  // X-Forwarded-Port
 };
 
+// What the workers' pools hold between requests, summed over workers (the admin's
+// gauges). Each worker adds its change once per tick (0.25 s): the figures lag by that.
+struct PoolGauges {
+    std::atomic<int64_t> idle_backend_connections{0};
+    std::atomic<int64_t> pooled_exchanges{0};
+    std::atomic<int64_t> pooled_buffers{0};
+};
+
 // Shared by all workers of a process.
 struct WorkerContext {
     std::atomic<uint32_t> connections{0};  // client connections, all workers
@@ -53,6 +61,7 @@ struct WorkerContext {
     // Upgrade: set before begin_drain(true); takes the idle plain-HTTP keep-alive clients
     // (from any worker thread).
     std::function<void(HandedClient)> hand_client;
+    PoolGauges pools;
 };
 
 class Worker {

@@ -5,10 +5,13 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+
+#include "contrail_lb/tls/tickets.hpp"
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -17,6 +20,8 @@ typedef struct ssl_session_st SSL_SESSION;
 namespace clb::tls {
 
 enum class Version { tls1_2, tls1_3 };
+// Kernel TLS (OpenSSL's SSL_OP_ENABLE_KTLS) for the records a connection sends and receives.
+enum class Ktls { off, on, auto_ };
 
 // TLS 1.2 suites with forward secrecy and AEAD only (ECDHE with AES-GCM or
 // ChaCha20-Poly1305), as Mozilla's "intermediate" profile without DHE. TLS 1.3 suites
@@ -31,7 +36,14 @@ struct Settings {
     std::string key_file;
     std::string ciphers = kDefaultCiphers;  // TLS 1.2 cipher list, OpenSSL syntax
     Version min_version = Version::tls1_2;
+    bool session_tickets = true;
+    std::chrono::seconds session_timeout = std::chrono::hours(1);
+    Ktls ktls = Ktls::off;
 };
+
+// Whether the kernel offers TLS sockets (the "tls" upper-layer protocol is loaded or built
+// in): what ktls: auto asks.
+bool kernel_has_tls();
 
 // Why a context could not be built, and which setting is to blame.
 class LoadError : public std::runtime_error {
@@ -60,16 +72,23 @@ using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
 class ServerContext {
   public:
     // Loads the PEM certificate chain and private key, checks that they match and applies
-    // the protocol settings; throws LoadError saying which part failed and why.
-    static std::shared_ptr<const ServerContext> load(const Settings& settings);
+    // the protocol settings; throws LoadError saying which part failed and why. Session
+    // tickets (when settings.session_tickets) are sealed with `tickets` (null: OpenSSL's
+    // own keys of this context, as for a --check).
+    static std::shared_ptr<const ServerContext> load(const Settings& settings,
+                                                     std::shared_ptr<TicketKeys> tickets = {});
     ServerContext(const ServerContext&) = delete;
     ServerContext& operator=(const ServerContext&) = delete;
 
     SSL_CTX* raw() const { return ctx_.get(); }
+    bool ktls() const { return ktls_; }  // connections ask OpenSSL for kernel TLS
 
   private:
-    explicit ServerContext(CtxPtr ctx) : ctx_(std::move(ctx)) {}
+    ServerContext(CtxPtr ctx, std::shared_ptr<TicketKeys> tickets)
+        : ctx_(std::move(ctx)), tickets_(std::move(tickets)) {}
     CtxPtr ctx_;
+    std::shared_ptr<TicketKeys> tickets_;  // the callback's, kept alive with the context
+    bool ktls_ = false;
 };
 
 // TLS to backends (a service's backend_tls).
@@ -142,11 +161,13 @@ class Connection {
 
   private:
     int settle(int ret, const char* what);
+    ssize_t read_failed(int ret, bool& eof);  // a read that brought nothing
     std::string failure_reason();  // the certificate's verify error, else OpenSSL's queue
 
     SslPtr ssl_;
     std::shared_ptr<SessionSlot> sessions_;  // client side: where new sessions go
     bool established_ = false;
+    bool lost_ = false;  // a read failed behind bytes it returned: the next one fails
     int wants_ = 0;
     std::string error_;
 };

@@ -453,6 +453,32 @@ TEST_F(FilesLoaded, WithoutATlsCheckReadableFilesAreEnough) {
                 std::nullopt);
 }
 
+TEST_F(FilesLoaded, ResumptionAndKtlsKeys) {
+    std::ofstream(dir_ / "one.pem") << "not a certificate\n";
+    std::ofstream(dir_ / "one.key") << "not a key\n";
+    auto defaults = load(tls_service("one.key"));
+    ASSERT_TRUE(defaults.ok());
+    const Tls& tls = *defaults.config->services[0].tls;
+    EXPECT_TRUE(tls.session_tickets);
+    EXPECT_EQ(tls.session_timeout, std::chrono::hours(1));
+    EXPECT_EQ(tls.ktls, TlsKtls::off);
+
+    auto with = [&](const std::string& keys) {
+        std::string text = tls_service("one.key");
+        return text.replace(text.find("ciphers: HIGH"), 13, keys);
+    };
+    auto set = load(with("session_tickets: false, session_timeout: 10m, ktls: auto"));
+    ASSERT_TRUE(set.ok());
+    EXPECT_FALSE(set.config->services[0].tls->session_tickets);
+    EXPECT_EQ(set.config->services[0].tls->session_timeout, std::chrono::minutes(10));
+    EXPECT_EQ(set.config->services[0].tls->ktls, TlsKtls::auto_);
+    EXPECT_EQ(load(with("ktls: on")).config->services[0].tls->ktls, TlsKtls::on);
+
+    EXPECT_EQ(load(with("ktls: maybe")).errors.size(), 1u);
+    EXPECT_EQ(load(with("session_timeout: 0s")).errors.size(), 1u);
+    EXPECT_EQ(load(with("session_tickets: sometimes")).errors.size(), 1u);
+}
+
 TEST_F(FilesLoaded, TokenFileHoldsOneVisibleLine) {
     const std::string config =
         "admin:\n  listen: 127.0.0.1:9090\n  token_file: admin.token\nservices:\n  - name: api\n"
