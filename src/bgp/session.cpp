@@ -256,8 +256,8 @@ class Session::Connection {
 
   private:
     void send_bytes(const std::vector<uint8_t>& bytes, bool is_update) {
-        ++session_.messages_out_;
-        if (is_update) ++session_.updates_out_;
+        ++session_.counters_.messages_out;
+        if (is_update) ++session_.counters_.updates_out;
         out_.insert(out_.end(), bytes.begin(), bytes.end());
         if (out_.size() - out_pos_ > kMaxPendingOutput) {
             out_.clear();
@@ -340,7 +340,7 @@ class Session::Connection {
                 return session_.fail(*this, frame.error, "received a malformed message header");
             wire::Decoded d = wire::decode(rest.first(frame.length), options_);
             pos += frame.length;
-            ++session_.messages_in_;
+            ++session_.counters_.messages_in;
             if (d.error)
                 return session_.fail(*this, *d.error,
                                      "received a malformed " + message_name(rest[18]));
@@ -477,7 +477,7 @@ void Session::stop(const wire::Notification& reason) {
     stopped_ = true;
     retry_timer_.stop();
     adj_rib_out_.clear();
-    established_since_ = 0;
+    counters_.established_since = 0;
     for (auto& c : connections_)
         if (c->live()) c->close(reason);
     update_state("stopping: sent " + wire::describe(reason));
@@ -532,7 +532,7 @@ void Session::on_message(Connection& c, wire::Message&& m) {
         return;
     }
     if (auto* update = std::get_if<wire::Update>(&m)) {
-        ++updates_in_;
+        ++counters_.updates_in;
         if (c.phase() != Phase::established) return unexpected("UPDATE");
         return on_update(c, *update);
     }
@@ -590,7 +590,7 @@ void Session::on_open(Connection& c, wire::Open&& open) {
 
 void Session::on_established(Connection& c) {
     c.set_established();
-    established_since_ = net::monotonic_seconds();
+    counters_.established_since = net::monotonic_seconds();
     last_error_.clear();
     update_state("hold time " + std::to_string(c.hold_time()) + "s");
     adj_rib_out_.clear();
@@ -619,9 +619,10 @@ void Session::fail(Connection& c, std::optional<wire::Notification> n, const std
     last_error_ = why;
     c.close(std::move(n));
     if (was_established) {
-        if (net::monotonic_seconds() - established_since_ >= kStableSession) backoff_ = kMinBackoff;
-        ++flaps_;
-        established_since_ = 0;
+        if (net::monotonic_seconds() - counters_.established_since >= kStableSession)
+            backoff_ = kMinBackoff;
+        ++counters_.flaps;
+        counters_.established_since = 0;
         adj_rib_out_.clear();
     }
     const bool busy = std::any_of(connections_.begin(), connections_.end(),
@@ -773,12 +774,7 @@ std::optional<SessionHandOver> Session::hand_over() {
             if (sent.prefix.address.is_v4()) u.nlri.push_back(sent.prefix);
             h.adj_rib_out.push_back(wire::encode(u, c->options()));
         }
-        h.established_since = established_since_;
-        h.flaps = flaps_;
-        h.messages_in = messages_in_;
-        h.messages_out = messages_out_;
-        h.updates_in = updates_in_;
-        h.updates_out = updates_out_;
+        h.counters = counters_;
         if (c->release(h))
             out = std::move(h);
         else
@@ -807,12 +803,7 @@ bool Session::adopt(SessionHandOver&& h) {
             sent.push_back({u->attributes.mp_reach->nlri.front(), u->attributes});
     }
     adj_rib_out_ = std::move(sent);
-    established_since_ = h.established_since;
-    flaps_ = h.flaps;
-    messages_in_ = h.messages_in;
-    messages_out_ = h.messages_out;
-    updates_in_ = h.updates_in;
-    updates_out_ = h.updates_out;
+    counters_ = h.counters;
     connections_.push_back(std::make_unique<Connection>(*this, std::move(h.fd), true));
     connections_.back()->adopt(h);
     update_state("taken over from the previous process, hold time " + std::to_string(h.hold_time) +
@@ -826,13 +817,13 @@ PeerStatus Session::status() const {
     s.remote_as = settings_.remote_as;
     s.state = to_string(state_);
     s.established = state_ == State::established;
-    s.established_since = established_since_;
+    s.established_since = counters_.established_since;
     s.last_error = last_error_;
-    s.messages_in = messages_in_;
-    s.messages_out = messages_out_;
-    s.updates_in = updates_in_;
-    s.updates_out = updates_out_;
-    s.flaps = flaps_;
+    s.messages_in = counters_.messages_in;
+    s.messages_out = counters_.messages_out;
+    s.updates_in = counters_.updates_in;
+    s.updates_out = counters_.updates_out;
+    s.flaps = counters_.flaps;
     s.md5_failures = md5_failures_;
     return s;
 }

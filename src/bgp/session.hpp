@@ -139,10 +139,8 @@ class Session {
     std::function<void()> on_finished_;
 
     // Status counters.
-    double established_since_ = 0;
+    SessionCounters counters_;
     std::string last_error_;
-    uint64_t messages_in_ = 0, messages_out_ = 0, updates_in_ = 0, updates_out_ = 0;
-    uint32_t flaps_ = 0;
     uint64_t md5_failures_ = 0;
 };
 

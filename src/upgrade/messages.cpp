@@ -148,12 +148,12 @@ void write_session(log::JsonWriter& w, const bgp::SessionHandOver& h) {
         w.value(to_hex(update));
     w.end_array();
     w.field("unread", to_hex(h.unread));
-    w.field("established_since", h.established_since);
-    w.field("flaps", static_cast<uint64_t>(h.flaps));
-    w.field("messages_in", h.messages_in);
-    w.field("messages_out", h.messages_out);
-    w.field("updates_in", h.updates_in);
-    w.field("updates_out", h.updates_out);
+    w.field("established_since", h.counters.established_since);
+    w.field("flaps", static_cast<uint64_t>(h.counters.flaps));
+    w.field("messages_in", h.counters.messages_in);
+    w.field("messages_out", h.counters.messages_out);
+    w.field("updates_in", h.counters.updates_in);
+    w.field("updates_out", h.counters.updates_out);
     w.end_object();
 }
 
@@ -198,12 +198,12 @@ void read_session(const Json& item, Reader& r, bgp::SessionHandOver& h) {
     }
     h.unread = bytes(r, item, "unread", 1 << 20);
     if (const Json* since = r.member(item, "established_since", Json::Kind::number))
-        h.established_since = since->number();
-    h.flaps = static_cast<uint32_t>(r.count(item, "flaps", UINT32_MAX));
-    h.messages_in = r.count(item, "messages_in", SIZE_MAX >> 11);
-    h.messages_out = r.count(item, "messages_out", SIZE_MAX >> 11);
-    h.updates_in = r.count(item, "updates_in", SIZE_MAX >> 11);
-    h.updates_out = r.count(item, "updates_out", SIZE_MAX >> 11);
+        h.counters.established_since = since->number();
+    h.counters.flaps = static_cast<uint32_t>(r.count(item, "flaps", UINT32_MAX));
+    h.counters.messages_in = r.count(item, "messages_in", SIZE_MAX >> 11);
+    h.counters.messages_out = r.count(item, "messages_out", SIZE_MAX >> 11);
+    h.counters.updates_in = r.count(item, "updates_in", SIZE_MAX >> 11);
+    h.counters.updates_out = r.count(item, "updates_out", SIZE_MAX >> 11);
 }
 
 constexpr const char* kBfdStates[] = {"admin_down", "down", "init", "up"};

@@ -14,6 +14,13 @@
 
 namespace clb::bgp {
 
+// A session's counters: they travel with it, so an upgrade shows no reset in /metrics.
+struct SessionCounters {
+    double established_since = 0;  // CLOCK_MONOTONIC seconds, the same in both processes
+    uint32_t flaps = 0;
+    uint64_t messages_in = 0, messages_out = 0, updates_in = 0, updates_out = 0;
+};
+
 struct SessionHandOver {
     net::IpAddress peer;
     uint16_t port = 179;
@@ -23,10 +30,8 @@ struct SessionHandOver {
     uint16_t hold_time = 0;                     // negotiated, seconds
     // Adj-RIB-Out: one encoded UPDATE per route announced to this peer.
     std::vector<std::vector<uint8_t>> adj_rib_out;
-    std::vector<uint8_t> unread;   // received, not yet parsed
-    double established_since = 0;  // CLOCK_MONOTONIC seconds, the same in both processes
-    uint32_t flaps = 0;
-    uint64_t messages_in = 0, messages_out = 0, updates_in = 0, updates_out = 0;
+    std::vector<uint8_t> unread;  // received, not yet parsed
+    SessionCounters counters;
 };
 
 // What the speaker gives the next process: its Established sessions and its BFD sessions.

@@ -137,4 +137,7 @@ TEST(UpgradeMessages, CommitCarriesBgpAndBfd) {
     ASSERT_TRUE(again) << error;
     EXPECT_EQ(again->speaker.bfd.sessions[0].fsm.remote_discr, 2u);
     EXPECT_EQ(again->speaker.sessions[0].adj_rib_out, m->speaker.sessions[0].adj_rib_out);
+    // The counters travel, so /metrics shows no reset across an upgrade.
+    EXPECT_EQ(again->speaker.sessions[0].counters.established_since, 12.5);
+    EXPECT_EQ(again->speaker.sessions[0].counters.messages_in, 3u);
 }
