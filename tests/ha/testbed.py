@@ -607,23 +607,16 @@ class Request:
     result: str
 
 
-class Client:
-    """client.py in the client namespace; its records are read from its output file."""
+class ClientProcess:
+    """A client script of this folder in the client namespace, writing its records to a
+    file; closing its stdin asks it to stop."""
 
-    def __init__(self, ns: Namespaces, workdir: Path) -> None:
-        self.path = workdir / "client.log"
+    def __init__(self, ns: Namespaces, path: Path, argv: list[str]) -> None:
+        self.path = path
         self.out = open(self.path, "wb")
-        self.process = subprocess.Popen(
-            ns.exec_argv("c", [sys.executable, str(HERE / "client.py"), VIP, str(SERVICE_PORT)]),
-            stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT)
-
-    def requests(self) -> list[Request]:
-        records = []
-        for line in self.path.read_text(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) == 4 and parts[0].isdigit():
-                records.append(Request(int(parts[0]), float(parts[1]), float(parts[2]), parts[3]))
-        return records
+        self.process = subprocess.Popen(ns.exec_argv("c", [sys.executable, *argv]),
+                                        stdin=subprocess.PIPE, stdout=self.out,
+                                        stderr=subprocess.STDOUT)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -634,6 +627,22 @@ class Client:
                 self.process.kill()
                 self.process.wait()
         self.out.close()
+
+
+class Client(ClientProcess):
+    """client.py: a new connection per request; its records are read from its output file."""
+
+    def __init__(self, ns: Namespaces, workdir: Path) -> None:
+        super().__init__(ns, workdir / "client.log",
+                         [str(HERE / "client.py"), VIP, str(SERVICE_PORT)])
+
+    def requests(self) -> list[Request]:
+        records = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[0].isdigit():
+                records.append(Request(int(parts[0]), float(parts[1]), float(parts[2]), parts[3]))
+        return records
 
 
 @dataclass
@@ -656,19 +665,15 @@ class KaEnd:
         return self.reason != "close"
 
 
-class KeepAliveClients:
+class KeepAliveClients(ClientProcess):
     """keepalive.py in the client namespace: KA_CONNECTIONS long-lived connections, one
     request each every KA_INTERVAL; started for one scenario, so its figures are that
     scenario's."""
 
     def __init__(self, ns: Namespaces, workdir: Path, name: str) -> None:
-        self.path = workdir / f"keepalive-{name}.log"
-        self.out = open(self.path, "wb")
-        self.process = subprocess.Popen(
-            ns.exec_argv("c", [sys.executable, str(HERE / "keepalive.py"), VIP,
-                               str(SERVICE_PORT), "--connections", str(KA_CONNECTIONS),
-                               "--interval", str(KA_INTERVAL)]),
-            stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT)
+        super().__init__(ns, workdir / f"keepalive-{name}.log",
+                         [str(HERE / "keepalive.py"), VIP, str(SERVICE_PORT),
+                          "--connections", str(KA_CONNECTIONS), "--interval", str(KA_INTERVAL)])
 
     def records(self) -> tuple[list[KaRequest], list[KaEnd]]:
         requests, ends = [], []
@@ -689,16 +694,6 @@ class KeepAliveClients:
                 raise RuntimeError("the keep-alive clients got no answer on every connection "
                                    f"in {timeout} s:\n" + self.path.read_text()[-2000:])
             time.sleep(0.1)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=4)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.out.close()
 
 
 # ---- scenarios -----------------------------------------------------------------------
