@@ -248,8 +248,8 @@ class Load:
                         if headers.get("connection", "").lower() == "close":
                             writer.close()
                             writer = None
-                            for rest in rids[i + 1:]:  # not answered: the server closed
-                                record("keepalive", rest, sent, "eof")
+                            for rest in rids[i + 1:]:  # announced close: a client resends
+                                record("keepalive", rest, sent, "retried")
                             break
                 reused = True
             except Exception as error:  # noqa: BLE001

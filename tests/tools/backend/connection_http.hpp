@@ -157,9 +157,10 @@ inline int Connection::on_body(const char* at, size_t length) {
 inline int Connection::on_message_complete() {
     if (parser_.upgrade) return 0;  // llhttp now returns HPE_PAUSED_UPGRADE
     const auto misbehaviour = shared_.misbehaviour.load(std::memory_order_relaxed);
-    const bool control = route_.endpoint == Endpoint::Health ||
-                         route_.endpoint == Endpoint::AdminRecover ||
-                         route_.endpoint == Endpoint::AdminFail;
+    const bool control =
+        route_.endpoint == Endpoint::Health || route_.endpoint == Endpoint::AdminFail ||
+        route_.endpoint == Endpoint::AdminRecover || route_.endpoint == Endpoint::AdminGarbage ||
+        route_.endpoint == Endpoint::AdminSurplus;
     if (misbehaviour == Misbehaviour::Garbage && !control) {
         keep_alive_ = false;
         response_started_ = true;
