@@ -488,7 +488,7 @@ class Soak:
                 counted = sum(int(float(v)) for v in re.findall(
                     rf'contrail_lb_requests_total\{{service="(?:web|webtls)",backend="{name}",'
                     rf'code="200"\}} (\S+)', metrics))
-                logged = len(re.findall(rf"access: \S+ (?:web|webtls) {name} \"[^\"]*\" 200 ",
+                logged = len(re.findall(rf"access: \S+ (?:web|webtls) {name} \"[^\"]*\" 200 \S+ \S+ completed ",
                                         log_text))
                 lines.append(f"{role} {name}: clients {seen}, /metrics {counted}, "
                              f"access log {logged}")
@@ -501,6 +501,12 @@ class Soak:
     def check_failures(self, records: list[Record]) -> dict:
         failed = [r for r in records if r.result not in ("ok", "retried")]
         by_cause: dict[str, int] = {}
+        for r in records:
+            if r.result == "retried":  # not a failure: listed by the window it fell in
+                fault = next((f for f in self.faults
+                              if r.sent <= f.end + f.tail and r.done >= f.start - 0.05), None)
+                key = f"(resent) {fault.kind if fault else 'outside faults'}"
+                by_cause[key] = by_cause.get(key, 0) + 1
         unexplained = []
         for r in failed:
             if r.result == "wrong-id":
@@ -901,8 +907,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--scale", type=float, default=1.0, help="load rate factor")
-    parser.add_argument("--rss-margin", type=float, default=32.0, help="MiB over baseline")
-    parser.add_argument("--fd-margin", type=int, default=64, help="fds over baseline")
+    parser.add_argument("--rss-margin", type=float, default=16.0, help="MiB over baseline")
+    parser.add_argument("--fd-margin", type=int, default=48, help="fds over baseline")
     parser.add_argument("--report-dir", help="write report.md and soak.png here too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
