@@ -169,7 +169,7 @@ soak() {
         ASAN_OPTIONS="$common:detect_leaks=1:abort_on_error=0:quarantine_size_mb=16" \
         UBSAN_OPTIONS="$common:print_stacktrace=1:halt_on_error=1" \
         LSAN_OPTIONS="suppressions=$repo/tests/sanitizers/lsan.supp" \
-        bash tests/soak/run.sh --minutes "$soak_minutes" --rss-margin 96 || status=$?
+        bash tests/soak/run.sh --minutes "$soak_minutes" --rss-margin 96 --scale 0.5 || status=$?
     if compgen -G "$reports/report*" >/dev/null; then
         echo "test: $sanitizer reports from the soak:"
         cat "$reports"/report*

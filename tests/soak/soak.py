@@ -323,6 +323,7 @@ class Soak:
         self.backends: Optional[Backends] = None
         self.fib: Optional[tb.FibWatch] = None
         self.load: Optional[subprocess.Popen] = None
+        self.stallwatch: Optional[subprocess.Popen] = None
         self.load_path = workdir / "load.log"
         self.sampler: Optional[Sampler] = None
         self.faults: list[Fault] = []
@@ -354,10 +355,13 @@ class Soak:
                                     "--tcp", str(TCP_PORT), "--scale", str(self.args.scale)]),
             stdin=subprocess.PIPE, stdout=open(self.load_path, "wb"), stderr=subprocess.STDOUT)
         self.sampler = Sampler(self)
+        self.stallwatch = subprocess.Popen(
+            [sys.executable, str(HERE / "stallwatch.py")], stdin=subprocess.PIPE,
+            stdout=open(self.workdir / "stalls.log", "wb"))
 
     def down(self) -> None:
         for closer in (lambda: self.sampler and self.sampler.close(),
-                       self.stop_load,
+                       self.stop_load, self.stop_stallwatch,
                        lambda: [n.kill() for n in self.nodes.values()],
                        lambda: self.backends and self.backends.close(),
                        lambda: self.router.close(),
@@ -376,6 +380,41 @@ class Soak:
             except subprocess.TimeoutExpired:
                 self.load.kill()
                 self.load.wait()
+
+    def stop_stallwatch(self) -> None:
+        if self.stallwatch and self.stallwatch.poll() is None:
+            self.stallwatch.stdin.close()
+            try:
+                self.stallwatch.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.stallwatch.kill()
+                self.stallwatch.wait()
+
+    def stall_faults(self) -> list[Fault]:
+        """The machine's stalls (stallwatch.py) as windows of the environment: a stall can
+        fail requests in flight and, past BFD's 300 ms, drop a BGP session, so its window
+        lasts until the FIB is ECMP again, plus the margin."""
+        stalls = []
+        path = self.workdir / "stalls.log"
+        for line in (path.read_text().splitlines() if path.exists() else []):
+            start, end = (float(x) for x in line.split())
+            back = self.fib.first_after(end, tb.both)
+            recovered = back - end if back is not None and back - end < RECOVER_LIMIT else 0.0
+            stalls.append(Fault("machine-stall", None, f"{end - start:.2f} s", start=start,
+                                end=end, tail=max(recovered, CHECK_SPAN) + MARGIN,
+                                allowed=frozenset(LOCAL)))
+        return stalls
+
+    def check_route_changes(self, since: float) -> None:
+        """Every time the FIB lost a next hop, a fault (or a machine stall) was open."""
+        with self.fib.lock:
+            events = list(self.fib.events)
+        for at, hops in events:
+            if at < since or tb.both(hops):
+                continue
+            if not any(f.start - 0.5 <= at <= f.end + f.tail for f in self.faults):
+                self.violation(f"the route changed at {stamp(at)} to {sorted(hops)} with no "
+                               "fault and no machine stall open\n" + self.timeline(at))
 
     def records(self) -> list[Record]:
         out = []
@@ -400,6 +439,7 @@ class Soak:
     def run(self, minutes: float) -> None:
         log(f"seed {self.args.seed}: load for {minutes:g} min, a fault every few seconds")
         time.sleep(5)  # warm-up: pools fill, checks settle
+        self.run_started = time.time()
         self.quiet_sample()
         ends_at = time.monotonic() + minutes * 60
         kinds = list(FAULTS)
@@ -451,8 +491,13 @@ class Soak:
     # -- the end
     def finish(self) -> dict:
         self.stop_load()
+        self.stop_stallwatch()
         time.sleep(1.0)
         results: dict = {}
+        stalls = self.stall_faults()
+        results["stalls"] = (len(stalls), sum(f.end - f.start for f in stalls))
+        self.faults = sorted(self.faults + stalls, key=lambda f: f.start)
+        self.check_route_changes(getattr(self, "run_started", 0.0))
         if not tb.both(self.fib.now()):
             self.violation(f"at the end the FIB is not ECMP over both nodes: {sorted(self.fib.now())}")
         for role, node in self.nodes.items():
@@ -858,7 +903,9 @@ def has_cairo() -> bool:
 def report(soak: Soak, results: dict, minutes: float, wall: float, chart_name: str) -> str:
     kinds: dict[str, int] = {}
     for f in soak.faults:
-        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        if f.kind != "machine-stall":
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    stalls, stalled = results.get("stalls", (0, 0.0))
     flows = results.get("flows", {})
     total_ok = sum(v[0] for v in flows.values())
     total_failed = sum(v[1] for v in flows.values())
@@ -877,8 +924,10 @@ def report(soak: Soak, results: dict, minutes: float, wall: float, chart_name: s
     for flow, (ok, bad, resent) in sorted(flows.items()):
         latency = f"{p99[flow] * 1000:.0f} ms" if flow in p99 else "-"
         lines.append(f"| {flow} | {ok} | {bad} | {resent} | {latency} |")
-    lines += ["", f"Faults injected: {len(soak.faults)}", "", "| fault | count |", "|---|---|"]
+    lines += ["", f"Faults injected: {sum(kinds.values())}", "", "| fault | count |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(kinds.items())]
+    lines += ["", f"Machine stalls (a 50 ms tick more than 200 ms late; the environment's, not a "
+              f"fault injected): {stalls}, {stalled:.1f} s in all."]
     lines += ["", "Failures by cause (the fault whose window explains them: the result):", "",
               "| cause | failed requests |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(results.get("failures", {}).items())]
