@@ -416,6 +416,19 @@ class Soak:
                 self.violation(f"the route changed at {stamp(at)} to {sorted(hops)} with no "
                                "fault and no machine stall open\n" + self.timeline(at))
 
+    def check_watchdog(self) -> None:
+        """A node's watchdog calling a worker loop stalled is a stall of contrail-lb's own
+        unless the machine stalled then too."""
+        for role, node in self.nodes.items():
+            for line in node.log().splitlines():
+                if "loop stalled" not in line or "access:" in line:
+                    continue
+                found = re.match(r"\[([^\]]+)\]", line)
+                at = tb.local_time(found.group(1)) if found else 0.0
+                if not any(f.kind == "machine-stall" and f.start - 3 <= at <= f.end + f.tail
+                           for f in self.faults):
+                    self.violation(f"{role}: {line.strip()} (no machine stall then)")
+
     def records(self) -> list[Record]:
         out = []
         for line in self.load_path.read_text(errors="replace").splitlines():
@@ -498,6 +511,7 @@ class Soak:
         results["stalls"] = (len(stalls), sum(f.end - f.start for f in stalls))
         self.faults = sorted(self.faults + stalls, key=lambda f: f.start)
         self.check_route_changes(getattr(self, "run_started", 0.0))
+        self.check_watchdog()
         if not tb.both(self.fib.now()):
             self.violation(f"at the end the FIB is not ECMP over both nodes: {sorted(self.fib.now())}")
         for role, node in self.nodes.items():
