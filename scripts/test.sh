@@ -20,6 +20,9 @@
 #  10. build fuzzers             build-fuzz/   (clang, -DCLB_FUZZ=ON)
 #  11. one stage per fuzz_*      each for CLB_FUZZ_SECONDS over tests/fuzz/corpus/MODULE/
 #                                (and tests/fuzz/NAME.dict when present)
+#  12. soak                      tests/soak/run.sh for CLB_SOAK_MINUTES against build/
+#  13. soak under asan+ubsan     the same against build-asan/'s binaries; fails on any
+#                                sanitizer report (skipped with the asan group too)
 #
 # Sanitizers over the real binary (stages 7 and 9). The subsets keep CI within its time
 # (a sanitized proxy is 2-3x slower under ASan, 5-15x under TSan) and cover what issue 7
@@ -38,9 +41,10 @@
 #
 # Environment knobs (defaults are what CI runs):
 #   CLB_FUZZ_SECONDS=60     time per fuzzer
+#   CLB_SOAK_MINUTES=3      length of each soak run (a random seed each time, printed)
 #   CLB_JOBS=$(nproc)       build parallelism
 #   CLB_BUILD_PREFIX=build  build dirs are PREFIX, PREFIX-asan, PREFIX-tsan, PREFIX-fuzz
-#   CLB_SKIP="asan fuzz"    skip stage groups: release, image, asan, tsan, fuzz
+#   CLB_SKIP="asan fuzz"    skip stage groups: release, image, asan, tsan, fuzz, soak
 # A stage whose build failed is counted as failed without running. A stage whose command
 # exits 77 (the automake convention) could not run here and is counted as skipped.
 set -uo pipefail
@@ -48,6 +52,7 @@ cd "$(dirname "$0")/.." || exit 1
 repo="$(pwd)"
 
 fuzz_seconds="${CLB_FUZZ_SECONDS:-60}"
+soak_minutes="${CLB_SOAK_MINUTES:-3}"
 prefix="${CLB_BUILD_PREFIX:-build}"
 skip=" ${CLB_SKIP:-} "
 export CLB_JOBS="${CLB_JOBS:-$(nproc)}"
@@ -145,6 +150,33 @@ sanitized_pytest() {
         echo "test: $sanitizer reports:"
         cat "$reports"/report*
         status=1
+    fi
+    rm -rf "$reports"
+    return "$status"
+}
+
+# soak BUILD_DIR [SANITIZER]: tests/soak/run.sh against BUILD_DIR's binaries; with a
+# sanitizer, fails on any report as sanitized_pytest does. ASan's quarantine is kept small
+# so that RSS returning to its baseline still means something.
+soak() {
+    local build="$1" sanitizer="${2:-}" reports status=0
+    if [[ -z "$sanitizer" ]]; then
+        CLB_BIN="$repo/$build/contrail-lb" CLB_BACKEND_BIN="$repo/$build/clb-test-backend" \
+            bash tests/soak/run.sh --minutes "$soak_minutes"
+        return
+    fi
+    reports="$(mktemp -d "${TMPDIR:-/tmp}/clb-soak-$sanitizer.XXXXXX")"
+    local common="log_path=$reports/report:log_exe_name=1"
+    env CLB_BIN="$repo/$build/contrail-lb" CLB_BACKEND_BIN="$repo/$build/clb-test-backend" \
+        ASAN_OPTIONS="$common:detect_leaks=1:abort_on_error=0:quarantine_size_mb=16" \
+        UBSAN_OPTIONS="$common:print_stacktrace=1:halt_on_error=1" \
+        LSAN_OPTIONS="suppressions=$repo/tests/sanitizers/lsan.supp" \
+        bash tests/soak/run.sh --minutes "$soak_minutes" --rss-margin 96 --scale 0.5 || status=$?
+    if compgen -G "$reports/report*" >/dev/null; then
+        echo "test: $sanitizer reports from the soak:"
+        cat "$reports"/report*
+        ((status == 77)) && status=1
+        ((status == 0)) && status=1
     fi
     rm -rf "$reports"
     return "$status"
@@ -256,6 +288,21 @@ elif ! skipped fuzz; then
         done
     else
         fail_stage "fuzzers" "build failed"
+    fi
+fi
+
+if ! skipped soak; then
+    if [[ -x "$prefix/contrail-lb" && -x "$prefix/clb-test-backend" ]]; then
+        stage "soak ${soak_minutes} min ($prefix/)" soak "$prefix"
+    else
+        fail_stage "soak ${soak_minutes} min ($prefix/)" "$prefix/ was not built"
+    fi
+    if skipped asan; then
+        echo "test: the asan group is skipped, so is the soak under asan+ubsan"
+    elif [[ -x "$prefix-asan/contrail-lb" && -x "$prefix-asan/clb-test-backend" ]]; then
+        stage "soak ${soak_minutes} min under asan+ubsan ($prefix-asan/)" soak "$prefix-asan" asan
+    else
+        fail_stage "soak ${soak_minutes} min under asan+ubsan ($prefix-asan/)" "$prefix-asan/ was not built"
     fi
 fi
 

@@ -608,6 +608,9 @@ class Control {
         last_watch_ = now;
         std::string stalled;
         for (const auto& w : workers_) {
+            // A draining worker ends its loop once its last session is gone: its silence
+            // is the end of its work, not a stall (seed 2953897300 of the soak).
+            if (draining_ && w->sessions() == 0) continue;
             double silent_since =
                 node_healthy_ ? std::max(w->last_tick(), resumed_at_) : w->last_tick();
             double age = now - silent_since;

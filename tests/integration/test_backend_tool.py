@@ -26,6 +26,32 @@ def test_hello_and_identity_headers(backend):
     assert backend.get("/no/such/path").body == b"hello from b1\n"
 
 
+def test_request_id_is_echoed_only_when_sent(backend):
+    assert backend.get("/", headers={"X-Request-Id": "soak-42"}).header("X-Request-Id") == "soak-42"
+    assert backend.get("/bytes/3", headers={"x-request-id": "r7"}).header("X-Request-Id") == "r7"
+    assert backend.get("/").header("X-Request-Id") is None
+
+
+def test_garbage_and_surplus_modes_until_recover(backend):
+    def post(path):
+        return clb.http_request(backend.host, backend.port, "POST", path).status
+
+    assert post("/admin/garbage") == 200
+    with clb.RawConnection(backend.host, backend.port) as connection:
+        connection.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert not connection.read_until_close().startswith(b"HTTP/")
+    assert backend.get("/health").status == 200  # health checks still pass
+    assert post("/admin/surplus") == 200
+    with clb.RawConnection(backend.host, backend.port) as connection:
+        connection.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        answer = connection.read_until_close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Length: 14" in head
+    assert body.startswith(b"hello from b1\n") and len(body) > 14  # more than announced
+    assert post("/admin/recover") == 200
+    assert backend.get("/").body == b"hello from b1\n"
+
+
 def test_keep_alive_reuses_the_connection(backend):
     with clb.RawConnection(backend.host, backend.port) as connection:
         ids = set()

@@ -82,6 +82,22 @@ def test_in_flight_requests_complete_then_exit_0(start_backend, start_proxy, fre
 
 
 @pytest.mark.deadline(30)
+def test_a_worker_done_draining_is_not_a_stalled_worker(start_backend, start_proxy, free_port):
+    """Two workers, one request in flight past the watchdog's 2 s: the idle worker's loop
+    ends at once, and that is no stall (the soak found the watchdog saying otherwise)."""
+    backend, proxy = start(start_backend, start_proxy, free_port, grace="10s", workers=2)
+    requests = InFlight(proxy, "/delay/3500", 1)
+    wait_until(lambda: backend.stats()["requests"] >= 2, 3,  # the delay + this /stats
+               message="the delayed request to reach the backend")
+    proxy.send_signal(signal.SIGTERM)
+    assert proxy.wait_exit(timeout=10) == 0
+    assert [outcome for outcome, _ in requests.join()] == [200]
+    log = proxy.log()
+    assert "shutdown: every connection finished" in log
+    assert "loop stalled" not in log, log
+
+
+@pytest.mark.deadline(30)
 def test_idle_keep_alive_connections_closed_at_sigterm(start_backend, start_proxy, free_port):
     backend, proxy = start(start_backend, start_proxy, free_port, grace="10s")
     with RawConnection(*proxy.service_address()) as idle:

@@ -58,7 +58,7 @@ class Connection {
     // A response whose bytes are not all queued yet; the parser waits for it.
     enum class Pending { None, Delay, Stall, Stream };
     enum class Framing { Length, Chunked, UntilClose, NoBody };
-    enum class HeaderOfInterest { Other, Expect, Upgrade };
+    enum class HeaderOfInterest { Other, Expect, Upgrade, RequestId };
 
     static const llhttp_settings_t& parser_settings();
     static Connection& of(llhttp_t* parser) { return *static_cast<Connection*>(parser->data); }
@@ -87,6 +87,7 @@ class Connection {
     int on_headers_complete();
     int on_body(const char* at, size_t length);
     int on_message_complete();
+    int answer();  // queues the endpoint's answer
     void after_pause();
     void reject_malformed();
 
@@ -134,6 +135,7 @@ class Connection {
     Route route_;
     bool expect_continue_ = false;
     std::string upgrade_protocol_;
+    std::string request_id_;  // X-Request-Id, echoed in the answer (the soak's check)
     bool capture_head_ = false;
     std::string head_copy_;
     uint64_t body_bytes_ = 0;

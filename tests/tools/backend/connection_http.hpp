@@ -61,6 +61,7 @@ inline int Connection::on_message_begin() {
     route_ = {};
     expect_continue_ = false;
     upgrade_protocol_.clear();
+    request_id_.clear();
     capture_head_ = false;
     body_bytes_ = 0;
     body_sum_ = 0;
@@ -79,6 +80,8 @@ inline int Connection::on_header_field_complete() {
         header_kind_ = HeaderOfInterest::Expect;
     else if (iequals(header_name_, "upgrade"))
         header_kind_ = HeaderOfInterest::Upgrade;
+    else if (iequals(header_name_, "x-request-id"))
+        header_kind_ = HeaderOfInterest::RequestId;
     else
         header_kind_ = HeaderOfInterest::Other;
     header_name_.clear();
@@ -91,6 +94,8 @@ inline int Connection::on_header_value_complete() {
         expect_continue_ = true;
     else if (header_kind_ == HeaderOfInterest::Upgrade)
         upgrade_protocol_ = header_value_;
+    else if (header_kind_ == HeaderOfInterest::RequestId)
+        request_id_ = header_value_;
     header_kind_ = HeaderOfInterest::Other;
     return 0;
 }
@@ -151,6 +156,24 @@ inline int Connection::on_body(const char* at, size_t length) {
 
 inline int Connection::on_message_complete() {
     if (parser_.upgrade) return 0;  // llhttp now returns HPE_PAUSED_UPGRADE
+    const auto misbehaviour = shared_.misbehaviour.load(std::memory_order_relaxed);
+    const bool control =
+        route_.endpoint == Endpoint::Health || route_.endpoint == Endpoint::AdminFail ||
+        route_.endpoint == Endpoint::AdminRecover || route_.endpoint == Endpoint::AdminGarbage ||
+        route_.endpoint == Endpoint::AdminSurplus;
+    if (misbehaviour == Misbehaviour::Garbage && !control) {
+        keep_alive_ = false;
+        response_started_ = true;
+        out_.append("\x01garbage, not HTTP\r\n\r\n");
+        return finish_response();
+    }
+    const int result = answer();
+    if (misbehaviour == Misbehaviour::Surplus && !control && pending_ == Pending::None)
+        out_.append("SURPLUS: bytes beyond the announced length\r\n\r\n");
+    return result;
+}
+
+inline int Connection::answer() {
     switch (route_.endpoint) {
         case Endpoint::Health:
             if (shared_.health_failing.load(std::memory_order_relaxed))
@@ -161,7 +184,14 @@ inline int Connection::on_message_complete() {
             return respond(200, "health now failing\n");
         case Endpoint::AdminRecover:
             shared_.health_failing.store(false);
+            shared_.misbehaviour.store(Misbehaviour::None);
             return respond(200, "health now ok\n");
+        case Endpoint::AdminGarbage:
+            shared_.misbehaviour.store(Misbehaviour::Garbage);
+            return respond(200, "answers now garbage\n");
+        case Endpoint::AdminSurplus:
+            shared_.misbehaviour.store(Misbehaviour::Surplus);
+            return respond(200, "answers now carry surplus bytes\n");
         case Endpoint::Status:
             return respond_status();
         case Endpoint::Delay:
@@ -243,6 +273,7 @@ inline void Connection::queue_head(unsigned status, Framing framing, uint64_t co
     out_.append("\r\nX-Conn-Requests: ");
     append_number(requests_);
     out_.append("\r\n");
+    if (!request_id_.empty()) out_.append("X-Request-Id: ").append(request_id_).append("\r\n");
     if (!content_type.empty()) out_.append("Content-Type: ").append(content_type).append("\r\n");
     switch (framing) {
         case Framing::Length:

@@ -11,7 +11,9 @@ enum class Endpoint {
     Hello,         // "/" and anything unknown
     Health,        // /health: 200, or 500 while failing
     AdminFail,     // /admin/fail
-    AdminRecover,  // /admin/recover
+    AdminRecover,  // /admin/recover: health and answers normal again
+    AdminGarbage,  // /admin/garbage: later answers are not HTTP
+    AdminSurplus,  // /admin/surplus: later answers carry bytes beyond their length
     Status,        // /status/NNN
     Delay,         // /delay/MS
     Stall,         // /stall: never answers
@@ -42,6 +44,8 @@ inline Route parse_route(std::string_view target) {
         {"/health", Endpoint::Health},
         {"/admin/fail", Endpoint::AdminFail},
         {"/admin/recover", Endpoint::AdminRecover},
+        {"/admin/garbage", Endpoint::AdminGarbage},
+        {"/admin/surplus", Endpoint::AdminSurplus},
         {"/stall", Endpoint::Stall},
         {"/sink", Endpoint::Sink},
         {"/echo", Endpoint::Echo},

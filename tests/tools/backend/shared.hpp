@@ -9,6 +9,10 @@
 
 namespace clb_test {
 
+// POST /admin/garbage and /admin/surplus make every later answer (but /health and
+// /admin/*) misbehave, until POST /admin/recover: the soak's faulty backend.
+enum class Misbehaviour { None, Garbage, Surplus };
+
 struct SharedState {
     std::string name;
     std::string hello;                              // "hello from NAME\n"
@@ -26,6 +30,7 @@ struct SharedState {
         }
     }
     std::atomic<bool> health_failing{false};  // POST /admin/fail and /admin/recover
+    std::atomic<Misbehaviour> misbehaviour{Misbehaviour::None};
 };
 
 // Generated bodies (/bytes, /chunked) are byte i = 'a' + i % 26. The pattern repeats
