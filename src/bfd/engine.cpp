@@ -375,6 +375,11 @@ class Worker {
     }
 
     void on_detection_timeout(Session& s) {
+        // After this thread was not scheduled for a while, the peer's packets wait in the
+        // socket beside the expired timer, and libev runs the timer first: read them before
+        // deciding the peer is silent, so a local stall is not taken for the peer's fault.
+        read_waiting_packets();
+        if (s.detect_timer.active()) return;  // a packet of the peer's restarted it
         const State before = s.fsm.state();
         if (s.fsm.detection_expired()) {
             changed(s, before);
@@ -411,6 +416,11 @@ class Worker {
                     received_ttl(msg));
         }
         publish();
+    }
+
+    void read_waiting_packets() {
+        for (auto& r : receivers_)
+            if (r) on_readable(r->fd.get());
     }
 
     static int received_ttl(msghdr& msg) {
