@@ -114,6 +114,15 @@ def log(message: str) -> None:
     print(f"[ha {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def close_each(closers) -> None:
+    """Runs every closer of a bed, in order, even when one fails: cleanup goes on."""
+    for closer in closers:
+        try:
+            closer()
+        except Exception as error:  # noqa: BLE001 - cleanup goes on
+            log(f"cleanup: {error!r}")
+
+
 def run(argv: list[str], check: bool = True, timeout: float = 10) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
@@ -763,16 +772,12 @@ class Bed:
             time.sleep(0.1)
 
     def down(self) -> None:
-        for closer in (lambda: self.client and self.client.close(),
-                       lambda: [n.kill() for n in self.nodes.values()],
-                       lambda: self.backends and self.backends.close(),
-                       self.keep_router_logs,
-                       lambda: self.router.close(),
-                       lambda: self.fib and self.fib.close()):
-            try:
-                closer()
-            except Exception as error:  # noqa: BLE001 - cleanup goes on
-                log(f"cleanup: {error!r}")
+        close_each((lambda: self.client and self.client.close(),
+                    lambda: [n.kill() for n in self.nodes.values()],
+                    lambda: self.backends and self.backends.close(),
+                    self.keep_router_logs,
+                    lambda: self.router.close(),
+                    lambda: self.fib and self.fib.close()))
         self.ns.close()
 
     def keep_router_logs(self) -> None:

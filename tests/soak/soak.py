@@ -363,16 +363,12 @@ class Soak:
             stdout=open(self.workdir / "stalls.log", "wb"))
 
     def down(self) -> None:
-        for closer in (lambda: self.sampler and self.sampler.close(),
+        tb.close_each((lambda: self.sampler and self.sampler.close(),
                        self.stop_load, self.stop_stallwatch,
                        lambda: [n.kill() for n in self.nodes.values()],
                        lambda: self.backends and self.backends.close(),
                        lambda: self.router.close(),
-                       lambda: self.fib and self.fib.close()):
-            try:
-                closer()
-            except Exception as error:  # noqa: BLE001 - cleanup goes on
-                log(f"cleanup: {error!r}")
+                       lambda: self.fib and self.fib.close()))
         self.ns.close()
 
     def stop_load(self) -> None:
