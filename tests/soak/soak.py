@@ -160,7 +160,7 @@ class SoakNode(tb.Node):
 
     def __init__(self, ns: tb.Namespaces, role: str, workdir: Path, binary: str,
                  certs: Path) -> None:
-        super().__init__(ns, role, workdir, True, binary, {})
+        super().__init__(ns, role, workdir, True, binary, {}, upgrade=False)
         self.certs = certs
         self.variant = dict(BASE_VARIANT)
         self.started_at = 0.0  # wall time of the last start: counters begin there
