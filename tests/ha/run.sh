@@ -8,8 +8,4 @@
 # otherwise. Exit 0: every bound held; 1: some did not; 77: cannot run here (skipped).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-python=python3
-if ! python3 -c 'import yaml' 2>/dev/null && /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
-    python=/usr/bin/python3
-fi
-exec "$python" "$here/testbed.py" "$@"
+exec bash "$here/../tools/python.sh" "$here/testbed.py" "$@"

@@ -9,8 +9,4 @@
 # otherwise. Exit 0: every invariant held; 1: some did not; 77: cannot run here.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-python=python3
-if ! python3 -c 'import yaml' 2>/dev/null && /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
-    python=/usr/bin/python3
-fi
-exec "$python" "$here/soak.py" "$@"
+exec bash "$here/../tools/python.sh" "$here/soak.py" "$@"
