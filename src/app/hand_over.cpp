@@ -40,9 +40,8 @@ HandOver::HandOver(struct ev_loop* loop, Hooks hooks)
       hooks_(std::move(hooks)),
       peer_watcher_(loop, [this](int) { on_readable(); }),
       timeout_(loop, [this] {
-          fail(peer_ ? "not ready within " + std::to_string(static_cast<int>(kReadyTimeout)) + "s"
-                     : "did not connect within " + std::to_string(static_cast<int>(kReadyTimeout)) +
-                           "s");
+          const std::string limit = std::to_string(static_cast<int>(kReadyTimeout)) + "s";
+          fail((peer_ ? "not ready within " : "did not connect within ") + limit);
       }) {
     ev_child_init(&child_watcher_, on_child, 0, 0);
     child_watcher_.data = this;

@@ -4,7 +4,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <cstring>
+#include "contrail_lb/net/socket.hpp"
 
 extern char** environ;
 
@@ -36,7 +36,7 @@ pid_t spawn(const std::vector<std::string>& argv, std::string& error) {
                     : posix_spawn(&pid, args[0], nullptr, &attr, args.data(), environ);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
-        error = "cannot start " + argv[0] + ": " + std::strerror(rc);
+        error = "cannot start " + argv[0] + ": " + net::error_text(rc);
         return 0;
     }
     return pid;

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "contrail_lb/net/socket.hpp"
+
 namespace clb::upgrade {
 
 namespace {
@@ -133,7 +135,7 @@ bool send_frame(int fd, std::string_view json, const std::vector<int>& fds, std:
             continue;
         }
         if (rc <= 0) {
-            error = rc < 0 ? std::strerror(errno) : "short write";
+            error = rc < 0 ? net::error_text(errno) : "short write";
             return false;
         }
         sent += static_cast<size_t>(rc);
@@ -156,7 +158,7 @@ FrameReader::Status FrameReader::read_some(int fd, std::string& error) {
     } while (rc < 0 && errno == EINTR);
     if (rc < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::again;
-        error = std::strerror(errno);
+        error = net::error_text(errno);
         return Status::error;
     }
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
