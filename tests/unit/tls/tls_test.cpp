@@ -218,6 +218,24 @@ TEST_F(Handshake, OffersHttp11OnlyThroughAlpn) {
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(selected), len), "http/1.1");
 }
 
+// The server picks the TLS 1.3 suite: AES-128-GCM (the cheaper SHA-256 key schedule) even
+// when the client lists AES-256-GCM first, as OpenSSL's default client does.
+TEST_F(Handshake, Tls13PrefersAes128Gcm) {
+    start(settings());
+    ASSERT_EQ(SSL_set_ciphersuites(client_.get(), "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+              1);
+    ASSERT_TRUE(shake()) << server_->error();
+    EXPECT_STREQ(SSL_get_cipher_name(client_.get()), "TLS_AES_128_GCM_SHA256");
+}
+
+// A client that offers only AES-256-GCM still gets it.
+TEST_F(Handshake, Tls13AcceptsAes256GcmAlone) {
+    start(settings());
+    ASSERT_EQ(SSL_set_ciphersuites(client_.get(), "TLS_AES_256_GCM_SHA384"), 1);
+    ASSERT_TRUE(shake()) << server_->error();
+    EXPECT_STREQ(SSL_get_cipher_name(client_.get()), "TLS_AES_256_GCM_SHA384");
+}
+
 TEST_F(Handshake, ClientBelowMinVersionFails) {
     Settings s = settings();
     s.min_version = Version::tls1_3;
