@@ -23,6 +23,7 @@ notes", shared/PEERS.md beside the repository):
 from __future__ import annotations
 
 import atexit
+import datetime
 import json
 import os
 import random
@@ -326,9 +327,7 @@ class Bird(Daemon):
 
     def session_mark(self) -> Any:
         """The time the protocol last changed state ("since" column)."""
-        found = re.search(r"^lb\s+BGP\s+\S+\s+(\S+)\s+(\S+ \S+)\s+(\S+)",
-                          self.cli("show protocols lb"), re.M)
-        return found.groups() if found else None
+        return bird_session_mark(self.cli("show protocols lb"))
 
     def last_error(self) -> str:
         found = re.search(r"Last error:\s*(.*)", self.protocol())
@@ -345,6 +344,28 @@ class Bird(Daemon):
 
     def route(self, prefix: str) -> Optional[Route]:
         return parse_bird_route(self.cli(f"show route all {prefix}"), prefix)
+
+
+@dataclass(frozen=True)
+class BirdSessionMark:
+    """BIRD's state, "since" and info for protocol lb. BIRD prints "since" as the real time
+    of a monotonic instant, so two readings of one unchanged state may differ by a
+    millisecond of clock adjustment; a re-established session moves it by far more."""
+    state: str
+    since: datetime.datetime
+    info: str
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BirdSessionMark) and (self.state, self.info) ==
+                (other.state, other.info) and abs(self.since - other.since).total_seconds() < 0.05)
+
+
+def bird_session_mark(show_protocols: str) -> Optional[BirdSessionMark]:
+    found = re.search(r"^lb\s+BGP\s+\S+\s+(\S+)\s+(\S+ \S+)\s+(\S+)", show_protocols, re.M)
+    if not found:
+        return None
+    state, since, info = found.groups()
+    return BirdSessionMark(state, datetime.datetime.strptime(since, "%Y-%m-%d %H:%M:%S.%f"), info)
 
 
 def parse_bird_route(text: str, prefix: str) -> Optional[Route]:

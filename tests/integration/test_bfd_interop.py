@@ -136,6 +136,7 @@ class NsBird(Daemon):
             f"router id {RIGHT4};\n"
             f'log "{self.dir / "bird.log"}" all;\n'
             "timeformat log iso long ms;\n"
+            "timeformat protocol iso long ms;\n"
             "protocol device { scan time 1; }\n"
             f"{bfd}"
             "protocol bgp lb {\n"

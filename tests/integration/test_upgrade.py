@@ -533,7 +533,7 @@ def test_bfd_stays_up_across_the_upgrade(tmp_path, kind):
     the new process; the peer's BFD session is Up in every poll, its BGP session never
     changes state, the route stays."""
     import netns
-    from bgp_peers import BIRD, BIRDC, FRR_BGPD, VTYSH, installed
+    from bgp_peers import BIRD, BIRDC, FRR_BGPD, VTYSH, bird_session_mark, installed
     why = netns.unavailable()
     if why is not None:
         pytest.skip(f"network namespaces unavailable: {why}")
@@ -547,7 +547,7 @@ def test_bfd_stays_up_across_the_upgrade(tmp_path, kind):
 
         def session_mark():
             if kind == "bird":
-                return bird.cli("show protocols lb")  # state and since
+                return bird_session_mark(bird.cli("show protocols lb"))
             state = json.loads(bird.cli(f"show bgp neighbors {bird.neighbor} json"))
             n = state.get(bird.neighbor, {})
             return (n.get("bgpState"), n.get("connectionsEstablished"),
