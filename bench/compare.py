@@ -1204,6 +1204,7 @@ class Report:
             "set key top right reverse Left samplen 1 font ',8'",
             "set grid ytics",
             "set yrange [0:*]",
+            "set offsets 0, 0, graph 0.3, 0",  # headroom: the key stays clear of the bars
             "set xtics rotate by -20 font ',8'",
         ]
         def panel(style: str, title: str, ylabel: str, plot: str) -> list[str]:
