@@ -153,7 +153,8 @@ std::shared_ptr<const ServerContext> ServerContext::load(const Settings& setting
     context->ktls_ =
         settings.ktls == Ktls::on || (settings.ktls == Ktls::auto_ && kernel_has_tls());
     if (context->ktls_) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
-    SSL_CTX_set_ciphersuites(ctx, kDefaultCiphersuites);
+    if (SSL_CTX_set_ciphersuites(ctx, kDefaultCiphersuites) != 1)
+        throw LoadError(Part::other, "tls: cannot set the TLS 1.3 suites: " + openssl_error());
     if (SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str()) != 1)
         throw LoadError(Part::ciphers, "tls: no usable cipher in \"" + settings.ciphers +
                                            "\": " + openssl_error());
